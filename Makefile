@@ -17,7 +17,7 @@ BUILD    ?= build
 
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
-CFLAGS   += -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread -MMD -MP
+CFLAGS   += -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread -MMD -MP
 LDLIBS   += -lpng -lm -pthread
 PNG_CFLAGS := $(shell pkg-config --cflags libpng 2>/dev/null)
 CFLAGS   += $(PNG_CFLAGS)
@@ -90,7 +90,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS    := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-FUZZ_FLAGS   := -g -O1 -std=c11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -pthread
+FUZZ_FLAGS   := -g -O1 -std=c11 -D_DEFAULT_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -pthread
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(PNG_CFLAGS) $< $(LIB_SRCS) -lpng -lm -o $@

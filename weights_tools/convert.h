@@ -1,0 +1,53 @@
+/* The checkpoint converter: any supported StyleGAN2 checkpoint in, one flat
+ * weight file (or its in-memory image) out.
+ *
+ * Recognised by content, not by extension: stylegan2-ada-pytorch / stylegan3
+ * network pickles, original TensorFlow StyleGAN2 pickles, torch.save files
+ * (zip and legacy) holding an official state dict or rosinality's
+ * {'g_ema', 'latent_avg'} layout, and safetensors. */
+#ifndef FS_CONVERT_H
+#define FS_CONVERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../engine/weights.h"
+#include "sg2_import.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    FS_NET_DEFAULT = 0, /* G_ema (ADA), Gs (TF), g_ema (rosinality), the only net otherwise */
+    FS_NET_G_EMA,
+    FS_NET_G,
+    FS_NET_D,
+} fs_net_select;
+
+typedef struct {
+    fs_net_select net;
+    fs_dtype dtype;            /* of every stored tensor; default f32 */
+    fs_sg2_overrides overrides;
+} fs_convert_options;
+
+typedef struct {
+    char format[64];           /* e.g. "stylegan2-ada network pickle" */
+    char net[16];              /* e.g. "G_ema" */
+    fs_family family;
+    size_t tensors;
+} fs_convert_report;
+
+void fs_convert_options_default(fs_convert_options *o);
+int fs_net_parse(const char *s, fs_net_select *out); /* 1 on success */
+
+fs_status fs_convert_file(const char *in_path, const char *out_path, const fs_convert_options *o,
+                          fs_convert_report *report);
+/* The flat file image in a malloc'd buffer, for commands that take any checkpoint. */
+fs_status fs_convert_to_memory(const char *in_path, const fs_convert_options *o, uint8_t **buf,
+                               size_t *len, fs_convert_report *report);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
