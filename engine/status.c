@@ -44,9 +44,13 @@ fs_status fs_error(fs_status s, const char *fmt, ...)
 
 void fs_error_prefix(const char *prefix)
 {
-    char tmp[FS_ERROR_MAX];
+    char tmp[2 * FS_ERROR_MAX];
     snprintf(tmp, sizeof tmp, "%s: %s", prefix, error_buf);
-    memcpy(error_buf, tmp, sizeof tmp);
+    size_t n = strlen(tmp);
+    if (n >= FS_ERROR_MAX)
+        n = FS_ERROR_MAX - 1; /* keep the front: it names the file */
+    memcpy(error_buf, tmp, n);
+    error_buf[n] = '\0';
 }
 
 const char *fs_error_message(void) { return error_buf; }
