@@ -43,7 +43,7 @@ CUDA_ARCHS  ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90a,cod
 NVCCFLAGS   ?= -O3 -std=c++17 $(CUDA_ARCHS) -Xcompiler -Wall,-fPIC
 CU_OBJS     := $(CU_SRCS:%.cu=$(BUILD)/obj/%.o)
 CFLAGS      += -DFS_WITH_CUDA=1 -I$(CUDA_HOME)/include
-LDLIBS      += -L$(CUDA_HOME)/lib64 -lcudart -lstdc++ -ldl -lrt
+LDLIBS      += -L$(CUDA_HOME)/lib64 -lcudart_static -lstdc++ -ldl -lrt
 endif
 
 .PHONY: all check check-asan check-valgrind fuzz install uninstall clean
