@@ -130,6 +130,13 @@ fs_status fs_sg2_config_finalize(fs_sg2_config *c, const char *label)
         !(c->mapping_lr_multiplier > 0) || !isfinite(c->mapping_lr_multiplier))
         return fs_error(FS_ERR_UNSUPPORTED, "%s: mapping network of %lld layers, lr multiplier %g",
                         label, (long long)c->mapping_layers, c->mapping_lr_multiplier);
+    if (c->is_discriminator && c->c_dim == 0) {
+        /* An unconditional D has no label mapping: give the unused fields one
+         * value, so the same network always has the same metadata. */
+        c->mapping_layers = 0;
+        c->mapping_lr_multiplier = 0.01;
+        c->embed_features = c->layer_features = 0;
+    }
     if (c->is_discriminator) {
         if (c->cmap_dim < 0)
             c->cmap_dim = fs_sg2_channels(c, 4);
@@ -149,8 +156,8 @@ fs_status fs_sg2_config_finalize(fs_sg2_config *c, const char *label)
         c->embed_features = w;
     if (c->c_dim == 0)
         c->embed_features = 0;
-    if (c->layer_features < 0)
-        c->layer_features = w;
+    if (c->layer_features < 0 || (c->is_discriminator && c->c_dim == 0))
+        c->layer_features = c->is_discriminator && c->c_dim == 0 ? 0 : w;
     if (c->embed_features > LIMIT_DIM || c->layer_features > LIMIT_DIM)
         return fs_error(FS_ERR_UNSUPPORTED, "%s: mapping width out of range", label);
     return FS_OK;

@@ -284,7 +284,7 @@ static fs_status run(const char *in_path, const fs_convert_options *o, out_kind 
     if (s == FS_OK)
         s = fs_sg2_import(w, &j.canon, &j.cfg, o->dtype);
     if (s == FS_OK) {
-        j.rep->tensors = j.canon.n;
+        j.rep->tensors = fs_weights_writer_count(w);
         s = kind == OUT_FILE ? fs_weights_writer_write_file(w, out_path)
                              : fs_weights_writer_write_memory(w, buf, len);
     }

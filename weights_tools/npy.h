@@ -31,6 +31,11 @@ typedef struct {
 /* Parses an in-memory .npy; out->data points into buf. */
 fs_status fs_npy_parse(const uint8_t *buf, size_t len, const char *label, fs_npy *out);
 
+/* Converts a parsed array of a float type (f16/f32/f64) into a freshly
+ * malloc'd C-ordered float32 array (Fortran order is transposed); other types
+ * are FS_ERR_UNSUPPORTED. label names the source in error messages. */
+fs_status fs_npy_to_f32(const fs_npy *a, const char *label, float **data);
+
 /* Reads an .npy file of a float type (f16/f32/f64) into a freshly malloc'd
  * C-ordered float32 array. Fortran order is transposed on the fly. */
 fs_status fs_npy_read_f32(const char *path, int *ndim, int64_t shape[FS_NPY_MAX_DIMS],

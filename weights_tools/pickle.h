@@ -132,6 +132,16 @@ fs_pv *fs_pickle_storage_at(const fs_pickle *p, size_t i);
 void *fs_pickle_alloc(fs_pickle *p, size_t n);
 const char *fs_pickle_label(const fs_pickle *p);
 
+/* Error offsets count from the origin: the whole input buffer, so that a
+ * problem inside data.pkl of a zip or inside a storage blob nested in a .pkl
+ * is reported at its file offset. The first call wins (nested containers keep
+ * the outermost buffer); without one, the first buffer given to
+ * fs_pickle_load becomes the origin. */
+void fs_pickle_set_origin(fs_pickle *p, const uint8_t *buf, size_t len);
+/* Records "LABEL: offset N: <message>" for a problem at byte `at` and returns s. */
+fs_status fs_pickle_error(const fs_pickle *p, fs_status s, const uint8_t *at, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Value helpers for the code that walks the graph. */
 int fs_pv_is_str(const fs_pv *v, const char *s);
 /* Looks up a string key in a DICT; NULL if v is not a dict or has no such key. */

@@ -34,6 +34,7 @@ static fs_status find_prefix(const fs_zip *z, const char *label, char *prefix)
 fs_status fs_torch_zip_load(fs_pickle *p, const uint8_t *buf, size_t len, fs_pv **out)
 {
     const char *label = fs_pickle_label(p);
+    fs_pickle_set_origin(p, buf, len);
     fs_zip *z = NULL;
     FS_TRY(fs_zip_open(buf, len, label, &z));
     char prefix[MAX_PREFIX], name[MAX_PREFIX + 300];

@@ -139,6 +139,8 @@ fs_status fs_weights_writer_add(fs_weights_writer *w, const char *name, fs_dtype
     return FS_OK;
 }
 
+size_t fs_weights_writer_count(const fs_weights_writer *w) { return w->n; }
+
 /* Where the bytes go: a temporary file, or a buffer sized from the layout. */
 typedef struct {
     fs_out_file *file;
@@ -275,7 +277,8 @@ fs_status fs_weights_writer_write_memory(fs_weights_writer *w, uint8_t **buf, si
     FS_TRY(write_all(w, &layout, &total));
     if (total > SIZE_MAX)
         return fs_error(FS_ERR_NOMEM, "model too large for memory");
-    uint8_t *mem = malloc((size_t)total);
+    /* Page-aligned, so the tensors are as aligned in memory as in a mapped file. */
+    uint8_t *mem = aligned_alloc(FS_FSW_DATA_ALIGN, (size_t)total);
     if (!mem)
         return fs_error(FS_ERR_NOMEM, "out of memory (%llu bytes)", (unsigned long long)total);
     sink s = {NULL, mem};

@@ -27,6 +27,8 @@ fs_status fs_weights_writer_put_meta(void *writer, const char *key, fs_meta_type
 fs_status fs_weights_writer_add(fs_weights_writer *w, const char *name, fs_dtype dtype,
                                 const fs_view *src);
 
+size_t fs_weights_writer_count(const fs_weights_writer *w);
+
 fs_status fs_weights_writer_write_file(fs_weights_writer *w, const char *path);
 /* The file image in a malloc'd buffer (for checkpoints converted in memory). */
 fs_status fs_weights_writer_write_memory(fs_weights_writer *w, uint8_t **buf, size_t *len);
