@@ -278,7 +278,8 @@ fs_status fs_weights_writer_write_memory(fs_weights_writer *w, uint8_t **buf, si
     if (total > SIZE_MAX)
         return fs_error(FS_ERR_NOMEM, "model too large for memory");
     /* Page-aligned, so the tensors are as aligned in memory as in a mapped file. */
-    uint8_t *mem = aligned_alloc(FS_FSW_DATA_ALIGN, (size_t)total);
+    size_t cap = (size_t)align_up(total, FS_FSW_DATA_ALIGN); /* C11 wants a multiple */
+    uint8_t *mem = aligned_alloc(FS_FSW_DATA_ALIGN, cap);
     if (!mem)
         return fs_error(FS_ERR_NOMEM, "out of memory (%llu bytes)", (unsigned long long)total);
     sink s = {NULL, mem};
