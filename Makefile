@@ -15,7 +15,7 @@ LIBDIR   ?= $(prefix)/lib
 INCDIR   ?= $(prefix)/include/facesynth
 BUILD    ?= build
 
-OPT      ?= -O2
+OPT      ?= -O3
 CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread -MMD -MP
 LDLIBS   += -lpng -lm -pthread

@@ -1,0 +1,133 @@
+/* The backend interface: the operations a StyleGAN2 forward pass is made of,
+ * behind one table of function pointers. The model code (stylegan2_g.c,
+ * stylegan2_d.c) computes shapes and calls these; the CPU backend
+ * (cpu_backend.c) is the float32 oracle, and the CUDA backend implements the
+ * same table with its own kernels. All pointers an op receives are the
+ * backend's own memory (host memory for the CPU, device memory for CUDA).
+ *
+ * Layouts: activations NCHW float32; weights as the flat file stores them. */
+#ifndef FS_BACKEND_H
+#define FS_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { FS_ACT_LINEAR = 0, FS_ACT_LRELU = 1 } fs_act;
+
+typedef enum {
+    FS_NOISE_CONST = 0,  /* the stored noise_const map, the same for every sample */
+    FS_NOISE_RANDOM = 1, /* Philox normals keyed by (per-sample seed, layer) */
+    FS_NOISE_NONE = 2,
+} fs_noise_mode;
+
+/* y = act(x W^T * weight_gain + b * bias_gain) * gain, clamped to +-clamp (0: none). */
+typedef struct {
+    const float *x; /* [n, in], rows ldx apart (0: in) */
+    int ldx;
+    const float *w; /* [out, in] */
+    const float *b; /* [out] or NULL */
+    float *y;       /* [n, out] */
+    int n, in, out;
+    float weight_gain, bias_gain, gain, clamp;
+    fs_act act;
+} fs_fc_args;
+
+/* One modulated convolution layer of the synthesis network, everything after
+ * the styles fused: y = clamp(act(demod(conv(x * s, W)) + noise + b) * gain).
+ *   up == 2: stride-2 transposed conv followed by the 4x4 FIR (pad 1, gain 4).
+ *   demodulate == 0 (ToRGB): no demodulation, styles already scaled. */
+typedef struct {
+    const float *x;      /* [n, cin, h, w] */
+    const float *weight; /* [cout, cin, k, k] */
+    const float *styles; /* [n, cin] */
+    const float *b;      /* [cout] */
+    float *y;            /* [n, cout, h*up, w*up] */
+    int n, cin, cout, h, w, k, up;
+    int demodulate;
+    const float *fir;    /* 2-D FIR [fir_len, fir_len], normalised (sum 1); up == 2 only */
+    int fir_len;
+    fs_noise_mode noise_mode;
+    const float *noise_const; /* [h*up, w*up] */
+    float noise_strength;
+    const uint64_t *noise_seeds; /* [n], FS_NOISE_RANDOM */
+    uint32_t noise_stream;       /* layer id, FS_NOISE_RANDOM */
+    fs_act act;
+    float gain, clamp;
+} fs_modconv_args;
+
+/* A plain conv layer (discriminator): weight * weight_gain, optional FIR
+ * down-sampling by 2 before a stride-2 conv, bias, activation, gain, clamp. */
+typedef struct {
+    const float *x; /* [n, cin, h, w] */
+    const float *weight; /* [cout, cin, k, k] */
+    const float *b; /* [cout] or NULL */
+    float *y;       /* [n, cout, h/down, w/down] */
+    int n, cin, cout, h, w, k, down;
+    const float *fir; /* 2-D normalised FIR, down == 2 only */
+    int fir_len;
+    float weight_gain, gain, clamp;
+    fs_act act;
+} fs_conv2d_args;
+
+/* upfirdn2d: zero-insert by up, pad, convolve with fir * gain (true
+ * convolution), keep every down-th sample. Per channel, NCHW. */
+typedef struct {
+    const float *x; /* [nc, h, w] */
+    float *y;       /* [nc, oh, ow] */
+    int nc, h, w, up, down, pad0, pad1;
+    const float *fir; /* 2-D [fir_len, fir_len] */
+    int fir_len;
+    float gain;
+} fs_upfirdn2d_args;
+
+typedef struct fs_backend fs_backend;
+
+typedef struct {
+    const char *name;
+    void (*destroy)(fs_backend *b);
+    void *(*alloc)(fs_backend *b, size_t bytes);
+    void (*release)(fs_backend *b, void *p);
+    fs_status (*upload)(fs_backend *b, void *dst, const void *src, size_t bytes);
+    fs_status (*download)(fs_backend *b, void *dst, const void *src, size_t bytes);
+    fs_status (*fc)(fs_backend *b, const fs_fc_args *a);
+    /* x[i, :] *= rsqrt(mean(x[i, :]^2) + 1e-8) */
+    fs_status (*normalize_2nd_moment)(fs_backend *b, float *x, int n, int c);
+    /* y = a + t * (y - a), on rows [row0, row1) of each [n, rows, c] sample: truncation */
+    fs_status (*lerp_rows)(fs_backend *b, float *y, const float *a, int n, int rows, int c,
+                           int row0, int row1, float t);
+    fs_status (*modconv)(fs_backend *b, const fs_modconv_args *a);
+    fs_status (*conv2d)(fs_backend *b, const fs_conv2d_args *a);
+    fs_status (*upfirdn2d)(fs_backend *b, const fs_upfirdn2d_args *a);
+    /* x[n, c, hw] = clamp(act(x + b[c]) * gain), in place; b may be NULL */
+    fs_status (*bias_act)(fs_backend *b, float *x, const float *bias, int n, int c, size_t hw,
+                          fs_act act, float gain, float clamp);
+    /* y = y * ys + x * xs, elementwise */
+    fs_status (*axpby)(fs_backend *b, float *y, const float *x, size_t n, float ys, float xs);
+    /* Appends the minibatch-std channels: y [n, c + f, h, w] from x [n, c, h, w]. */
+    fs_status (*mbstd)(fs_backend *b, const float *x, float *y, int n, int c, int h, int w,
+                       int group, int f);
+    /* out[i] = sum_j x[i, j] * cmap[i, j] * scale */
+    fs_status (*project)(fs_backend *b, const float *x, const float *cmap, float *out, int n,
+                         int c, float scale);
+    fs_status (*synchronize)(fs_backend *b);
+} fs_backend_ops;
+
+struct fs_backend {
+    const fs_backend_ops *ops;
+    void *impl;
+};
+
+/* The CPU backend with `threads` worker threads (0: one per core). */
+fs_status fs_backend_cpu_init(fs_backend **out, int threads);
+void fs_backend_free(fs_backend *b);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

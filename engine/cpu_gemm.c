@@ -1,0 +1,122 @@
+/* Blocked SGEMM in the Goto/BLIS shape: B is packed into KC x NC panels of
+ * NR-wide column strips, A into MC x KC panels of MR-high row strips, and a
+ * 6 x 16 register-tile micro-kernel runs over them. The micro-kernel is
+ * written with GCC vector extensions and compiled twice (baseline x86-64 and
+ * AVX2 + FMA), the best one picked at run time, so one binary is both
+ * portable and fast. */
+#include "cpu_gemm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MR 6
+#define NR 16
+#define KC 256
+#define MC 120
+#define NC 1024
+
+typedef float v8 __attribute__((vector_size(32)));
+
+size_t fs_sgemm_scratch_floats(void) { return (size_t)KC * NC + (size_t)MC * KC + 64; }
+
+static void pack_b(int kc, int nc, const float *b, size_t ldb, float *bp)
+{
+    for (int j = 0; j < nc; j += NR) {
+        int nr = nc - j < NR ? nc - j : NR;
+        for (int p = 0; p < kc; p++) {
+            const float *src = b + (size_t)p * ldb + j;
+            float *dst = bp + (size_t)(j / NR) * kc * NR + (size_t)p * NR;
+            int q = 0;
+            for (; q < nr; q++)
+                dst[q] = src[q];
+            for (; q < NR; q++)
+                dst[q] = 0;
+        }
+    }
+}
+
+static void pack_a(int mc, int kc, const float *a, size_t lda, float *ap)
+{
+    for (int i = 0; i < mc; i += MR) {
+        int mr = mc - i < MR ? mc - i : MR;
+        float *dst = ap + (size_t)(i / MR) * kc * MR;
+        for (int p = 0; p < kc; p++) {
+            int q = 0;
+            for (; q < mr; q++)
+                dst[(size_t)p * MR + q] = a[(size_t)(i + q) * lda + p];
+            for (; q < MR; q++)
+                dst[(size_t)p * MR + q] = 0;
+        }
+    }
+}
+
+#define FS_GEMM_NAME(x) x##_base
+#include "cpu_gemm_kernel.inc"
+#undef FS_GEMM_NAME
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#define FS_GEMM_NAME(x) x##_avx2
+#include "cpu_gemm_kernel.inc"
+#undef FS_GEMM_NAME
+#pragma GCC pop_options
+#define FS_HAVE_AVX2_KERNEL 1
+#endif
+
+typedef void (*macro_fn)(int, int, int, const float *, const float *, float *, size_t, int);
+
+static macro_fn pick_kernel(void)
+{
+#ifdef FS_HAVE_AVX2_KERNEL
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return macro_kernel_avx2;
+#endif
+    return macro_kernel_base;
+}
+
+void fs_sgemm_ws(int m, int n, int k, const float *a, size_t lda, const float *b, size_t ldb,
+                 float *c, size_t ldc, int accumulate, float *scratch)
+{
+    macro_fn macro_kernel = pick_kernel();
+    float *bp = scratch;
+    float *ap = scratch + (size_t)KC * NC;
+    if (k == 0) {
+        if (!accumulate)
+            for (int i = 0; i < m; i++)
+                memset(c + (size_t)i * ldc, 0, (size_t)n * sizeof *c);
+        return;
+    }
+    for (int jc = 0; jc < n; jc += NC) {
+        int nc = n - jc < NC ? n - jc : NC;
+        for (int pc = 0; pc < k; pc += KC) {
+            int kc = k - pc < KC ? k - pc : KC;
+            pack_b(kc, nc, b + (size_t)pc * ldb + jc, ldb, bp);
+            for (int ic = 0; ic < m; ic += MC) {
+                int mc = m - ic < MC ? m - ic : MC;
+                pack_a(mc, kc, a + (size_t)ic * lda + pc, lda, ap);
+                macro_kernel(mc, nc, kc, ap, bp, c + (size_t)ic * ldc + jc, ldc,
+                             accumulate || pc > 0);
+            }
+        }
+    }
+}
+
+void fs_sgemm(int m, int n, int k, const float *a, size_t lda, const float *b, size_t ldb,
+              float *c, size_t ldc, int accumulate)
+{
+    float *scratch = malloc(fs_sgemm_scratch_floats() * sizeof *scratch);
+    if (!scratch) { /* fall back to the plain triple loop rather than fail */
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) {
+                float s = accumulate ? c[(size_t)i * ldc + j] : 0;
+                for (int p = 0; p < k; p++)
+                    s += a[(size_t)i * lda + p] * b[(size_t)p * ldb + j];
+                c[(size_t)i * ldc + j] = s;
+            }
+        return;
+    }
+    fs_sgemm_ws(m, n, k, a, lda, b, ldb, c, ldc, accumulate, scratch);
+    free(scratch);
+}

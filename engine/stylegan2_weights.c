@@ -1,0 +1,99 @@
+/* Tensor upload: each flat-file tensor converted to float32 once, at init. */
+#include "stylegan2_weights.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+fs_status fs_dev_weights_upload(fs_dev_weights *dw, const fs_weights *w, fs_backend *b)
+{
+    dw->b = b;
+    dw->w = w;
+    dw->n = fs_weights_tensor_count(w);
+    dw->ptrs = calloc(dw->n ? dw->n : 1, sizeof *dw->ptrs);
+    if (!dw->ptrs)
+        return fs_error(FS_ERR_NOMEM, "%s: out of memory", fs_weights_label(w));
+    float *tmp = NULL;
+    size_t tmp_cap = 0;
+    for (size_t i = 0; i < dw->n; i++) {
+        const fs_tensor *t = fs_weights_tensor_at(w, i);
+        size_t numel = t->nbytes / fs_dtype_size(t->dtype);
+        size_t bytes = (numel ? numel : 1) * sizeof(float);
+        dw->ptrs[i] = b->ops->alloc(b, bytes);
+        if (!dw->ptrs[i]) {
+            free(tmp);
+            return FS_ERR_NOMEM;
+        }
+        const void *src = t->data;
+        if (t->dtype != FS_DTYPE_F32) {
+            if (numel > tmp_cap) {
+                free(tmp);
+                tmp = malloc(numel * sizeof *tmp);
+                tmp_cap = tmp ? numel : 0;
+                if (!tmp)
+                    return fs_error(FS_ERR_NOMEM, "%s: out of memory", fs_weights_label(w));
+            }
+            for (size_t k = 0; k < numel; k++)
+                tmp[k] = (float)fs_dtype_load(t->dtype, t->data, (int64_t)k);
+            src = tmp;
+        }
+        fs_status s = b->ops->upload(b, dw->ptrs[i], src, numel * sizeof(float));
+        if (s != FS_OK) {
+            free(tmp);
+            return s;
+        }
+    }
+    free(tmp);
+    return FS_OK;
+}
+
+void fs_dev_weights_free(fs_dev_weights *dw)
+{
+    if (dw->ptrs)
+        for (size_t i = 0; i < dw->n; i++)
+            if (dw->ptrs[i])
+                dw->b->ops->release(dw->b, dw->ptrs[i]);
+    free(dw->ptrs);
+    dw->ptrs = NULL;
+}
+
+const float *fs_dev_weight(const fs_dev_weights *dw, const char *fmt, ...)
+{
+    char name[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    const fs_tensor *t = fs_weights_find(dw->w, name);
+    if (!t)
+        return NULL;
+    return dw->ptrs[(size_t)(t - fs_weights_tensor_at(dw->w, 0))];
+}
+
+float fs_host_scalar(const fs_weights *w, const char *fmt, ...)
+{
+    char name[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    const fs_tensor *t = fs_weights_find(w, name);
+    return t ? (float)fs_dtype_load(t->dtype, t->data, 0) : 0.0f;
+}
+
+fs_status fs_dev_fir(fs_backend *b, const double *taps, int n, float **out)
+{
+    float f2[64];
+    double sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += taps[i];
+    /* outer product, normalised to sum 1, rounded once to float like the
+     * official setup_filter (which normalises the float32 outer product) */
+    for (int y = 0; y < n; y++)
+        for (int x = 0; x < n; x++)
+            f2[y * n + x] = (float)(taps[y] * taps[x] / (sum * sum));
+    *out = b->ops->alloc(b, (size_t)n * n * sizeof(float));
+    if (!*out)
+        return FS_ERR_NOMEM;
+    return b->ops->upload(b, *out, f2, (size_t)n * n * sizeof(float));
+}
