@@ -371,9 +371,9 @@ fs_status fs_sg2_generator_synthesis(fs_sg2_generator *g, const float *ws, int n
             float *skip_out = y; /* y is free until conv1 */
             up.y = skip_out;
             FS_TRY(b->ops->upfirdn2d(b, &up));
-            float clamp = (float)c->conv_clamp;
+            /* the official skip layer has no conv_clamp */
             FS_TRY(b->ops->bias_act(b, skip_out, NULL, n, bk->conv0.cout, plane, FS_ACT_LINEAR, g2,
-                                    clamp > 0 ? clamp * g2 : 0.0f));
+                                    0.0f));
             FS_TRY(run_layer(g, &bk->conv0, x, g->tmp, n, o, 1.0f));
             FS_TRY(run_layer(g, &bk->conv1, g->tmp, x, n, o, g2));
             FS_TRY(b->ops->axpby(b, y, x, (size_t)n * bk->conv1.cout * plane, 1.0f, 1.0f));
