@@ -17,9 +17,10 @@
 
 static void expect_fail(fs_status got, fs_status want, const char *label, const char *what)
 {
-    ck_assert_msg(got == want, "%s: got %s (%s), want %s", what, fs_status_string(got), fs_error_message(),
-                  fs_status_string(want));
-    ck_assert_msg(strstr(fs_error_message(), label), "%s: message lacks the label: %s", what, fs_error_message());
+    ck_assert_msg(got == want, "%s: got %s (%s), want %s", what, fs_status_string(got),
+                  fs_error_message(), fs_status_string(want));
+    ck_assert_msg(strstr(fs_error_message(), label), "%s: message lacks the label: %s", what,
+                  fs_error_message());
     ck_assert_msg(!strchr(fs_error_message(), '\n'), "%s: multi-line message", what);
 }
 
@@ -92,6 +93,7 @@ static const struct {
     int ndim;
     int64_t shape[4];
     double sum, first, last;
+    /* clang-format off */
 } npy_expect[] = {
     {"seeds_z512.npy", 2, {5, 512}, -2.9582460463971074, 1.764052391052246, 1.296005129814148},
     {"tiny/z.npy", 2, {4, 128}, -12.807485594414175, 0.20247569680213928, -0.012796987779438496},
@@ -102,6 +104,7 @@ static const struct {
      -0.033277858048677444},
     {"tiny/trace_b4_x.npy", 4, {1, 64, 4, 4}, 373.7486612718494, 0.2919711172580719, 1.0540715456008911},
 };
+/* clang-format on */
 
 START_TEST(test_fixture_values)
 {
@@ -206,9 +209,9 @@ START_TEST(test_round_trip)
         fs_dtype t;
         const char *descr;
     } types[] = {
-        {FS_DTYPE_F32, "<f4"}, {FS_DTYPE_F16, "<f2"}, {FS_DTYPE_F64, "<f8"}, {FS_DTYPE_I64, "<i8"},
-        {FS_DTYPE_I32, "<i4"}, {FS_DTYPE_I16, "<i2"}, {FS_DTYPE_I8, "|i1"},  {FS_DTYPE_U8, "|u1"},
-        {FS_DTYPE_BOOL, "|b1"},
+        {FS_DTYPE_F32, "<f4"}, {FS_DTYPE_F16, "<f2"}, {FS_DTYPE_F64, "<f8"},
+        {FS_DTYPE_I64, "<i8"}, {FS_DTYPE_I32, "<i4"}, {FS_DTYPE_I16, "<i2"},
+        {FS_DTYPE_I8, "|i1"},  {FS_DTYPE_U8, "|u1"},  {FS_DTYPE_BOOL, "|b1"},
     };
     static const struct {
         int ndim;
@@ -233,8 +236,9 @@ START_TEST(test_round_trip)
             if (types[t].t == FS_DTYPE_BOOL)
                 for (size_t k = 0; k < sizeof data; k++)
                     data[k] &= 1;
-            ck_assert_msg(fs_npy_write(path, types[t].t, shapes[s].ndim, shapes[s].shape, data) == FS_OK, "%s",
-                          fs_error_message());
+            ck_assert_msg(fs_npy_write(path, types[t].t, shapes[s].ndim, shapes[s].shape, data) ==
+                              FS_OK,
+                          "%s", fs_error_message());
             size_t len;
             uint8_t *f = slurp(path, &len);
             fs_npy a;
@@ -250,8 +254,8 @@ START_TEST(test_round_trip)
             ck_assert_uint_eq((size_t)(a.data - f) % 64, 0);
             ck_assert_int_eq(a.data[-1], '\n');
             char want[160];
-            snprintf(want, sizeof want, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }", types[t].descr,
-                     shapes[s].text);
+            snprintf(want, sizeof want, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }",
+                     types[t].descr, shapes[s].text);
             ck_assert_int_eq(memcmp(f + 10, want, strlen(want)), 0);
             free(f);
         }
@@ -291,7 +295,8 @@ START_TEST(test_fortran_order)
 {
     /* a[i][j][k] = 100 i + 10 j + k, shape (2, 3, 4), stored column-major. */
     size_t len;
-    uint8_t *f = npy_image(1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3, 4), }", 96, &len);
+    uint8_t *f =
+        npy_image(1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3, 4), }", 96, &len);
     float *store = (float *)(void *)(f + len - 96);
     for (int k = 0, s = 0; k < 4; k++)
         for (int j = 0; j < 3; j++)
@@ -335,14 +340,16 @@ typedef struct {
     fs_status expect;
 } npy_row;
 
-#define D(descr, fortran, shape) "{'descr': '" descr "', 'fortran_order': " fortran ", 'shape': " shape ", }"
+#define D(descr, fortran, shape)                                                                   \
+    "{'descr': '" descr "', 'fortran_order': " fortran ", 'shape': " shape ", }"
 
+/* clang-format off */
 static const npy_row npy_rows[] = {
     {"numpy's own header", 1, D("<f4", "False", "(2, 3)"), 24, FS_OK},
     {"version 2.0", 2, D("<f4", "False", "(2, 3)"), 24, FS_OK},
     {"version 3.0", 3, D("<f4", "False", "(2, 3)"), 24, FS_OK},
-    {"double quotes, other order, no trailing comma", 1, "{\"shape\":(2,3),\"descr\":\"<f4\",\"fortran_order\":False}",
-     24, FS_OK},
+    {"double quotes, other order, no trailing comma", 1,
+     "{\"shape\":(2,3),\"descr\":\"<f4\",\"fortran_order\":False}", 24, FS_OK},
     {"zero-d", 1, D("<f8", "False", "()"), 8, FS_OK},
     {"python 2 long dims", 1, D("<i2", "False", "(3L, 2L)"), 12, FS_OK},
     {"trailing comma in shape", 1, D("<f4", "False", "(2, 3,)"), 24, FS_OK},
@@ -407,6 +414,7 @@ static const npy_row npy_rows[] = {
     {"data one byte long", 1, D("<f4", "False", "(2, 3)"), 25, FS_ERR_FORMAT},
     {"no data", 1, D("<f4", "False", "(2, 3)"), 0, FS_ERR_FORMAT},
 };
+/* clang-format on */
 
 START_TEST(test_header_table)
 {
@@ -508,7 +516,8 @@ START_TEST(test_file_errors)
     expect_fail(fs_npy_write(path, FS_DTYPE_INVALID, 1, sh, v), FS_ERR_ARG, path, "invalid dtype");
     expect_fail(fs_npy_write(path, FS_DTYPE_F32, 9, sh, v), FS_ERR_ARG, path, "rank 9");
     expect_fail(fs_npy_write(path, FS_DTYPE_F32, -1, sh, v), FS_ERR_ARG, path, "rank -1");
-    expect_fail(fs_npy_write(path, FS_DTYPE_F32, 1, neg, v), FS_ERR_ARG, path, "negative dimension");
+    expect_fail(fs_npy_write(path, FS_DTYPE_F32, 1, neg, v), FS_ERR_ARG, path,
+                "negative dimension");
     expect_fail(fs_npy_write(path, FS_DTYPE_F32, 1, sh, NULL), FS_ERR_ARG, path, "no data");
     ck_assert_int_ne(access(path, F_OK), 0);
 

@@ -19,9 +19,10 @@
 
 static void expect_fail(fs_status got, fs_status want, const char *what)
 {
-    ck_assert_msg(got == want, "%s: got %s (%s), want %s", what, fs_status_string(got), fs_error_message(),
-                  fs_status_string(want));
-    ck_assert_msg(strstr(fs_error_message(), LABEL), "%s: message lacks the label: %s", what, fs_error_message());
+    ck_assert_msg(got == want, "%s: got %s (%s), want %s", what, fs_status_string(got),
+                  fs_error_message(), fs_status_string(want));
+    ck_assert_msg(strstr(fs_error_message(), LABEL), "%s: message lacks the label: %s", what,
+                  fs_error_message());
     ck_assert_msg(!strchr(fs_error_message(), '\n'), "%s: multi-line message", what);
 }
 
@@ -47,14 +48,17 @@ START_TEST(test_fixtures)
         const char *st, *pt;
         size_t count;
     } files[] = {
-        {FS_FIXTURES "/stylegan2/tiny/G_ema.safetensors", FS_FIXTURES "/stylegan2/tiny/G_ema.pt", 87},
-        {FS_FIXTURES "/stylegan2/tiny-cond/G_ema.safetensors", FS_FIXTURES "/stylegan2/tiny-cond/G_ema.pt", 62},
+        {FS_FIXTURES "/stylegan2/tiny/G_ema.safetensors", FS_FIXTURES "/stylegan2/tiny/G_ema.pt",
+         87},
+        {FS_FIXTURES "/stylegan2/tiny-cond/G_ema.safetensors",
+         FS_FIXTURES "/stylegan2/tiny-cond/G_ema.pt", 62},
     };
     for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
         fs_file_map m, mz;
         ck_assert_int_eq(fs_file_map_open(files[f].st, &m), FS_OK);
         fs_safetensors *st;
-        ck_assert_msg(fs_safetensors_open(m.data, m.size, files[f].st, &st) == FS_OK, "%s", fs_error_message());
+        ck_assert_msg(fs_safetensors_open(m.data, m.size, files[f].st, &st) == FS_OK, "%s",
+                      fs_error_message());
         ck_assert_uint_eq(fs_safetensors_count(st), files[f].count);
         ck_assert_uint_eq(fs_safetensors_meta_count(st), 1);
         const char *k, *v;
@@ -117,7 +121,8 @@ START_TEST(test_valid_edge_cases)
         "\"empty\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[4,4]},"
         "\"empty2\":{\"dtype\":\"BF16\",\"shape\":[3,0],\"data_offsets\":[4,4]},"
         "\"scalar\":{\"dtype\":\"F8_E4M3\",\"shape\":[],\"data_offsets\":[20,21]},"
-        "\"u\\u00e9\\ud83d\\ude00\":{\"dtype\":\"U64\",\"shape\":[1,1,1,1,1,1,1,1],\"data_offsets\":[21,29]},"
+        "\"u\\u00e9\\ud83d\\ude00\":{\"dtype\":\"U64\",\"shape\":[1,1,1,1,1,1,1,1],\"data_"
+        "offsets\":[21,29]},"
         "\"__metadata__\":{\"k\":\"v\",\"tab\":\"a\\tb\"}}        ";
     size_t len;
     uint8_t *f = st_file(hdr, sizeof hdr - 1, 29, &len);
@@ -167,9 +172,10 @@ typedef struct {
     fs_status expect;
 } st_row;
 
-#define T(name, dtype, shape, b, e) \
+#define T(name, dtype, shape, b, e)                                                                \
     "\"" name "\":{\"dtype\":\"" dtype "\",\"shape\":" shape ",\"data_offsets\":[" #b "," #e "]}"
 
+/* clang-format off */
 static const st_row st_rows[] = {
     {"valid single tensor", "{" T("a", "F32", "[2]", 0, 8) "}", 8, FS_OK},
     {"valid with padding", "{" T("a", "F32", "[2]", 0, 8) "}   \t\n", 8, FS_OK},
@@ -185,8 +191,8 @@ static const st_row st_rows[] = {
      "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", 0, FS_ERR_LIMIT},
     /* entries */
     {"duplicate tensor name", "{" T("a", "F32", "[1]", 0, 4) "," T("a", "F32", "[1]", 4, 8) "}", 8, FS_ERR_FORMAT},
-    {"duplicate key in an entry", "{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
-     4, FS_ERR_FORMAT},
+    {"duplicate key in an entry",
+     "{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, FS_ERR_FORMAT},
     {"entry is not an object", "{\"a\":[1,2]}", 0, FS_ERR_FORMAT},
     {"entry lacks dtype", "{\"a\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4, FS_ERR_FORMAT},
     {"entry lacks shape", "{\"a\":{\"dtype\":\"F32\",\"data_offsets\":[0,4]}}", 4, FS_ERR_FORMAT},
@@ -237,6 +243,7 @@ static const st_row st_rows[] = {
     {"metadata twice", "{\"__metadata__\":{},\"__metadata__\":{}}", 0, FS_ERR_FORMAT},
     {"metadata empty", "{\"__metadata__\":{}}", 0, FS_OK},
 };
+/* clang-format on */
 
 START_TEST(test_corruption_table)
 {
@@ -296,7 +303,8 @@ START_TEST(test_header_length_and_truncation)
 
     /* A header of exactly the cap is measured against the file, not refused. */
     uint8_t small[16] = {0x00, 0xe1, 0xf5, 0x05, 0, 0, 0, 0, '{', '}'}; /* 100,000,000 */
-    expect_fail(fs_safetensors_open(small, sizeof small, LABEL, &st), FS_ERR_FORMAT, "header at the cap");
+    expect_fail(fs_safetensors_open(small, sizeof small, LABEL, &st), FS_ERR_FORMAT,
+                "header at the cap");
     ck_assert_ptr_nonnull(strstr(fs_error_message(), "runs past"));
 }
 END_TEST
@@ -339,9 +347,10 @@ static fs_json *json_ok(const char *text)
 
 START_TEST(test_json_values)
 {
-    fs_json *v = json_ok(" {\"a\" : [1, -0, -9223372036854775808, 9223372036854775807, 2.5e3, -1E-2, 0.1],"
-                         " \"s\": \"q\\\"\\\\\\/\\b\\f\\n\\r\\t\\u0041\\u00e9\\u20ac\\ud834\\udd1e\","
-                         " \"t\": true, \"f\": false, \"n\": null, \"o\": {}} ");
+    fs_json *v =
+        json_ok(" {\"a\" : [1, -0, -9223372036854775808, 9223372036854775807, 2.5e3, -1E-2, 0.1],"
+                " \"s\": \"q\\\"\\\\\\/\\b\\f\\n\\r\\t\\u0041\\u00e9\\u20ac\\ud834\\udd1e\","
+                " \"t\": true, \"f\": false, \"n\": null, \"o\": {}} ");
     ck_assert_int_eq(v->type, FS_JSON_OBJECT);
     ck_assert_uint_eq(v->offset, 101);
     ck_assert_uint_eq(v->u.object.count, 6);
@@ -383,6 +392,21 @@ START_TEST(test_json_values)
     memset(deep + FS_JSON_MAX_DEPTH, ']', FS_JSON_MAX_DEPTH);
     deep[2 * FS_JSON_MAX_DEPTH] = '\0';
     fs_json_free(json_ok(deep));
+    /* One more level, of arrays or of objects, is a limit error. */
+    char deeper[6 * (FS_JSON_MAX_DEPTH + 1) + 2 * FS_JSON_MAX_DEPTH + 8];
+    for (int kind = 0; kind < 2; kind++) {
+        size_t n = 0;
+        for (int i = 0; i <= FS_JSON_MAX_DEPTH; i++)
+            n += (size_t)sprintf(deeper + n, "%s", kind ? "{\"a\":" : "[");
+        n += (size_t)sprintf(deeper + n, "1");
+        for (int i = 0; i <= FS_JSON_MAX_DEPTH; i++)
+            deeper[n++] = kind ? '}' : ']';
+        deeper[n] = '\0';
+        fs_json *v2 = (fs_json *)1;
+        expect_fail(fs_json_parse((const uint8_t *)deeper, n, LABEL, 0, &v2), FS_ERR_LIMIT,
+                    "too deep");
+        ck_assert_ptr_null(v2);
+    }
     fs_json_free(json_ok("0"));
     fs_json_free(json_ok("\"\""));
 
@@ -401,7 +425,8 @@ START_TEST(test_json_values)
     fs_json_free(v);
     strcpy(big + n - 1, ",\"k7\":0}");
     fs_json *dup = NULL;
-    expect_fail(fs_json_parse((const uint8_t *)big, strlen(big), LABEL, 0, &dup), FS_ERR_FORMAT, "many keys");
+    expect_fail(fs_json_parse((const uint8_t *)big, strlen(big), LABEL, 0, &dup), FS_ERR_FORMAT,
+                "many keys");
     ck_assert_ptr_nonnull(strstr(fs_error_message(), "\"k7\""));
     free(big);
 }
@@ -412,6 +437,7 @@ typedef struct {
     fs_status expect;
 } json_row;
 
+/* clang-format off */
 static const json_row json_rows[] = {
     {"", FS_ERR_FORMAT},
     {"   ", FS_ERR_FORMAT},
@@ -476,15 +502,8 @@ static const json_row json_rows[] = {
     {"-1e400", FS_ERR_LIMIT},
     {"1e-999", FS_OK},
     {"123456789012345678901234567890.5", FS_OK},
-    {"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
-     FS_ERR_LIMIT},
-    {"{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":"
-     "{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":"
-     "{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":"
-     "{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":"
-     "{\"a\":1",
-     FS_ERR_LIMIT},
 };
+/* clang-format on */
 
 START_TEST(test_json_table)
 {
@@ -498,15 +517,16 @@ START_TEST(test_json_table)
             fs_json_free(v);
             continue;
         }
-        ck_assert_msg(s == row->expect, "row %zu (%s): got %s (%s)", r, row->text, fs_status_string(s),
-                      fs_error_message());
+        ck_assert_msg(s == row->expect, "row %zu (%s): got %s (%s)", r, row->text,
+                      fs_status_string(s), fs_error_message());
         ck_assert_ptr_null(v);
         ck_assert_msg(strstr(fs_error_message(), LABEL) && strstr(fs_error_message(), "(offset "),
                       "row %zu: message lacks label or offset: %s", r, fs_error_message());
         ck_assert_ptr_null(strchr(fs_error_message(), '\n'));
     }
     /* Every proper prefix of a valid document is invalid. */
-    static const char doc[] = "{\"k\":[1,2.5e-3,\"\\ud83d\\ude00\xc3\xa9\",true,false,null,{}],\"m\":-7}";
+    static const char doc[] =
+        "{\"k\":[1,2.5e-3,\"\\ud83d\\ude00\xc3\xa9\",true,false,null,{}],\"m\":-7}";
     for (size_t n = 0; n + 1 < sizeof doc; n++) {
         fs_json *v = NULL;
         fs_status s = fs_json_parse((const uint8_t *)doc, n, LABEL, 0, &v);

@@ -17,6 +17,7 @@ typedef struct {
     size_t pos;
     const char *label;
     uint64_t base;
+    size_t values; /* parsed so far, against FS_JSON_MAX_VALUES */
 } parser;
 
 static fs_status parse_value(parser *p, fs_json *out, int depth);
@@ -36,14 +37,15 @@ static const char *describe_byte(const parser *p, char tmp[16])
 
 static fs_status fail_at(const parser *p, fs_status s, size_t pos, const char *what)
 {
-    return fs_error(s, "%s: JSON: %s (offset %llu)", p->label, what, (unsigned long long)(p->base + pos));
+    return fs_error(s, "%s: JSON: %s (offset %llu)", p->label, what,
+                    (unsigned long long)(p->base + pos));
 }
 
 static fs_status unexpected(const parser *p, const char *expected)
 {
     char tmp[16];
-    return fs_error(FS_ERR_FORMAT, "%s: JSON: expected %s, found %s (offset %llu)", p->label, expected,
-                    describe_byte(p, tmp), (unsigned long long)(p->base + p->pos));
+    return fs_error(FS_ERR_FORMAT, "%s: JSON: expected %s, found %s (offset %llu)", p->label,
+                    expected, describe_byte(p, tmp), (unsigned long long)(p->base + p->pos));
 }
 
 static void skip_ws(parser *p)
@@ -73,12 +75,16 @@ static size_t utf8_len(const uint8_t *s, size_t avail)
         n = 2;
     else if (c >= 0xe0 && c <= 0xef) {
         n = 3;
-        if (c == 0xe0) lo = 0xa0;       /* overlong */
-        if (c == 0xed) hi = 0x9f;       /* surrogates */
+        if (c == 0xe0)
+            lo = 0xa0; /* overlong */
+        if (c == 0xed)
+            hi = 0x9f; /* surrogates */
     } else if (c >= 0xf0 && c <= 0xf4) {
         n = 4;
-        if (c == 0xf0) lo = 0x90;       /* overlong */
-        if (c == 0xf4) hi = 0x8f;       /* above U+10FFFF */
+        if (c == 0xf0)
+            lo = 0x90; /* overlong */
+        if (c == 0xf4)
+            hi = 0x8f; /* above U+10FFFF */
     } else
         return 0;
     if (avail < n || s[1] < lo || s[1] > hi)
@@ -121,10 +127,14 @@ static int hex4(const parser *p, size_t pos, uint32_t *v)
     for (int i = 0; i < 4; i++) {
         uint8_t c = p->s[pos + i];
         uint32_t d;
-        if (c >= '0' && c <= '9') d = c - '0';
-        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-        else return 0;
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            d = c - 'A' + 10;
+        else
+            return 0;
         x = x << 4 | d;
     }
     *v = x;
@@ -267,7 +277,8 @@ static fs_status parse_number(parser *p, fs_json *out)
         uint64_t mag = 0, limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
         for (size_t i = int_start; i < int_end; i++) {
             uint64_t d = (uint64_t)(p->s[i] - '0');
-            if (__builtin_mul_overflow(mag, 10, &mag) || __builtin_add_overflow(mag, d, &mag) || mag > limit)
+            if (__builtin_mul_overflow(mag, 10, &mag) || __builtin_add_overflow(mag, d, &mag) ||
+                mag > limit)
                 return fail_at(p, FS_ERR_LIMIT, start, "integer out of the 64-bit range");
         }
         out->type = FS_JSON_INT;
@@ -357,7 +368,8 @@ static fs_status parse_array(parser *p, fs_json *out, int depth)
 
 static int member_cmp(const void *a, const void *b)
 {
-    const fs_json_member *x = *(const fs_json_member *const *)a, *y = *(const fs_json_member *const *)b;
+    const fs_json_member *x = *(const fs_json_member *const *)a,
+                         *y = *(const fs_json_member *const *)b;
     size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
     int c = memcmp(x->key, y->key, n);
     if (c)
@@ -383,8 +395,8 @@ static fs_status check_duplicates(const parser *p, const fs_json *obj)
             const fs_json_member *later =
                 sorted[i]->key_offset > sorted[i - 1]->key_offset ? sorted[i] : sorted[i - 1];
             int shown = later->key_len > 80 ? 80 : (int)later->key_len;
-            s = fs_error(FS_ERR_FORMAT, "%s: JSON: duplicate key \"%.*s\" (offset %llu)", p->label, shown,
-                         later->key, (unsigned long long)later->key_offset);
+            s = fs_error(FS_ERR_FORMAT, "%s: JSON: duplicate key \"%.*s\" (offset %llu)", p->label,
+                         shown, later->key, (unsigned long long)later->key_offset);
         }
     }
     free(sorted);
@@ -405,7 +417,8 @@ static fs_status parse_object(parser *p, fs_json *out, int depth)
         skip_ws(p);
         if (!at(p, '"'))
             return unexpected(p, "a string key");
-        fs_json_member *m = grow((void **)&out->u.object.members, &out->u.object.count, &cap, sizeof *m);
+        fs_json_member *m =
+            grow((void **)&out->u.object.members, &out->u.object.count, &cap, sizeof *m);
         if (!m)
             return fail_at(p, FS_ERR_NOMEM, start, "out of memory for an object");
         m->key_offset = p->base + p->pos;
@@ -427,7 +440,8 @@ static fs_status parse_object(parser *p, fs_json *out, int depth)
     }
 }
 
-static fs_status parse_literal(parser *p, const char *word, fs_json_type type, int boolean, fs_json *out)
+static fs_status parse_literal(parser *p, const char *word, fs_json_type type, int boolean,
+                               fs_json *out)
 {
     size_t n = strlen(word);
     if (p->len - p->pos < n || memcmp(p->s + p->pos, word, n) != 0)
@@ -443,8 +457,11 @@ static fs_status parse_literal(parser *p, const char *word, fs_json_type type, i
 static fs_status parse_value(parser *p, fs_json *out, int depth)
 {
     if (depth > FS_JSON_MAX_DEPTH)
-        return fs_error(FS_ERR_LIMIT, "%s: JSON: nesting deeper than %d levels (offset %llu)", p->label,
-                        FS_JSON_MAX_DEPTH, (unsigned long long)(p->base + p->pos));
+        return fs_error(FS_ERR_LIMIT, "%s: JSON: nesting deeper than %d levels (offset %llu)",
+                        p->label, FS_JSON_MAX_DEPTH, (unsigned long long)(p->base + p->pos));
+    if (++p->values > FS_JSON_MAX_VALUES)
+        return fs_error(FS_ERR_LIMIT, "%s: JSON: more than %u values (offset %llu)", p->label,
+                        FS_JSON_MAX_VALUES, (unsigned long long)(p->base + p->pos));
     out->offset = p->base + p->pos;
     if (p->pos >= p->len)
         return unexpected(p, "a value");
@@ -493,9 +510,7 @@ fs_status fs_json_parse(const uint8_t *text, size_t len, const char *label, uint
 static void free_children(fs_json *v)
 {
     switch (v->type) {
-    case FS_JSON_STRING:
-        free(v->u.string.chars);
-        break;
+    case FS_JSON_STRING: free(v->u.string.chars); break;
     case FS_JSON_ARRAY:
         for (size_t i = 0; i < v->u.array.count; i++)
             free_children(&v->u.array.items[i]);
@@ -508,8 +523,7 @@ static void free_children(fs_json *v)
         }
         free(v->u.object.members);
         break;
-    default:
-        break;
+    default: break;
     }
 }
 

@@ -4,7 +4,8 @@
  * must be valid UTF-8 and are returned unescaped (\uXXXX and surrogate pairs
  * become UTF-8); integral numbers are int64 (out-of-range ones are rejected,
  * never rounded); objects with a repeated key are rejected; nesting is capped
- * at FS_JSON_MAX_DEPTH. Members and items keep their document order. */
+ * at FS_JSON_MAX_DEPTH and the number of values at FS_JSON_MAX_VALUES.
+ * Members and items keep their document order. */
 #ifndef FS_JSON_H
 #define FS_JSON_H
 
@@ -18,6 +19,9 @@ extern "C" {
 #endif
 
 #define FS_JSON_MAX_DEPTH 64
+/* Each value costs about 32 bytes, so this bounds a hostile document's
+ * memory to well under a gigabyte; a safetensors header has ~10 per tensor. */
+#define FS_JSON_MAX_VALUES (1u << 24)
 
 typedef enum {
     FS_JSON_NULL,

@@ -31,9 +31,9 @@ typedef struct {
 } npy_type;
 
 static const npy_type npy_types[] = {
-    {"f2", FS_DTYPE_F16}, {"f4", FS_DTYPE_F32}, {"f8", FS_DTYPE_F64}, {"i1", FS_DTYPE_I8},
-    {"i2", FS_DTYPE_I16}, {"i4", FS_DTYPE_I32}, {"i8", FS_DTYPE_I64}, {"u1", FS_DTYPE_U8},
-    {"b1", FS_DTYPE_BOOL},
+    {"f2", FS_DTYPE_F16}, {"f4", FS_DTYPE_F32}, {"f8", FS_DTYPE_F64},
+    {"i1", FS_DTYPE_I8},  {"i2", FS_DTYPE_I16}, {"i4", FS_DTYPE_I32},
+    {"i8", FS_DTYPE_I64}, {"u1", FS_DTYPE_U8},  {"b1", FS_DTYPE_BOOL},
 };
 
 /* ---- header parsing ---- */
@@ -96,29 +96,33 @@ static fs_status parse_descr(header *h, fs_npy *out)
 {
     skip_spaces(h);
     if (h->pos < h->end && h->s[h->pos] == '[')
-        return fs_error(FS_ERR_UNSUPPORTED, "%s: structured (record) dtypes are not supported (offset %zu)",
-                        h->label, h->pos);
+        return fs_error(FS_ERR_UNSUPPORTED,
+                        "%s: structured (record) dtypes are not supported (offset %zu)", h->label,
+                        h->pos);
     size_t at = h->pos;
     const char *d;
     size_t n;
     FS_TRY(parse_pystr(h, &d, &n));
     char order = n > 0 ? d[0] : 0;
     if (n >= 2 && d[1] == 'O')
-        return fs_error(FS_ERR_FORBIDDEN, "%s: object arrays are pickles and are refused (descr '%.*s', offset %zu)",
+        return fs_error(FS_ERR_FORBIDDEN,
+                        "%s: object arrays are pickles and are refused (descr '%.*s', offset %zu)",
                         h->label, (int)n, d, at);
     if (n < 2 || order == 0 || !strchr("<>=|", order))
-        return fs_error(FS_ERR_FORMAT, "%s: descr '%.*s' lacks a byte-order character (offset %zu)", h->label,
-                        (int)(n > 32 ? 32 : n), d, at);
+        return fs_error(FS_ERR_FORMAT, "%s: descr '%.*s' lacks a byte-order character (offset %zu)",
+                        h->label, (int)(n > 32 ? 32 : n), d, at);
     for (size_t i = 0; i < sizeof npy_types / sizeof npy_types[0]; i++) {
         if (!word_is(d + 1, n - 1, npy_types[i].descr))
             continue;
         size_t size = fs_dtype_size(npy_types[i].dtype);
         if (size > 1 && order == '>')
             return fs_error(FS_ERR_UNSUPPORTED,
-                            "%s: big-endian array ('%.*s') is not supported; save it little-endian (offset %zu)",
+                            "%s: big-endian array ('%.*s') is not supported; save it little-endian "
+                            "(offset %zu)",
                             h->label, (int)n, d, at);
         if (size > 1 && order == '|')
-            return fs_error(FS_ERR_FORMAT, "%s: descr '%.*s': '|' is only for one-byte types (offset %zu)",
+            return fs_error(FS_ERR_FORMAT,
+                            "%s: descr '%.*s': '|' is only for one-byte types (offset %zu)",
                             h->label, (int)n, d, at);
         out->dtype = npy_types[i].dtype;
         return FS_OK;
@@ -154,10 +158,12 @@ static fs_status parse_dim(header *h, int64_t *v)
     size_t start = h->pos;
     uint64_t x = 0;
     while (h->pos < h->end && h->s[h->pos] >= '0' && h->s[h->pos] <= '9') {
-        if (__builtin_mul_overflow(x, 10, &x) || __builtin_add_overflow(x, (uint64_t)(h->s[h->pos] - '0'), &x) ||
+        if (__builtin_mul_overflow(x, 10, &x) ||
+            __builtin_add_overflow(x, (uint64_t)(h->s[h->pos] - '0'), &x) ||
             x > (uint64_t)INT64_MAX) {
             h->pos = start;
-            return fs_error(FS_ERR_FORMAT, "%s: .npy header: dimension out of range (offset %zu)", h->label, start);
+            return fs_error(FS_ERR_FORMAT, "%s: .npy header: dimension out of range (offset %zu)",
+                            h->label, start);
         }
         h->pos++;
     }
@@ -182,8 +188,8 @@ static fs_status parse_shape(header *h, fs_npy *out)
         return FS_OK;
     for (;;) {
         if (out->ndim == FS_NPY_MAX_DIMS)
-            return fs_error(FS_ERR_LIMIT, "%s: .npy shape has more than %d dimensions (offset %zu)", h->label,
-                            FS_NPY_MAX_DIMS, h->pos);
+            return fs_error(FS_ERR_LIMIT, "%s: .npy shape has more than %d dimensions (offset %zu)",
+                            h->label, FS_NPY_MAX_DIMS, h->pos);
         FS_TRY(parse_dim(h, &out->shape[out->ndim++]));
         int comma = accept(h, ',');
         if (accept(h, ')')) {
@@ -207,15 +213,16 @@ static fs_status parse_dict(header *h, fs_npy *out)
         const char *key;
         size_t n;
         FS_TRY(parse_pystr(h, &key, &n));
-        int which = word_is(key, n, "descr") ? DESCR
+        int which = word_is(key, n, "descr")           ? DESCR
                     : word_is(key, n, "fortran_order") ? FORTRAN
-                    : word_is(key, n, "shape") ? SHAPE : 0;
+                    : word_is(key, n, "shape")         ? SHAPE
+                                                       : 0;
         if (!which)
-            return fs_error(FS_ERR_FORMAT, "%s: .npy header: unexpected key '%.*s' (offset %zu)", h->label,
-                            (int)(n > 32 ? 32 : n), key, key_at);
+            return fs_error(FS_ERR_FORMAT, "%s: .npy header: unexpected key '%.*s' (offset %zu)",
+                            h->label, (int)(n > 32 ? 32 : n), key, key_at);
         if (seen & which)
-            return fs_error(FS_ERR_FORMAT, "%s: .npy header: duplicate key '%.*s' (offset %zu)", h->label, (int)n,
-                            key, key_at);
+            return fs_error(FS_ERR_FORMAT, "%s: .npy header: duplicate key '%.*s' (offset %zu)",
+                            h->label, (int)n, key, key_at);
         seen |= which;
         if (!accept(h, ':'))
             return header_error(h, "expected ':'");
@@ -236,7 +243,10 @@ static fs_status parse_dict(header *h, fs_npy *out)
         return header_error(h, "unexpected text after the dict");
     if (seen != (DESCR | FORTRAN | SHAPE))
         return fs_error(FS_ERR_FORMAT, "%s: .npy header lacks %s (offset %zu)", h->label,
-                        !(seen & DESCR) ? "'descr'" : !(seen & FORTRAN) ? "'fortran_order'" : "'shape'", h->pos);
+                        !(seen & DESCR)     ? "'descr'"
+                        : !(seen & FORTRAN) ? "'fortran_order'"
+                                            : "'shape'",
+                        h->pos);
     return FS_OK;
 }
 
@@ -261,22 +271,25 @@ fs_status fs_npy_parse(const uint8_t *buf, size_t len, const char *label, fs_npy
         return fs_error(FS_ERR_FORMAT, "%s: not a .npy file (bad magic) (offset 0)", label);
     uint8_t major = buf[6], minor = buf[7];
     if (major < 1 || major > 3 || minor != 0)
-        return fs_error(FS_ERR_UNSUPPORTED, "%s: .npy format version %u.%u is not supported (offset 6)", label,
-                        major, minor);
+        return fs_error(FS_ERR_UNSUPPORTED,
+                        "%s: .npy format version %u.%u is not supported (offset 6)", label, major,
+                        minor);
     /* Version 1 has a 16-bit header length, later versions a 32-bit one. */
     size_t len_bytes = major == 1 ? 2 : 4, pre = 8 + len_bytes;
     if (len < pre)
         return fs_error(FS_ERR_FORMAT, "%s: truncated .npy preamble (offset 8)", label);
     size_t hlen = rd_le(buf + 8, (int)len_bytes);
     if (hlen > NPY_MAX_HEADER)
-        return fs_error(FS_ERR_LIMIT, "%s: .npy header length %zu exceeds %u (offset 8)", label, hlen,
-                        NPY_MAX_HEADER);
+        return fs_error(FS_ERR_LIMIT, "%s: .npy header length %zu exceeds %u (offset 8)", label,
+                        hlen, NPY_MAX_HEADER);
     if (hlen > len - pre)
-        return fs_error(FS_ERR_FORMAT, "%s: .npy header length %zu runs past the end of the %zu-byte file (offset 8)",
-                        label, hlen, len);
+        return fs_error(
+            FS_ERR_FORMAT,
+            "%s: .npy header length %zu runs past the end of the %zu-byte file (offset 8)", label,
+            hlen, len);
     if (hlen == 0 || buf[pre + hlen - 1] != '\n')
-        return fs_error(FS_ERR_FORMAT, "%s: .npy header does not end with a newline (offset %zu)", label,
-                        pre + hlen - (hlen > 0));
+        return fs_error(FS_ERR_FORMAT, "%s: .npy header does not end with a newline (offset %zu)",
+                        label, pre + hlen - (hlen > 0));
     header h = {.s = buf, .pos = pre, .end = pre + hlen - 1, .label = label};
     FS_TRY(parse_dict(&h, out));
 
@@ -289,12 +302,16 @@ fs_status fs_npy_parse(const uint8_t *buf, size_t len, const char *label, fs_npy
         empty |= out->shape[i] == 0;
     for (int i = 0; i < out->ndim && !empty; i++)
         if (__builtin_mul_overflow(nbytes, (uint64_t)out->shape[i], &nbytes))
-            return fs_error(FS_ERR_FORMAT, "%s: .npy shape overflows 64 bits (offset %zu)", label, pre);
+            return fs_error(FS_ERR_FORMAT, "%s: .npy shape overflows 64 bits (offset %zu)", label,
+                            pre);
     if (empty)
         nbytes = 0;
     if (nbytes != len - data_start)
-        return fs_error(FS_ERR_FORMAT, "%s: .npy shape and dtype %s need %llu data bytes but the file has %zu (offset %zu)",
-                        label, fs_dtype_name(out->dtype), (unsigned long long)nbytes, len - data_start, data_start);
+        return fs_error(
+            FS_ERR_FORMAT,
+            "%s: .npy shape and dtype %s need %llu data bytes but the file has %zu (offset %zu)",
+            label, fs_dtype_name(out->dtype), (unsigned long long)nbytes, len - data_start,
+            data_start);
     out->data = buf + data_start;
     out->nbytes = nbytes;
     return FS_OK;
@@ -310,7 +327,8 @@ fs_status fs_npy_to_f32(const fs_npy *a, const char *label, float **data)
     if (!label)
         label = "npy";
     if (a->dtype != FS_DTYPE_F32 && a->dtype != FS_DTYPE_F16 && a->dtype != FS_DTYPE_F64)
-        return fs_error(FS_ERR_UNSUPPORTED, "%s: array of %s, expected a float type (f16, f32 or f64)", label,
+        return fs_error(FS_ERR_UNSUPPORTED,
+                        "%s: array of %s, expected a float type (f16, f32 or f64)", label,
                         fs_dtype_name(a->dtype));
     size_t esize = fs_dtype_size(a->dtype);
     /* The data is in memory, so the element count and 4 bytes per element fit. */
@@ -381,7 +399,8 @@ static const char *descr_of(fs_dtype t)
     }
 }
 
-fs_status fs_npy_write(const char *path, fs_dtype dtype, int ndim, const int64_t *shape, const void *data)
+fs_status fs_npy_write(const char *path, fs_dtype dtype, int ndim, const int64_t *shape,
+                       const void *data)
 {
     if (!path)
         return fs_error(FS_ERR_ARG, "fs_npy_write: NULL path");
@@ -393,15 +412,19 @@ fs_status fs_npy_write(const char *path, fs_dtype dtype, int ndim, const int64_t
     uint64_t nbytes = fs_dtype_size(dtype);
     for (int i = 0; i < ndim; i++)
         if (shape[i] < 0 || __builtin_mul_overflow(nbytes, (uint64_t)shape[i], &nbytes))
-            return fs_error(FS_ERR_ARG, "%s: bad .npy shape (dimension %d is %lld)", path, i, (long long)shape[i]);
+            return fs_error(FS_ERR_ARG, "%s: bad .npy shape (dimension %d is %lld)", path, i,
+                            (long long)shape[i]);
     if (nbytes > SIZE_MAX || (nbytes > 0 && !data))
-        return fs_error(FS_ERR_ARG, "%s: no data for a %llu-byte array", path, (unsigned long long)nbytes);
+        return fs_error(FS_ERR_ARG, "%s: no data for a %llu-byte array", path,
+                        (unsigned long long)nbytes);
 
     /* The dict exactly as numpy writes it, e.g. "(5,)" for one dimension. */
     char dict[512];
-    int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
+    int n =
+        snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
     for (int i = 0; i < ndim; i++)
-        n += snprintf(dict + n, sizeof dict - (size_t)n, "%s%lld", i ? ", " : "", (long long)shape[i]);
+        n += snprintf(dict + n, sizeof dict - (size_t)n, "%s%lld", i ? ", " : "",
+                      (long long)shape[i]);
     n += snprintf(dict + n, sizeof dict - (size_t)n, "%s), }", ndim == 1 ? "," : "");
 
     /* Pad with spaces so that magic + length + header + '\n' is a multiple of

@@ -29,6 +29,12 @@
  * and big strings stay in the input), so only hostile inputs reach it. */
 #define BUDGET_BASE ((size_t)64 << 20)
 #define BUDGET_PER_INPUT_BYTE 16
+/* Work: bytes decoded from latin-1 strings plus bytes of storage blobs
+ * parsed, which the memo could otherwise make a hostile file repeat
+ * (one blob, a thousand REDUCEs). Real files decode each byte once. The same
+ * formula as the memory budget. */
+#define WORK_BASE ((size_t)64 << 20)
+#define WORK_PER_INPUT_BYTE 16
 /* Containers nested deeper than this are refused (StyleGAN2 pickles reach ~30). */
 #define MAX_HEIGHT 1000
 /* Objects on the machine stack and open MARKs (real pickles: tens of each). */
@@ -38,6 +44,8 @@
 #define MAX_TORCH_NESTING 2
 /* Class names and storage keys, in bytes. */
 #define MAX_NAME 1024
+/* Entries of a persistent object's metadata dict (real ones have 5). */
+#define MAX_META_ENTRIES 64
 /* Arena chunk size; larger requests get a chunk of their own. */
 #define ARENA_CHUNK ((size_t)64 << 10)
 
@@ -64,6 +72,7 @@ struct fs_pickle {
     char *label;
     size_t input_size;
     size_t budget, used;
+    size_t work_budget, work;
     arena_chunk *chunks; /* all chunks; the first one is the bump chunk */
     node *none, *true_, *false_;
     node **storages;
@@ -315,13 +324,41 @@ static fs_status vm_nomem(const vm *m, fs_status s)
     return vm_err(m, s, "the reader's memory budget of %zu bytes is exhausted", m->p->budget);
 }
 
+static fs_status charge_work(vm *m, size_t n)
+{
+    fs_pickle *p = m->p;
+    if (n > p->work_budget || p->work > p->work_budget - n)
+        return vm_err(m, FS_ERR_LIMIT,
+                      "decoding would process more than %zu bytes (a string or storage blob "
+                      "used over and over)",
+                      p->work_budget);
+    p->work += n;
+    return FS_OK;
+}
+
 static fs_status vm_alloc(vm *m, size_t n, void **out)
 {
     fs_status s = arena_alloc(m->p, n, out);
     return s == FS_OK ? s : vm_nomem(m, s);
 }
 
-static const char *kind_name(const node *n) { return fs_pv_kind_name(n->pv.kind); }
+/* "a list", "an int": node kinds as message text. */
+static const char *kind_name(const node *n)
+{
+    static const char *const names[] = {
+        [FS_PV_NONE] = "None",        [FS_PV_BOOL] = "a bool",
+        [FS_PV_INT] = "an int",       [FS_PV_BIGINT] = "a big int",
+        [FS_PV_FLOAT] = "a float",    [FS_PV_STR] = "a str",
+        [FS_PV_BYTES] = "bytes",      [FS_PV_TUPLE] = "a tuple",
+        [FS_PV_LIST] = "a list",      [FS_PV_SET] = "a set",
+        [FS_PV_DICT] = "a dict",      [FS_PV_GLOBAL] = "a global",
+        [FS_PV_STORAGE] = "a storage", [FS_PV_TENSOR] = "a tensor",
+        [FS_PV_NDARRAY] = "an ndarray", [FS_PV_NPDTYPE] = "a numpy dtype",
+        [FS_PV_OBJECT] = "an object",
+    };
+    unsigned k = (unsigned)n->pv.kind;
+    return k < sizeof names / sizeof names[0] && names[k] ? names[k] : "a value";
+}
 
 static size_t fence(const vm *m) { return m->nmarks ? m->marks[m->nmarks - 1] : 0; }
 
@@ -425,7 +462,7 @@ static fs_status push_singleton(vm *m, fs_pv_kind kind, int64_t i)
 
 static fs_status push_int(vm *m, int64_t i)
 {
-    node *n;
+    node *n = NULL;
     FS_TRY(new_node(m, FS_PV_INT, &n));
     n->pv.u.i = i;
     return push(m, n);
@@ -525,7 +562,7 @@ static fs_status push_str(vm *m, const uint8_t *s, size_t n)
 {
     if (!utf8_valid(s, n))
         return vm_err(m, FS_ERR_FORMAT, "string is not valid UTF-8");
-    node *v;
+    node *v = NULL;
     FS_TRY(new_node(m, FS_PV_STR, &v));
     v->pv.u.s.ptr = (const char *)s;
     v->pv.u.s.len = n;
@@ -534,7 +571,7 @@ static fs_status push_str(vm *m, const uint8_t *s, size_t n)
 
 static fs_status push_bytes(vm *m, const uint8_t *s, size_t n)
 {
-    node *v;
+    node *v = NULL;
     FS_TRY(new_node(m, FS_PV_BYTES, &v));
     v->pv.u.s.ptr = (const char *)s;
     v->pv.u.s.len = n;
@@ -556,7 +593,7 @@ static fs_status push_long(vm *m, const uint8_t *b, size_t n)
         k++;
     if (k == n)
         return push_int(m, (int64_t)le(b, 8));
-    node *v;
+    node *v = NULL;
     FS_TRY(new_node(m, FS_PV_BIGINT, &v));
     v->pv.u.s.ptr = (const char *)b;
     v->pv.u.s.len = n;
@@ -568,7 +605,7 @@ static fs_status adopt(vm *m, node *parent, node *child)
 {
     if (child == parent)
         return vm_err(m, FS_ERR_UNSUPPORTED,
-                      "a %s contains itself: recursive structures are not supported",
+                      "%s contains itself: recursive structures are not supported",
                       kind_name(parent));
     child->sealed = 1;
     uint32_t h = child->height + 1;
@@ -584,11 +621,11 @@ static fs_status check_mutable(const vm *m, const node *target, fs_pv_kind want)
 {
     const char *op = opcode_name(m->buf[m->op]);
     if (target->pv.kind != want)
-        return vm_err(m, FS_ERR_FORMAT, "%s on a %s, expected a %s", op, kind_name(target),
+        return vm_err(m, FS_ERR_FORMAT, "%s on %s, expected a %s", op, kind_name(target),
                       fs_pv_kind_name(want));
     if (target->sealed)
         return vm_err(m, FS_ERR_UNSUPPORTED,
-                      "%s on a %s that is already stored elsewhere: recursive structures are "
+                      "%s on %s that is already stored elsewhere: recursive structures are "
                       "not supported",
                       op, kind_name(target));
     return FS_OK;
@@ -661,7 +698,7 @@ static fs_status make_seq(vm *m, fs_pv_kind kind, node **items, size_t n, node *
 
 static fs_status make_container(vm *m, fs_pv_kind kind)
 {
-    node *n;
+    node *n = NULL;
     FS_TRY(new_node(m, kind, &n));
     n->height = 1;
     return push(m, n);
@@ -702,6 +739,7 @@ static fs_status latin1_bytes(vm *m, const node *s, const uint8_t **out, size_t 
 {
     const uint8_t *in = (const uint8_t *)s->pv.u.s.ptr;
     size_t n = s->pv.u.s.len, cont = 0, i = 0;
+    FS_TRY(charge_work(m, n));
     uint64_t wide = 0; /* lead bytes of code points above U+00FF */
     for (; n - i >= 8; i += 8) {
         uint64_t w;
@@ -751,7 +789,7 @@ static fs_status bytes_of(vm *m, const node *v, const char *what, const uint8_t 
     }
     if (v->pv.kind == FS_PV_STR)
         return latin1_bytes(m, v, out, len);
-    return vm_err(m, FS_ERR_FORMAT, "%s is a %s, expected bytes", what, kind_name(v));
+    return vm_err(m, FS_ERR_FORMAT, "%s is %s, expected bytes", what, kind_name(v));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -839,7 +877,7 @@ static fs_status reconstruct_tensor(vm *m, const node *args, node **out)
     node *st = arg(args, 0), *size = arg(args, 2), *stride = arg(args, 3);
     int64_t offset;
     if (st->pv.kind != FS_PV_STORAGE)
-        return vm_err(m, FS_ERR_FORMAT, "_rebuild_tensor_v2: storage is a %s", kind_name(st));
+        return vm_err(m, FS_ERR_FORMAT, "_rebuild_tensor_v2: storage is %s", kind_name(st));
     if (!as_int(arg(args, 1), &offset) || offset < 0)
         return vm_err(m, FS_ERR_FORMAT, "_rebuild_tensor_v2: bad storage offset");
     if (size->pv.kind != FS_PV_TUPLE || stride->pv.kind != FS_PV_TUPLE ||
@@ -849,7 +887,7 @@ static fs_status reconstruct_tensor(vm *m, const node *args, node **out)
     if (nargs(size) > FS_PICKLE_MAX_DIMS)
         return vm_err(m, FS_ERR_LIMIT, "tensor has %zu dimensions (at most %d)", nargs(size),
                       FS_PICKLE_MAX_DIMS);
-    node *t;
+    node *t = NULL;
     FS_TRY(new_node(m, FS_PV_TENSOR, &t));
     t->pv.u.tensor.ndim = (int)nargs(size);
     t->pv.u.tensor.offset = offset;
@@ -889,12 +927,13 @@ static fs_status reconstruct_tensor(vm *m, const node *args, node **out)
 
 static fs_status load_from_bytes(vm *m, const node *args, node **out)
 {
-    const uint8_t *blob;
-    size_t len;
+    const uint8_t *blob = NULL;
+    size_t len = 0;
     if (nargs(args) != 1)
         return vm_err(m, FS_ERR_FORMAT, "_load_from_bytes takes 1 argument");
     FS_TRY(bytes_of(m, arg(args, 0), "_load_from_bytes argument", &blob, &len));
     fs_pickle *p = m->p;
+    FS_TRY(charge_work(m, len));
     if (p->torch_nesting >= MAX_TORCH_NESTING)
         return vm_err(m, FS_ERR_LIMIT, "storage blobs nested more than %d levels deep",
                       MAX_TORCH_NESTING);
@@ -932,12 +971,15 @@ static fs_status persistent_obj(vm *m, const node *args, node **out)
     node *meta = nargs(args) == 1 ? arg(args, 0) : NULL;
     if (!meta || meta->pv.kind != FS_PV_DICT)
         return vm_err(m, FS_ERR_FORMAT, "_reconstruct_persistent_obj takes one dict");
+    if (meta->pv.u.dict.n > MAX_META_ENTRIES) /* each lookup below scans it */
+        return vm_err(m, FS_ERR_LIMIT, "persistent object metadata has %zu entries (at most %d)",
+                      meta->pv.u.dict.n, MAX_META_ENTRIES);
     node *cls = (node *)fs_pv_dict_get(&meta->pv, "class_name");
     node *state = (node *)fs_pv_dict_get(&meta->pv, "state");
     if (!cls || cls->pv.kind != FS_PV_STR || !state || state->pv.kind != FS_PV_DICT)
         return vm_err(m, FS_ERR_FORMAT,
                       "persistent object without a class_name string and a state dict");
-    node *o;
+    node *o = NULL;
     FS_TRY(new_node(m, FS_PV_OBJECT, &o));
     FS_TRY(copy_name(m, cls, "class name", &o->pv.u.object.class_name));
     o->pv.u.object.state = &state->pv;
@@ -992,8 +1034,8 @@ static fs_status np_scalar(vm *m, const node *args, node **out)
     node *dt = nargs(args) == 2 ? arg(args, 0) : NULL;
     if (!dt || dt->pv.kind != FS_PV_NPDTYPE)
         return vm_err(m, FS_ERR_FORMAT, "numpy scalar takes a dtype and bytes");
-    const uint8_t *raw;
-    size_t len;
+    const uint8_t *raw = NULL;
+    size_t len = 0;
     FS_TRY(bytes_of(m, arg(args, 1), "numpy scalar data", &raw, &len));
     fs_dtype t = dt->pv.u.npdtype.dtype;
     size_t es = fs_dtype_size(t);
@@ -1061,7 +1103,7 @@ static fs_status call_global(vm *m, const node *g, const node *args, node **out)
         if (nargs(args) == 1) {
             node *l = arg(args, 0);
             if (l->pv.kind != FS_PV_LIST && l->pv.kind != FS_PV_TUPLE)
-                return vm_err(m, FS_ERR_FORMAT, "set() of a %s", kind_name(l));
+                return vm_err(m, FS_ERR_FORMAT, "set() of %s", kind_name(l));
             return make_seq(m, FS_PV_SET, (node **)l->pv.u.seq.items, l->pv.u.seq.n, out);
         }
         return instantiate(m, g, args, out);
@@ -1137,8 +1179,8 @@ static fs_status build_ndarray(vm *m, node *a, const node *state)
     fs_dtype t = dt->pv.u.npdtype.dtype;
     if (dt->pv.u.npdtype.big_endian)
         return vm_err(m, FS_ERR_UNSUPPORTED, "big-endian numpy arrays are not supported");
-    const uint8_t *raw;
-    size_t len;
+    const uint8_t *raw = NULL;
+    size_t len = 0;
     FS_TRY(bytes_of(m, arg(state, k + 3), "numpy array data", &raw, &len));
     uint64_t nbytes = fs_dtype_size(t);
     for (size_t d = 0; d < nargs(shape); d++) {
@@ -1163,7 +1205,7 @@ static fs_status build_ndarray(vm *m, node *a, const node *state)
 
 static fs_status op_build(vm *m)
 {
-    node *state, *obj;
+    node *state = NULL, *obj = NULL;
     FS_TRY(pop(m, &state));
     FS_TRY(peek(m, &obj));
     fs_pv_kind k = obj->pv.kind;
@@ -1199,14 +1241,14 @@ static fs_status op_build(vm *m)
     default:
         break;
     }
-    return vm_err(m, FS_ERR_FORMAT, "BUILD of a %s with a %s state", kind_name(obj),
+    return vm_err(m, FS_ERR_FORMAT, "BUILD of %s with %s as state", kind_name(obj),
                   kind_name(state));
 }
 
 /* ('storage', StorageType, key, location, numel[, view_metadata]) */
 static fs_status op_binpersid(vm *m)
 {
-    node *pid;
+    node *pid = NULL;
     FS_TRY(pop(m, &pid));
     size_t n = pid->pv.kind == FS_PV_TUPLE ? nargs(pid) : 0;
     if (n >= 1 && is_str(arg(pid, 0), "module"))
@@ -1238,7 +1280,7 @@ static fs_status op_binpersid(vm *m)
         p->storages = mem;
         p->storages_cap = ncap;
     }
-    node *st;
+    node *st = NULL;
     FS_TRY(new_node(m, FS_PV_STORAGE, &st));
     st->pv.u.storage.dtype = t;
     st->pv.u.storage.numel = (uint64_t)numel;
@@ -1279,7 +1321,7 @@ static fs_status memo_get(vm *m, size_t idx)
 static fs_status fill_from_mark(vm *m)
 {
     uint8_t op = m->buf[m->op];
-    size_t mark;
+    size_t mark = 0;
     FS_TRY(pop_mark(m, &mark));
     if (mark <= fence(m)) /* the target must sit between the two marks */
         return underflow(m);
@@ -1306,8 +1348,8 @@ static fs_status make_tuple(vm *m, size_t n)
 {
     if (m->sp - fence(m) < n)
         return underflow(m);
-    node *t;
-    FS_TRY(make_seq(m, FS_PV_TUPLE, m->stack + m->sp - n, n, &t));
+    node *t = NULL;
+    FS_TRY(make_seq(m, FS_PV_TUPLE, n ? m->stack + m->sp - n : NULL, n, &t));
     m->sp -= n;
     return push(m, t);
 }
@@ -1336,9 +1378,9 @@ static fs_status sized(vm *m, uint64_t n, const uint8_t **out, size_t *len)
 
 static fs_status step(vm *m, int *stop)
 {
-    const uint8_t *b;
-    size_t n;
-    node *x, *y, *z;
+    const uint8_t *b = NULL;
+    size_t n = 0;
+    node *x = NULL, *y = NULL, *z = NULL;
     uint8_t op = m->buf[m->pos++];
     switch (op) {
     case 0x80: /* PROTO */
@@ -1479,8 +1521,8 @@ static fs_status step(vm *m, int *stop)
         FS_TRY(take(m, 4, &b));
         return memo_get(m, (size_t)le(b, 4));
     case 'c': { /* GLOBAL "module\nname\n" */
-        const uint8_t *mod, *name;
-        size_t mod_len, name_len;
+        const uint8_t *mod = NULL, *name = NULL;
+        size_t mod_len = 0, name_len = 0;
         FS_TRY(read_line(m, &mod, &mod_len));
         FS_TRY(read_line(m, &name, &name_len));
         return push_global(m, mod, mod_len, name, name_len);
@@ -1496,10 +1538,10 @@ static fs_status step(vm *m, int *stop)
         FS_TRY(pop(m, &y));
         FS_TRY(pop(m, &x));
         if (x->pv.kind != FS_PV_GLOBAL)
-            return vm_err(m, FS_ERR_FORMAT, "%s of a %s, not of a whitelisted global",
+            return vm_err(m, FS_ERR_FORMAT, "%s of %s, not of a whitelisted global",
                           opcode_name(op), kind_name(x));
         if (y->pv.kind != FS_PV_TUPLE)
-            return vm_err(m, FS_ERR_FORMAT, "%s arguments are a %s, not a tuple",
+            return vm_err(m, FS_ERR_FORMAT, "%s arguments are %s, not a tuple",
                           opcode_name(op), kind_name(y));
         FS_TRY(op == 'R' ? call_global(m, x, y, &z) : instantiate(m, x, y, &z));
         return push(m, z);
@@ -1584,6 +1626,9 @@ fs_status fs_pickle_init(fs_pickle **out, const char *label, size_t input_size)
     p->budget = input_size > (SIZE_MAX - BUDGET_BASE) / BUDGET_PER_INPUT_BYTE
                     ? SIZE_MAX
                     : BUDGET_BASE + BUDGET_PER_INPUT_BYTE * input_size;
+    p->work_budget = input_size > (SIZE_MAX - WORK_BASE) / WORK_PER_INPUT_BYTE
+                         ? SIZE_MAX
+                         : WORK_BASE + WORK_PER_INPUT_BYTE * input_size;
     *out = p;
     return FS_OK;
 }

@@ -57,7 +57,7 @@ static size_t lower_bound(const keyed *idx, size_t n, const char *key, size_t le
 static fs_status next_pickle(fs_pickle *p, const uint8_t *buf, size_t len, size_t *pos,
                              fs_pv **out)
 {
-    size_t used;
+    size_t used = 0;
     FS_TRY(fs_pickle_load(p, buf + *pos, len - *pos, &used, out));
     *pos += used;
     return FS_OK;

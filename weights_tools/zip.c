@@ -34,7 +34,7 @@
 
 /* General purpose flag bits. */
 #define FLAG_ENCRYPTED 0x0001u
-#define FLAG_DESCRIPTOR 0x0008u  /* crc and sizes follow the data, local copies are 0 */
+#define FLAG_DESCRIPTOR 0x0008u /* crc and sizes follow the data, local copies are 0 */
 #define FLAG_STRONG_CRYPT 0x0040u
 #define FLAG_MASKED_HEADER 0x2000u
 
@@ -42,10 +42,10 @@ struct fs_zip {
     const uint8_t *buf;
     size_t len;
     char *label;
-    fs_zip_entry *entries;         /* directory order */
+    fs_zip_entry *entries; /* directory order */
     size_t count;
-    const fs_zip_entry **by_name;  /* sorted by name, for fs_zip_find */
-    char *names;                   /* every entry's NUL-terminated name */
+    const fs_zip_entry **by_name; /* sorted by name, for fs_zip_find */
+    char *names;                  /* every entry's NUL-terminated name */
 };
 
 /* The directory as the end records describe it. */
@@ -124,8 +124,9 @@ static fs_status merge_field(const fs_zip *z, const char *what, uint64_t small, 
 {
     if (!have64) {
         if (small == saturated)
-            return fs_error(FS_ERR_FORMAT, "%s: end record %s is 0x%llx but there is no ZIP64 record",
-                            z->label, what, (unsigned long long)small);
+            return fs_error(FS_ERR_FORMAT,
+                            "%s: end record %s is 0x%llx but there is no ZIP64 record", z->label,
+                            what, (unsigned long long)small);
         *out = small;
         return FS_OK;
     }
@@ -152,20 +153,24 @@ static fs_status read_end_records(const fs_zip *z, zip_directory *dir)
         const uint8_t *l = z->buf + loc;
         uint64_t rec = rd64(l + 8);
         if (rd32(l + 4) != 0 || rd32(l + 16) > 1)
-            return fs_error(FS_ERR_UNSUPPORTED, "%s: multi-disk ZIP archives are not supported (offset %zu)",
-                            z->label, loc);
+            return fs_error(FS_ERR_UNSUPPORTED,
+                            "%s: multi-disk ZIP archives are not supported (offset %zu)", z->label,
+                            loc);
         if (rec > loc || loc - rec < Z64_EOCD_SIZE)
-            return fs_error(FS_ERR_FORMAT, "%s: ZIP64 end record offset %llu out of range (offset %zu)",
-                            z->label, (unsigned long long)rec, loc + 8);
+            return fs_error(FS_ERR_FORMAT,
+                            "%s: ZIP64 end record offset %llu out of range (offset %zu)", z->label,
+                            (unsigned long long)rec, loc + 8);
         const uint8_t *r = z->buf + rec;
         if (rd32(r) != SIG_Z64_EOCD)
-            return fs_error(FS_ERR_FORMAT, "%s: bad ZIP64 end record signature (offset %llu)", z->label,
-                            (unsigned long long)rec);
+            return fs_error(FS_ERR_FORMAT, "%s: bad ZIP64 end record signature (offset %llu)",
+                            z->label, (unsigned long long)rec);
         /* The record's size field counts the bytes after itself. */
         uint64_t rec_size = rd64(r + 4);
         if (rec_size < Z64_EOCD_SIZE - 12 || rec_size != loc - rec - 12)
-            return fs_error(FS_ERR_FORMAT, "%s: ZIP64 end record size %llu does not reach the locator (offset %llu)",
-                            z->label, (unsigned long long)rec_size, (unsigned long long)rec + 4);
+            return fs_error(
+                FS_ERR_FORMAT,
+                "%s: ZIP64 end record size %llu does not reach the locator (offset %llu)", z->label,
+                (unsigned long long)rec_size, (unsigned long long)rec + 4);
         disk64 = rd32(r + 16);
         cd_disk64 = rd32(r + 20);
         disk_entries64 = rd64(r + 24);
@@ -179,26 +184,34 @@ static fs_status read_end_records(const fs_zip *z, zip_directory *dir)
     uint64_t disk, cd_disk, disk_entries;
     FS_TRY(merge_field(z, "disk number", rd16(e + 4), 0xffff, have64, disk64, &disk));
     FS_TRY(merge_field(z, "directory disk", rd16(e + 6), 0xffff, have64, cd_disk64, &cd_disk));
-    FS_TRY(merge_field(z, "entries on disk", rd16(e + 8), 0xffff, have64, disk_entries64, &disk_entries));
+    FS_TRY(merge_field(z, "entries on disk", rd16(e + 8), 0xffff, have64, disk_entries64,
+                       &disk_entries));
     FS_TRY(merge_field(z, "entry count", rd16(e + 10), 0xffff, have64, entries64, &dir->entries));
-    FS_TRY(merge_field(z, "directory size", rd32(e + 12), 0xffffffff, have64, size64, &dir->cd_size));
-    FS_TRY(merge_field(z, "directory offset", rd32(e + 16), 0xffffffff, have64, ofs64, &dir->cd_offset));
+    FS_TRY(
+        merge_field(z, "directory size", rd32(e + 12), 0xffffffff, have64, size64, &dir->cd_size));
+    FS_TRY(merge_field(z, "directory offset", rd32(e + 16), 0xffffffff, have64, ofs64,
+                       &dir->cd_offset));
     if (disk != 0 || cd_disk != 0)
-        return fs_error(FS_ERR_UNSUPPORTED, "%s: multi-disk ZIP archives are not supported (offset %zu)",
-                        z->label, eocd);
+        return fs_error(FS_ERR_UNSUPPORTED,
+                        "%s: multi-disk ZIP archives are not supported (offset %zu)", z->label,
+                        eocd);
     if (disk_entries != dir->entries)
-        return fs_error(FS_ERR_FORMAT, "%s: end record counts %llu entries on this disk but %llu in all (offset %zu)",
-                        z->label, (unsigned long long)disk_entries, (unsigned long long)dir->entries, eocd);
+        return fs_error(
+            FS_ERR_FORMAT,
+            "%s: end record counts %llu entries on this disk but %llu in all (offset %zu)",
+            z->label, (unsigned long long)disk_entries, (unsigned long long)dir->entries, eocd);
 
     /* The directory sits directly before the end records: no gap, no prefix. */
     if (dir->cd_offset > dir->records_start || dir->records_start - dir->cd_offset != dir->cd_size)
         return fs_error(FS_ERR_FORMAT,
-                        "%s: central directory at %llu, %llu bytes, does not end where the end records begin (offset %llu)",
-                        z->label, (unsigned long long)dir->cd_offset, (unsigned long long)dir->cd_size,
-                        (unsigned long long)dir->records_start);
+                        "%s: central directory at %llu, %llu bytes, does not end where the end "
+                        "records begin (offset %llu)",
+                        z->label, (unsigned long long)dir->cd_offset,
+                        (unsigned long long)dir->cd_size, (unsigned long long)dir->records_start);
     if (dir->entries > dir->cd_size / CENTRAL_SIZE)
-        return fs_error(FS_ERR_FORMAT, "%s: %llu entries cannot fit in a %llu-byte central directory",
-                        z->label, (unsigned long long)dir->entries, (unsigned long long)dir->cd_size);
+        return fs_error(FS_ERR_FORMAT,
+                        "%s: %llu entries cannot fit in a %llu-byte central directory", z->label,
+                        (unsigned long long)dir->entries, (unsigned long long)dir->cd_size);
     return FS_OK;
 }
 
@@ -206,19 +219,20 @@ static fs_status read_end_records(const fs_zip *z, zip_directory *dir)
 
 /* Finds extra field `id` in a central directory extra block; the block must be
  * a well-formed sequence of (id, size, data) records. */
-static fs_status find_extra(const fs_zip *z, const uint8_t *extra, size_t n, uint64_t at, uint16_t id,
-                            const uint8_t **data, size_t *size)
+static fs_status find_extra(const fs_zip *z, const uint8_t *extra, size_t n, uint64_t at,
+                            uint16_t id, const uint8_t **data, size_t *size)
 {
     *data = NULL;
     *size = 0;
     size_t p = 0;
     while (p < n) {
         if (n - p < 4)
-            return fs_error(FS_ERR_FORMAT, "%s: truncated extra field header (offset %llu)", z->label,
-                            (unsigned long long)(at + p));
+            return fs_error(FS_ERR_FORMAT, "%s: truncated extra field header (offset %llu)",
+                            z->label, (unsigned long long)(at + p));
         uint16_t fid = rd16(extra + p), fsize = rd16(extra + p + 2);
         if (fsize > n - p - 4)
-            return fs_error(FS_ERR_FORMAT, "%s: extra field 0x%04x overruns its block (offset %llu)", z->label,
+            return fs_error(FS_ERR_FORMAT,
+                            "%s: extra field 0x%04x overruns its block (offset %llu)", z->label,
                             fid, (unsigned long long)(at + p));
         if (fid == id && !*data) {
             *data = extra + p + 4;
@@ -231,9 +245,9 @@ static fs_status find_extra(const fs_zip *z, const uint8_t *extra, size_t n, uin
 
 /* Replaces the saturated 32-bit fields with their ZIP64 values, which follow
  * in this fixed order and only for the fields that are saturated. */
-static fs_status apply_zip64_extra(const fs_zip *z, const uint8_t *extra, size_t extra_len, uint64_t at,
-                                   const char *name, uint64_t *size, uint64_t *comp_size, uint64_t *lho,
-                                   uint32_t *disk)
+static fs_status apply_zip64_extra(const fs_zip *z, const uint8_t *extra, size_t extra_len,
+                                   uint64_t at, const char *name, uint64_t *size,
+                                   uint64_t *comp_size, uint64_t *lho, uint32_t *disk)
 {
     int need_size = *size == 0xffffffffu, need_comp = *comp_size == 0xffffffffu;
     int need_lho = *lho == 0xffffffffu, need_disk = *disk == 0xffffu;
@@ -244,12 +258,24 @@ static fs_status apply_zip64_extra(const fs_zip *z, const uint8_t *extra, size_t
     FS_TRY(find_extra(z, extra, extra_len, at, EXTRA_ZIP64, &d, &n));
     size_t want = 8 * (size_t)(need_size + need_comp + need_lho) + 4 * (size_t)need_disk;
     if (!d || n < want)
-        return fs_error(FS_ERR_FORMAT, "%s: %s: saturated sizes but no (or a short) ZIP64 extra field (offset %llu)",
-                        z->label, name, (unsigned long long)at);
-    if (need_size) { *size = rd64(d); d += 8; }
-    if (need_comp) { *comp_size = rd64(d); d += 8; }
-    if (need_lho) { *lho = rd64(d); d += 8; }
-    if (need_disk) *disk = rd32(d);
+        return fs_error(
+            FS_ERR_FORMAT,
+            "%s: %s: saturated sizes but no (or a short) ZIP64 extra field (offset %llu)", z->label,
+            name, (unsigned long long)at);
+    if (need_size) {
+        *size = rd64(d);
+        d += 8;
+    }
+    if (need_comp) {
+        *comp_size = rd64(d);
+        d += 8;
+    }
+    if (need_lho) {
+        *lho = rd64(d);
+        d += 8;
+    }
+    if (need_disk)
+        *disk = rd32(d);
     return FS_OK;
 }
 
@@ -261,21 +287,24 @@ static fs_status check_local_header(const fs_zip *z, fs_zip_entry *e, uint64_t l
                                     size_t name_len, zip_span *span)
 {
     if (lho > z->len || z->len - lho < LOCAL_SIZE)
-        return fs_error(FS_ERR_FORMAT, "%s: %s: local header offset %llu beyond the archive", z->label,
-                        e->name, (unsigned long long)lho);
+        return fs_error(FS_ERR_FORMAT, "%s: %s: local header offset %llu beyond the archive",
+                        z->label, e->name, (unsigned long long)lho);
     const uint8_t *l = z->buf + lho;
     if (rd32(l) != SIG_LOCAL)
-        return fs_error(FS_ERR_FORMAT, "%s: %s: bad local header signature (offset %llu)", z->label, e->name,
-                        (unsigned long long)lho);
+        return fs_error(FS_ERR_FORMAT, "%s: %s: bad local header signature (offset %llu)", z->label,
+                        e->name, (unsigned long long)lho);
     uint16_t lflags = rd16(l + 6), lmethod = rd16(l + 8);
     uint32_t lcrc = rd32(l + 14), lcomp = rd32(l + 18), lsize = rd32(l + 22);
     size_t lname = rd16(l + 26), lextra = rd16(l + 28);
     if ((lflags & FLAG_ENCRYPTED) != (flags & FLAG_ENCRYPTED) || lmethod != e->method)
-        return fs_error(FS_ERR_FORMAT, "%s: %s: local header flags or method differ from the directory (offset %llu)",
-                        z->label, e->name, (unsigned long long)lho);
+        return fs_error(
+            FS_ERR_FORMAT,
+            "%s: %s: local header flags or method differ from the directory (offset %llu)",
+            z->label, e->name, (unsigned long long)lho);
     if (lname != name_len || z->len - lho - LOCAL_SIZE < lname ||
         memcmp(l + LOCAL_SIZE, e->name, name_len) != 0)
-        return fs_error(FS_ERR_FORMAT, "%s: %s: local header name differs from the directory (offset %llu)",
+        return fs_error(FS_ERR_FORMAT,
+                        "%s: %s: local header name differs from the directory (offset %llu)",
                         z->label, e->name, (unsigned long long)lho);
     if (!(lflags & FLAG_DESCRIPTOR)) {
         /* 0xffffffff defers to a local ZIP64 field; the directory's values are
@@ -284,14 +313,17 @@ static fs_status check_local_header(const fs_zip *z, fs_zip_entry *e, uint64_t l
         int comp_ok = lcomp == 0xffffffffu || lcomp == e->comp_size;
         int size_ok = lsize == 0xffffffffu || lsize == e->size;
         if (!crc_ok || !comp_ok || !size_ok)
-            return fs_error(FS_ERR_FORMAT, "%s: %s: local header crc or sizes differ from the directory (offset %llu)",
-                            z->label, e->name, (unsigned long long)lho);
+            return fs_error(
+                FS_ERR_FORMAT,
+                "%s: %s: local header crc or sizes differ from the directory (offset %llu)",
+                z->label, e->name, (unsigned long long)lho);
     }
     /* lho + 30 + 65535 + 65535 cannot overflow: lho <= len - 30. */
     uint64_t data = lho + LOCAL_SIZE + lname + lextra;
     if (data > z->len || z->len - data < e->comp_size)
-        return fs_error(FS_ERR_FORMAT, "%s: %s: %llu data bytes at offset %llu run past the end of the archive",
-                        z->label, e->name, (unsigned long long)e->comp_size, (unsigned long long)data);
+        return fs_error(
+            FS_ERR_FORMAT, "%s: %s: %llu data bytes at offset %llu run past the end of the archive",
+            z->label, e->name, (unsigned long long)e->comp_size, (unsigned long long)data);
     e->data_offset = data;
     span->start = lho;
     span->end = data + e->comp_size;
@@ -299,17 +331,17 @@ static fs_status check_local_header(const fs_zip *z, fs_zip_entry *e, uint64_t l
     return FS_OK;
 }
 
-static fs_status read_entry(fs_zip *z, uint64_t *pos, uint64_t cd_end, char **name_store, fs_zip_entry *e,
-                            zip_span *span)
+static fs_status read_entry(fs_zip *z, uint64_t *pos, uint64_t cd_end, char **name_store,
+                            fs_zip_entry *e, zip_span *span)
 {
     uint64_t at = *pos;
     if (cd_end - at < CENTRAL_SIZE)
-        return fs_error(FS_ERR_FORMAT, "%s: central directory entry truncated (offset %llu)", z->label,
-                        (unsigned long long)at);
+        return fs_error(FS_ERR_FORMAT, "%s: central directory entry truncated (offset %llu)",
+                        z->label, (unsigned long long)at);
     const uint8_t *c = z->buf + at;
     if (rd32(c) != SIG_CENTRAL)
-        return fs_error(FS_ERR_FORMAT, "%s: bad central directory entry signature (offset %llu)", z->label,
-                        (unsigned long long)at);
+        return fs_error(FS_ERR_FORMAT, "%s: bad central directory entry signature (offset %llu)",
+                        z->label, (unsigned long long)at);
     uint16_t flags = rd16(c + 8);
     e->method = rd16(c + 10);
     e->crc32 = rd32(c + 16);
@@ -320,7 +352,8 @@ static fs_status read_entry(fs_zip *z, uint64_t *pos, uint64_t cd_end, char **na
     uint64_t lho = rd32(c + 42);
     size_t var = name_len + extra_len + comment_len;
     if (cd_end - at - CENTRAL_SIZE < var)
-        return fs_error(FS_ERR_FORMAT, "%s: central directory entry runs past the directory (offset %llu)",
+        return fs_error(FS_ERR_FORMAT,
+                        "%s: central directory entry runs past the directory (offset %llu)",
                         z->label, (unsigned long long)at);
 
     const uint8_t *name = c + CENTRAL_SIZE;
@@ -328,8 +361,8 @@ static fs_status read_entry(fs_zip *z, uint64_t *pos, uint64_t cd_end, char **na
         return fs_error(FS_ERR_FORMAT, "%s: entry with an empty name (offset %llu)", z->label,
                         (unsigned long long)at);
     if (name_len > ZIP_MAX_NAME)
-        return fs_error(FS_ERR_LIMIT, "%s: entry name of %zu bytes exceeds %d (offset %llu)", z->label,
-                        name_len, ZIP_MAX_NAME, (unsigned long long)at);
+        return fs_error(FS_ERR_LIMIT, "%s: entry name of %zu bytes exceeds %d (offset %llu)",
+                        z->label, name_len, ZIP_MAX_NAME, (unsigned long long)at);
     if (memchr(name, 0, name_len))
         return fs_error(FS_ERR_FORMAT, "%s: entry name contains a NUL byte (offset %llu)", z->label,
                         (unsigned long long)at);
@@ -339,17 +372,21 @@ static fs_status read_entry(fs_zip *z, uint64_t *pos, uint64_t cd_end, char **na
     *name_store += name_len + 1;
 
     if (flags & (FLAG_ENCRYPTED | FLAG_STRONG_CRYPT | FLAG_MASKED_HEADER))
-        return fs_error(FS_ERR_UNSUPPORTED, "%s: %s: encrypted entries are not supported (offset %llu)",
-                        z->label, e->name, (unsigned long long)at);
-    FS_TRY(apply_zip64_extra(z, name + name_len, extra_len, at + CENTRAL_SIZE + name_len, e->name, &e->size,
-                             &e->comp_size, &lho, &disk));
+        return fs_error(FS_ERR_UNSUPPORTED,
+                        "%s: %s: encrypted entries are not supported (offset %llu)", z->label,
+                        e->name, (unsigned long long)at);
+    FS_TRY(apply_zip64_extra(z, name + name_len, extra_len, at + CENTRAL_SIZE + name_len, e->name,
+                             &e->size, &e->comp_size, &lho, &disk));
     if (disk != 0)
-        return fs_error(FS_ERR_UNSUPPORTED, "%s: %s: entry on disk %u; multi-disk archives are not supported (offset %llu)",
-                        z->label, e->name, disk, (unsigned long long)at);
+        return fs_error(
+            FS_ERR_UNSUPPORTED,
+            "%s: %s: entry on disk %u; multi-disk archives are not supported (offset %llu)",
+            z->label, e->name, disk, (unsigned long long)at);
     if (e->method == 0 && e->comp_size != e->size)
-        return fs_error(FS_ERR_FORMAT, "%s: %s: stored entry with size %llu but %llu stored bytes (offset %llu)",
-                        z->label, e->name, (unsigned long long)e->size, (unsigned long long)e->comp_size,
-                        (unsigned long long)at);
+        return fs_error(FS_ERR_FORMAT,
+                        "%s: %s: stored entry with size %llu but %llu stored bytes (offset %llu)",
+                        z->label, e->name, (unsigned long long)e->size,
+                        (unsigned long long)e->comp_size, (unsigned long long)at);
     FS_TRY(check_local_header(z, e, lho, flags, name_len, span));
     *pos = at + CENTRAL_SIZE + var;
     return FS_OK;
@@ -377,9 +414,11 @@ static fs_status check_layout(const fs_zip *z, zip_span *spans, uint64_t cd_offs
         uint64_t limit = i + 1 < z->count ? spans[i + 1].start : cd_offset;
         if (spans[i].end > limit) {
             if (i + 1 < z->count)
-                return fs_error(FS_ERR_FORMAT, "%s: entries %s and %s overlap (offset %llu)", z->label,
-                                spans[i].name, spans[i + 1].name, (unsigned long long)spans[i + 1].start);
-            return fs_error(FS_ERR_FORMAT, "%s: entry %s overlaps the central directory (offset %llu)", z->label,
+                return fs_error(FS_ERR_FORMAT, "%s: entries %s and %s overlap (offset %llu)",
+                                z->label, spans[i].name, spans[i + 1].name,
+                                (unsigned long long)spans[i + 1].start);
+            return fs_error(FS_ERR_FORMAT,
+                            "%s: entry %s overlaps the central directory (offset %llu)", z->label,
                             spans[i].name, (unsigned long long)cd_offset);
         }
     }
@@ -393,7 +432,8 @@ static fs_status check_unique_names(const fs_zip *z)
     qsort(z->by_name, z->count, sizeof *z->by_name, entry_name_cmp);
     for (size_t i = 1; i < z->count; i++)
         if (strcmp(z->by_name[i - 1]->name, z->by_name[i]->name) == 0)
-            return fs_error(FS_ERR_FORMAT, "%s: duplicate entry name %s", z->label, z->by_name[i]->name);
+            return fs_error(FS_ERR_FORMAT, "%s: duplicate entry name %s", z->label,
+                            z->by_name[i]->name);
     return FS_OK;
 }
 
@@ -408,7 +448,8 @@ static fs_status read_directory(fs_zip *z, const zip_directory *dir)
     zip_span *spans = calloc(count ? count : 1, sizeof *spans);
     if (!z->entries || !z->by_name || !z->names || !spans) {
         free(spans);
-        return fs_error(FS_ERR_NOMEM, "%s: out of memory for %zu directory entries", z->label, count);
+        return fs_error(FS_ERR_NOMEM, "%s: out of memory for %zu directory entries", z->label,
+                        count);
     }
     fs_status s = FS_OK;
     uint64_t pos = dir->cd_offset, cd_end = dir->cd_offset + dir->cd_size;
@@ -416,7 +457,8 @@ static fs_status read_directory(fs_zip *z, const zip_directory *dir)
     for (size_t i = 0; i < count && s == FS_OK; i++, z->count++)
         s = read_entry(z, &pos, cd_end, &name_store, &z->entries[i], &spans[i]);
     if (s == FS_OK && pos != cd_end)
-        s = fs_error(FS_ERR_FORMAT, "%s: %llu unaccounted bytes at the end of the central directory (offset %llu)",
+        s = fs_error(FS_ERR_FORMAT,
+                     "%s: %llu unaccounted bytes at the end of the central directory (offset %llu)",
                      z->label, (unsigned long long)(cd_end - pos), (unsigned long long)pos);
     if (s == FS_OK)
         s = check_layout(z, spans, dir->cd_offset);
@@ -478,23 +520,27 @@ const fs_zip_entry *fs_zip_find(const fs_zip *z, const char *name)
         return NULL;
     fs_zip_entry key = {.name = name};
     const fs_zip_entry *pkey = &key;
-    const fs_zip_entry **hit = bsearch(&pkey, z->by_name, z->count, sizeof *z->by_name, entry_name_cmp);
+    const fs_zip_entry **hit =
+        bsearch(&pkey, z->by_name, z->count, sizeof *z->by_name, entry_name_cmp);
     return hit ? *hit : NULL;
 }
 
-fs_status fs_zip_entry_data(const fs_zip *z, const fs_zip_entry *e, int verify_crc, const uint8_t **data)
+fs_status fs_zip_entry_data(const fs_zip *z, const fs_zip_entry *e, int verify_crc,
+                            const uint8_t **data)
 {
     if (!z || !e || !data || e < z->entries || e >= z->entries + z->count)
         return fs_error(FS_ERR_ARG, "fs_zip_entry_data: entry does not belong to this archive");
     *data = NULL;
     if (e->method != 0)
-        return fs_error(FS_ERR_UNSUPPORTED, "%s: %s: compression method %u is not supported (only stored entries)",
+        return fs_error(FS_ERR_UNSUPPORTED,
+                        "%s: %s: compression method %u is not supported (only stored entries)",
                         z->label, e->name, e->method);
     const uint8_t *p = z->buf + e->data_offset;
     if (verify_crc) {
         uint32_t crc = crc32_ieee(p, (size_t)e->size);
         if (crc != e->crc32)
-            return fs_error(FS_ERR_CHECKSUM, "%s: %s: CRC-32 is 0x%08x, directory says 0x%08x (offset %llu)",
+            return fs_error(FS_ERR_CHECKSUM,
+                            "%s: %s: CRC-32 is 0x%08x, directory says 0x%08x (offset %llu)",
                             z->label, e->name, crc, e->crc32, (unsigned long long)e->data_offset);
     }
     *data = p;
