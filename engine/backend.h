@@ -18,7 +18,13 @@
 extern "C" {
 #endif
 
-typedef enum { FS_ACT_LINEAR = 0, FS_ACT_LRELU = 1 } fs_act;
+typedef enum {
+    FS_ACT_LINEAR = 0,
+    FS_ACT_LRELU = 1,    /* StyleGAN: leaky ReLU slope 0.2, times sqrt(2) */
+    FS_ACT_RELU = 2,
+    FS_ACT_LEAKY001 = 3, /* torch LeakyReLU(0.01), no gain */
+    FS_ACT_TANH = 4,
+} fs_act;
 
 typedef enum {
     FS_NOISE_CONST = 0,  /* the stored noise_const map, the same for every sample */
@@ -61,19 +67,31 @@ typedef struct {
     float gain, clamp;
 } fs_modconv_args;
 
-/* A plain conv layer (discriminator): weight * weight_gain, optional FIR
- * down-sampling by 2 before a stride-2 conv, bias, activation, gain, clamp. */
+/* A plain conv layer: weight * weight_gain, bias, activation, gain, clamp.
+ * down == 2 (StyleGAN discriminator): FIR down-sampling folded in the
+ * official way, stride and pad ignored. Otherwise a stride/pad correlation. */
 typedef struct {
     const float *x; /* [n, cin, h, w] */
     const float *weight; /* [cout, cin, k, k] */
     const float *b; /* [cout] or NULL */
-    float *y;       /* [n, cout, h/down, w/down] */
+    float *y;       /* [n, cout, oh, ow] */
     int n, cin, cout, h, w, k, down;
     const float *fir; /* 2-D normalised FIR, down == 2 only */
     int fir_len;
     float weight_gain, gain, clamp;
     fs_act act;
+    int stride, pad;  /* down != 2; stride 0 means 1 */
 } fs_conv2d_args;
+
+/* ConvTranspose2d(k, stride, pad) with bias: y [n, cout, (h-1)s - 2p + k, ...];
+ * weight [cin, cout, k, k] as PyTorch stores it. */
+typedef struct {
+    const float *x;
+    const float *weight;
+    const float *b;
+    float *y;
+    int n, cin, cout, h, w, k, stride, pad;
+} fs_conv_transpose2d_args;
 
 /* upfirdn2d: zero-insert by up, pad, convolve with fir * gain (true
  * convolution), keep every down-th sample. Per channel, NCHW. */
@@ -115,6 +133,13 @@ typedef struct {
     /* out[i] = sum_j x[i, j] * cmap[i, j] * scale */
     fs_status (*project)(fs_backend *b, const float *x, const float *cmap, float *out, int n,
                          int c, float scale);
+    fs_status (*conv_transpose2d)(fs_backend *b, const fs_conv_transpose2d_args *a);
+    /* InstanceNorm2d(affine, eps) per sample and channel over h*w, then act, in place */
+    fs_status (*instance_norm)(fs_backend *b, float *x, const float *weight, const float *bias,
+                               int n, int c, size_t hw, float eps, fs_act act);
+    /* avg_pool2d(k, stride, pad, count_include_pad=False) */
+    fs_status (*avg_pool2d)(fs_backend *b, const float *x, float *y, int nc, int h, int w, int k,
+                            int stride, int pad);
     fs_status (*synchronize)(fs_backend *b);
 } fs_backend_ops;
 

@@ -48,9 +48,12 @@ static fs_status cpu_sync(fs_backend *b) { return FS_OK; }
 
 static inline float act_apply(float x, fs_act act, float gain, float clamp)
 {
-    if (act == FS_ACT_LRELU) {
-        x = x < 0 ? x * 0.2f : x;
-        x *= SQRT2;
+    switch (act) {
+    case FS_ACT_LRELU: x = (x < 0 ? x * 0.2f : x) * SQRT2; break;
+    case FS_ACT_RELU: x = x < 0 ? 0.0f : x; break;
+    case FS_ACT_LEAKY001: x = x < 0 ? x * 0.01f : x; break;
+    case FS_ACT_TANH: x = tanhf(x); break;
+    default: break;
     }
     x *= gain;
     if (clamp > 0)
@@ -480,7 +483,10 @@ static fs_status cpu_conv2d(fs_backend *b, const fs_conv2d_args *a)
         return fs_error(FS_ERR_NOMEM, "cpu conv2d: out of memory");
     for (size_t i = 0; i < wn; i++)
         wmat[i] = a->weight[i] * a->weight_gain;
-    conv_ctx c = {a, m, a->x, wmat, a->h, a->w, 1, a->k / 2, a->h, a->w, 0, 0};
+    int stride = a->stride > 0 ? a->stride : 1;
+    conv_ctx c = {a, m, a->x, wmat, a->h, a->w, stride, a->pad,
+                  (a->h + 2 * a->pad - a->k) / stride + 1, (a->w + 2 * a->pad - a->k) / stride + 1,
+                  0, 0};
     fs_status st = FS_OK;
     if (a->down == 2) {
         /* Official order: FIR-filter with the padding of the conv folded in,
@@ -570,6 +576,111 @@ static fs_status cpu_project(fs_backend *b, const float *x, const float *cmap, f
     return FS_OK;
 }
 
+/* ---- CVAE-GAN operations -------------------------------------------------------- */
+
+typedef struct {
+    const fs_conv_transpose2d_args *a;
+    cpu_impl *m;
+    const float *wmat; /* [cout * k * k, cin] */
+    int oh, ow;
+} convt_ctx;
+
+/* y[o, y*s - p + ky, x*s - p + kx] += W[i, o, ky, kx] x[i, y, x]: one GEMM over
+ * i for every (o, ky, kx) and input pixel, then a scatter; per sample, so
+ * samples run in parallel without sharing output. */
+static void convt_task(void *ctx, int n, int worker)
+{
+    convt_ctx *c = ctx;
+    const fs_conv_transpose2d_args *a = c->a;
+    size_t hw = (size_t)a->h * a->w, kk = (size_t)a->k * a->k;
+    float *p = c->m->col[worker]; /* [cout * kk, hw] */
+    fs_sgemm_ws(a->cout * (int)kk, (int)hw, a->cin, c->wmat, (size_t)a->cin,
+                a->x + (size_t)n * a->cin * hw, hw, p, hw, 0, c->m->scratch[worker]);
+    float *y = a->y + (size_t)n * a->cout * c->oh * c->ow;
+    for (int o = 0; o < a->cout; o++) {
+        float *yo = y + (size_t)o * c->oh * c->ow;
+        for (size_t q = 0; q < (size_t)c->oh * c->ow; q++)
+            yo[q] = a->b ? a->b[o] : 0.0f;
+        for (int ky = 0; ky < a->k; ky++)
+            for (int kx = 0; kx < a->k; kx++) {
+                const float *src = p + ((size_t)o * kk + (size_t)ky * a->k + kx) * hw;
+                for (int iy = 0; iy < a->h; iy++) {
+                    int oy = iy * a->stride - a->pad + ky;
+                    if (oy < 0 || oy >= c->oh)
+                        continue;
+                    for (int ix = 0; ix < a->w; ix++) {
+                        int ox = ix * a->stride - a->pad + kx;
+                        if (ox >= 0 && ox < c->ow)
+                            yo[(size_t)oy * c->ow + ox] += src[(size_t)iy * a->w + ix];
+                    }
+                }
+            }
+    }
+}
+
+static fs_status cpu_conv_transpose2d(fs_backend *b, const fs_conv_transpose2d_args *a)
+{
+    cpu_impl *m = impl_of(b);
+    size_t kk = (size_t)a->k * a->k;
+    float *wmat = malloc((size_t)a->cout * kk * a->cin * sizeof *wmat);
+    if (!wmat)
+        return fs_error(FS_ERR_NOMEM, "cpu conv_transpose2d: out of memory");
+    for (int i = 0; i < a->cin; i++)
+        for (int o = 0; o < a->cout; o++)
+            for (size_t q = 0; q < kk; q++)
+                wmat[((size_t)o * kk + q) * a->cin + i] = a->weight[((size_t)i * a->cout + o) * kk + q];
+    convt_ctx c = {a, m, wmat, (a->h - 1) * a->stride - 2 * a->pad + a->k,
+                   (a->w - 1) * a->stride - 2 * a->pad + a->k};
+    fs_status st = ensure_col(m, (size_t)a->cout * kk * a->h * a->w);
+    if (st == FS_OK)
+        fs_pool_run(m->pool, a->n, convt_task, &c);
+    free(wmat);
+    return st;
+}
+
+static fs_status cpu_instance_norm(fs_backend *b, float *x, const float *weight,
+                                   const float *bias, int n, int c, size_t hw, float eps, fs_act act)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < c; j++) {
+            float *p = x + ((size_t)i * c + j) * hw;
+            double mean = 0, var = 0;
+            for (size_t q = 0; q < hw; q++)
+                mean += p[q];
+            mean /= (double)hw;
+            for (size_t q = 0; q < hw; q++)
+                var += (p[q] - mean) * (p[q] - mean);
+            var /= (double)hw; /* biased, as InstanceNorm2d */
+            float inv = (float)(1.0 / sqrt(var + eps)), mu = (float)mean;
+            float wj = weight ? weight[j] : 1.0f, bj = bias ? bias[j] : 0.0f;
+            for (size_t q = 0; q < hw; q++)
+                p[q] = act_apply((p[q] - mu) * inv * wj + bj, act, 1.0f, 0.0f);
+        }
+    return FS_OK;
+}
+
+static fs_status cpu_avg_pool2d(fs_backend *b, const float *x, float *y, int nc, int h, int w,
+                                int k, int stride, int pad)
+{
+    int oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
+    for (int i = 0; i < nc; i++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                float s = 0;
+                int cnt = 0; /* count_include_pad=False: only real pixels */
+                for (int ky = 0; ky < k; ky++)
+                    for (int kx = 0; kx < k; kx++) {
+                        int sy = oy * stride - pad + ky, sx = ox * stride - pad + kx;
+                        if (sy >= 0 && sy < h && sx >= 0 && sx < w) {
+                            s += x[((size_t)i * h + sy) * w + sx];
+                            cnt++;
+                        }
+                    }
+                y[((size_t)i * oh + oy) * ow + ox] = cnt ? s / (float)cnt : 0.0f;
+            }
+    return FS_OK;
+}
+
 /* ---- the table ----------------------------------------------------------------- */
 
 static void cpu_destroy(fs_backend *b)
@@ -607,6 +718,9 @@ static const fs_backend_ops cpu_ops = {
     .axpby = cpu_axpby,
     .mbstd = cpu_mbstd,
     .project = cpu_project,
+    .conv_transpose2d = cpu_conv_transpose2d,
+    .instance_norm = cpu_instance_norm,
+    .avg_pool2d = cpu_avg_pool2d,
     .synchronize = cpu_sync,
 };
 

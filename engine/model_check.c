@@ -1,6 +1,7 @@
 /* Dispatch of the loader's family check to each model's own module. */
 #include "model_check.h"
 
+#include "cvaegan.h"
 #include "stylegan2_config.h"
 
 fs_status fs_model_check(const fs_weights *w)
@@ -10,8 +11,7 @@ fs_status fs_model_check(const fs_weights *w)
     case FS_FAMILY_STYLEGAN2_D:
         return fs_sg2_check_weights(w);
     case FS_FAMILY_CVAEGAN:
-        return fs_error(FS_ERR_UNSUPPORTED, "%s: the cvaegan family is not supported by this build",
-                        fs_weights_label(w));
+        return fs_cvaegan_check_weights(w);
     default:
         return fs_error(FS_ERR_UNSUPPORTED, "%s: unknown model family", fs_weights_label(w));
     }

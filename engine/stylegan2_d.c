@@ -114,7 +114,7 @@ static fs_status conv_layer(fs_sg2_discriminator *d, const char *name, const flo
                         bias ? fs_dev_weight(&d->dw, "%s.bias", name) : NULL,
                         y, n, cin, cout, h, h, k, down, d->fir, (int)d->cfg.resample_filter_len,
                         1.0f / sqrtf((float)(cin * k * k)), gain,
-                        clamp > 0 ? clamp * gain : 0.0f, act};
+                        clamp > 0 ? clamp * gain : 0.0f, act, 1, k / 2};
     return d->b->ops->conv2d(d->b, &a);
 }
 

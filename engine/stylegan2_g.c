@@ -364,7 +364,8 @@ fs_status fs_sg2_generator_synthesis(fs_sg2_generator *g, const float *ws, int n
             float g2 = sqrtf(0.5f);
             fs_conv2d_args sk = {x, bk->skip_w, NULL, g->tmp, n, bk->conv0.cin, bk->conv0.cout,
                                  res / 2, res / 2, 1, 1, NULL, 0,
-                                 1.0f / sqrtf((float)bk->conv0.cin), 1.0f, 0.0f, FS_ACT_LINEAR};
+                                 1.0f / sqrtf((float)bk->conv0.cin), 1.0f, 0.0f, FS_ACT_LINEAR,
+                                 1, 0};
             FS_TRY(b->ops->conv2d(b, &sk));
             fs_upfirdn2d_args up = {g->tmp, g->x1, n * bk->conv0.cout, res / 2, res / 2, 2, 1, 2, 1,
                                     g->fir, (int)c->resample_filter_len, 4.0f};

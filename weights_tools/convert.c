@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../engine/file.h"
+#include "cvaegan_import.h"
 #include "safetensors.h"
 #include "sg2_sources.h"
 #include "torch_load.h"
@@ -40,6 +41,8 @@ typedef struct {
     fs_state_dict canon; /* canonical names */
     fs_sg2_config cfg;
     int have_cfg;        /* hyper-parameters came from the file */
+    int is_cvaegan;
+    fs_cvaegan_config cvae;
     fs_convert_report *rep;
 } job;
 
@@ -227,6 +230,11 @@ static fs_status decide_family(job *j, const fs_convert_options *o)
 {
     if (j->have_cfg)
         return FS_OK;
+    if (fs_cvaegan_is_state_dict(&j->canon)) {
+        j->is_cvaegan = 1;
+        snprintf(j->rep->net, sizeof j->rep->net, "cvaegan");
+        return fs_cvaegan_infer_config(&j->canon, &j->cvae);
+    }
     int has_g = fs_sd_find(&j->canon, "mapping.w_avg") || fs_sd_find(&j->canon, "synthesis.b4.const");
     int has_d = fs_sd_find(&j->canon, "b4.out.weight") != NULL;
     if (has_g == has_d)
@@ -267,14 +275,22 @@ static fs_status run(const char *in_path, const fs_convert_options *o, out_kind 
     fs_status s = fs_file_map_open(in_path, &j.map);
     if (s == FS_OK)
         s = load_source(&j, o);
+    if (s == FS_OK && o->rename_path) {
+        fs_rename_rules *rules = NULL;
+        s = fs_rename_rules_load(o->rename_path, &rules);
+        if (s == FS_OK)
+            s = fs_rename_apply(rules, &j.canon);
+        fs_rename_rules_free(rules);
+    }
     if (s == FS_OK)
         s = decide_family(&j, o);
-    if (s == FS_OK) {
+    if (s == FS_OK && !j.is_cvaegan) {
         fs_sg2_apply_overrides(&j.cfg, &o->overrides);
         s = fs_sg2_config_finalize(&j.cfg, in_path);
     }
     if (s == FS_OK) {
-        j.rep->family = j.cfg.is_discriminator ? FS_FAMILY_STYLEGAN2_D : FS_FAMILY_STYLEGAN2_G;
+        j.rep->family = j.is_cvaegan ? FS_FAMILY_CVAEGAN
+                        : j.cfg.is_discriminator ? FS_FAMILY_STYLEGAN2_D : FS_FAMILY_STYLEGAN2_G;
         s = fs_weights_writer_init(&w, j.rep->family);
     }
     if (s == FS_OK)
@@ -282,7 +298,8 @@ static fs_status run(const char *in_path, const fs_convert_options *o, out_kind 
     if (s == FS_OK)
         s = fs_weights_writer_put_meta(w, "source_net", FS_META_STR, 0, 0, j.rep->net, NULL, 0);
     if (s == FS_OK)
-        s = fs_sg2_import(w, &j.canon, &j.cfg, o->dtype);
+        s = j.is_cvaegan ? fs_cvaegan_import(w, &j.canon, &j.cvae, o->dtype)
+                         : fs_sg2_import(w, &j.canon, &j.cfg, o->dtype);
     if (s == FS_OK) {
         j.rep->tensors = fs_weights_writer_count(w);
         s = kind == OUT_FILE ? fs_weights_writer_write_file(w, out_path)

@@ -4,7 +4,8 @@
  * Recognised by content, not by extension: stylegan2-ada-pytorch / stylegan3
  * network pickles, original TensorFlow StyleGAN2 pickles, torch.save files
  * (zip and legacy) holding an official state dict or rosinality's
- * {'g_ema', 'latent_avg'} layout, and safetensors. */
+ * {'g_ema', 'latent_avg'} layout, and safetensors; CVAE-GAN state dicts in the
+ * naming of specs/cvaegan.md (other namings through --rename rules). */
 #ifndef FS_CONVERT_H
 #define FS_CONVERT_H
 
@@ -29,6 +30,7 @@ typedef struct {
     fs_net_select net;
     fs_dtype dtype;            /* of every stored tensor; default f32 */
     fs_sg2_overrides overrides;
+    const char *rename_path;   /* --rename rules for state dicts, or NULL */
 } fs_convert_options;
 
 typedef struct {

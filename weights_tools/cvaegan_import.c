@@ -1,0 +1,245 @@
+/* CVAE-GAN import: hyper-parameters from shapes, exact-shape canonical
+ * tensors, and regex renaming of foreign checkpoints. */
+#include "cvaegan_import.h"
+
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../engine/file.h"
+
+int fs_cvaegan_is_state_dict(const fs_state_dict *sd)
+{
+    return fs_sd_find(sd, "encoder.stem_conv.weight") || fs_sd_find(sd, "generator.fc.weight");
+}
+
+static fs_status need(const fs_state_dict *sd, const char *name, int ndim, const fs_view **v)
+{
+    fs_sd_entry *e = fs_sd_find(sd, name);
+    if (!e)
+        return fs_error(FS_ERR_MISSING, "%s: tensor '%s' is missing", sd->label, name);
+    if (e->view.ndim != ndim)
+        return fs_error(FS_ERR_SHAPE, "%s: tensor '%s' has rank %d, expected %d", sd->label, name,
+                        e->view.ndim, ndim);
+    *v = &e->view;
+    return FS_OK;
+}
+
+fs_status fs_cvaegan_infer_config(const fs_state_dict *sd, fs_cvaegan_config *c)
+{
+    const fs_view *v;
+    FS_TRY(need(sd, "encoder.stem_conv.weight", 4, &v));
+    c->width = v->shape[0];
+    FS_TRY(need(sd, "encoder.fc_mu.weight", 2, &v));
+    c->z_dim = v->shape[0];
+    FS_TRY(need(sd, "generator.fc.weight", 2, &v));
+    c->n_id = v->shape[1] - c->z_dim;
+    int nd = 0;
+    char name[64];
+    for (;; nd++) {
+        snprintf(name, sizeof name, "generator.deconvs.%d.weight", nd);
+        if (!fs_sd_find(sd, name) || nd > 12)
+            break;
+    }
+    c->img_resolution = 1LL << (nd + 1);
+    return fs_cvaegan_config_finalize(c, sd->label);
+}
+
+typedef struct {
+    fs_weights_writer *w;
+    fs_state_dict *sd;
+    fs_dtype dtype;
+} import_ctx;
+
+static fs_status import_one(void *u, const char *name, int ndim, const int64_t *shape)
+{
+    import_ctx *k = u;
+    fs_sd_entry *e = fs_sd_find(k->sd, name);
+    if (!e)
+        return fs_error(FS_ERR_MISSING, "%s: tensor '%s' is missing", k->sd->label, name);
+    int same = e->view.ndim == ndim;
+    for (int d = 0; same && d < ndim; d++)
+        same = e->view.shape[d] == shape[d];
+    if (!same)
+        return fs_error(FS_ERR_SHAPE, "%s: tensor '%s' does not have the shape the architecture "
+                        "needs", k->sd->label, name);
+    e->used = 1;
+    return fs_weights_writer_add(k->w, name, k->dtype, &e->view);
+}
+
+static fs_status put_i64(void *u, const char *key, int64_t v)
+{
+    return fs_weights_writer_put_meta(u, key, FS_META_I64, v, 0, NULL, NULL, 0);
+}
+
+fs_status fs_cvaegan_import(fs_weights_writer *w, fs_state_dict *sd, const fs_cvaegan_config *c,
+                            fs_dtype dtype)
+{
+    FS_TRY(fs_cvaegan_config_to_meta(c, put_i64, w));
+    import_ctx k = {w, sd, dtype};
+    FS_TRY(fs_cvaegan_for_each_tensor(c, import_one, &k));
+    for (size_t i = 0; i < sd->n; i++)
+        if (!sd->e[i].used) {
+            /* InstanceNorm with track_running_stats keeps buffers we never use */
+            const char *n = sd->e[i].name;
+            if (strstr(n, "running_mean") || strstr(n, "running_var") ||
+                strstr(n, "num_batches_tracked"))
+                continue;
+            return fs_error(FS_ERR_UNSUPPORTED, "%s: tensor '%s' has no place in the CVAE-GAN "
+                            "(use --rename to map module names)", sd->label, n);
+        }
+    return FS_OK;
+}
+
+/* ---- rename rules --------------------------------------------------------------- */
+
+#define MAX_RULES 256
+
+typedef struct {
+    regex_t re;
+    char *repl;
+} rule;
+
+struct fs_rename_rules {
+    rule r[MAX_RULES];
+    int n;
+    char *label;
+};
+
+void fs_rename_rules_free(fs_rename_rules *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < r->n; i++) {
+        regfree(&r->r[i].re);
+        free(r->r[i].repl);
+    }
+    free(r->label);
+    free(r);
+}
+
+fs_status fs_rename_rules_load(const char *path, fs_rename_rules **out)
+{
+    *out = NULL;
+    fs_file_map m;
+    FS_TRY(fs_file_map_open(path, &m));
+    fs_rename_rules *r = calloc(1, sizeof *r);
+    char *text = malloc(m.size + 1);
+    if (!r || !text) {
+        free(r);
+        free(text);
+        fs_file_map_close(&m);
+        return fs_error(FS_ERR_NOMEM, "%s: out of memory", path);
+    }
+    if (m.size)
+        memcpy(text, m.data, m.size);
+    text[m.size] = '\0';
+    fs_file_map_close(&m);
+    r->label = strdup(path);
+    fs_status s = FS_OK;
+    int lineno = 0;
+    for (char *line = text, *next; line && s == FS_OK; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        lineno++;
+        while (*line == ' ' || *line == '\t')
+            line++;
+        size_t len = strlen(line);
+        while (len && (line[len - 1] == '\r' || line[len - 1] == ' '))
+            line[--len] = '\0';
+        if (!*line || *line == '#')
+            continue;
+        char *sp = strpbrk(line, " \t");
+        if (!sp) {
+            s = fs_error(FS_ERR_FORMAT, "%s: line %d: expected 'REGEX REPLACEMENT'", path, lineno);
+            break;
+        }
+        *sp++ = '\0';
+        while (*sp == ' ' || *sp == '\t')
+            sp++;
+        if (r->n >= MAX_RULES) {
+            s = fs_error(FS_ERR_LIMIT, "%s: more than %d rules", path, MAX_RULES);
+            break;
+        }
+        int rc = regcomp(&r->r[r->n].re, line, REG_EXTENDED);
+        if (rc != 0) {
+            char msg[128];
+            regerror(rc, &r->r[r->n].re, msg, sizeof msg);
+            s = fs_error(FS_ERR_FORMAT, "%s: line %d: bad regex '%s': %s", path, lineno, line, msg);
+            break;
+        }
+        r->r[r->n].repl = strdup(sp);
+        if (!r->r[r->n].repl) {
+            regfree(&r->r[r->n].re);
+            s = fs_error(FS_ERR_NOMEM, "%s: out of memory", path);
+            break;
+        }
+        r->n++;
+    }
+    free(text);
+    if (s != FS_OK) {
+        fs_rename_rules_free(r);
+        return s;
+    }
+    *out = r;
+    return FS_OK;
+}
+
+/* name with the first match of rule replaced; \0-\9 insert groups. */
+static fs_status apply_rule(const rule *ru, const char *name, char *out, size_t cap)
+{
+    regmatch_t mt[10];
+    if (regexec(&ru->re, name, 10, mt, 0) != 0) {
+        snprintf(out, cap, "%s", name);
+        return FS_OK;
+    }
+    size_t o = 0;
+#define PUT(ch) do { if (o + 1 >= cap) return FS_ERR_LIMIT; out[o++] = (ch); } while (0)
+    for (regoff_t i = 0; i < mt[0].rm_so; i++)
+        PUT(name[i]);
+    for (const char *p = ru->repl; *p; p++) {
+        if (*p == '\\' && p[1] >= '0' && p[1] <= '9') {
+            int gi = p[1] - '0';
+            if (mt[gi].rm_so >= 0)
+                for (regoff_t i = mt[gi].rm_so; i < mt[gi].rm_eo; i++)
+                    PUT(name[i]);
+            p++;
+        } else {
+            PUT(*p);
+        }
+    }
+    for (const char *p = name + mt[0].rm_eo; *p; p++)
+        PUT(*p);
+#undef PUT
+    out[o] = '\0';
+    return FS_OK;
+}
+
+fs_status fs_rename_apply(const fs_rename_rules *r, fs_state_dict *sd)
+{
+    char a[512], b[512];
+    for (size_t i = 0; i < sd->n; i++) {
+        snprintf(a, sizeof a, "%s", sd->e[i].name);
+        for (int k = 0; k < r->n; k++) {
+            if (apply_rule(&r->r[k], a, b, sizeof b) != FS_OK)
+                return fs_error(FS_ERR_LIMIT, "%s: renaming '%s' gives a name that is too long",
+                                r->label, sd->e[i].name);
+            memcpy(a, b, sizeof a);
+        }
+        if (strcmp(a, sd->e[i].name) != 0) {
+            char *copy = strdup(a);
+            if (!copy)
+                return fs_error(FS_ERR_NOMEM, "out of memory");
+            free(sd->e[i].name);
+            sd->e[i].name = copy;
+        }
+    }
+    for (size_t i = 0; i < sd->n; i++)
+        for (size_t j = i + 1; j < sd->n; j++)
+            if (!strcmp(sd->e[i].name, sd->e[j].name))
+                return fs_error(FS_ERR_FORMAT, "%s: after renaming, two tensors are called '%s'",
+                                r->label, sd->e[i].name);
+    return FS_OK;
+}
