@@ -144,7 +144,7 @@ static void write_foreign_safetensors(const char *path)
         int k;
         if (!strncmp(t->name, "encoder.", 8))
             snprintf(name, sizeof name, "enc.%s", t->name + 8);
-        else if (sscanf(t->name, "discriminators.%d.convs.", &k) == 1)
+        else if (sscanf(t->name, "discriminators.%d.", &k) == 1 && !strncmp(t->name + 17, "convs.", 6))
             snprintf(name, sizeof name, "discriminators.%d.layers.%s", k, t->name + 23);
         else
             snprintf(name, sizeof name, "%s", t->name);
