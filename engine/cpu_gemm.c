@@ -57,6 +57,9 @@ static void pack_a(int mc, int kc, const float *a, size_t lda, float *ap)
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
+/* ISO C mode forbids contracting a*b+c into an FMA unless asked; the kernel
+ * is written as multiply-add precisely so that it becomes one. */
+#pragma GCC optimize("fp-contract=fast")
 #define FS_GEMM_NAME(x) x##_avx2
 #include "cpu_gemm_kernel.inc"
 #undef FS_GEMM_NAME

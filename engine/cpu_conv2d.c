@@ -1,0 +1,179 @@
+/* Plain convolutions on the CPU: the StyleGAN2 discriminator's conv layers
+ * (with the official FIR down-sampling), general stride/pad convolutions of
+ * the CVAE-GAN, and ConvTranspose2d. All im2col + the blocked GEMM, split into
+ * (sample, row tile, channel chunk) tasks. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu_fir.h"
+#include "cpu_internal.h"
+
+/* im2col: rows [r0, r1) of the output of a k x k correlation with stride and
+ * zero padding. */
+static void im2col(const float *x, int cin, int h, int w, int k, int stride, int pad, int ow,
+                   int r0, int r1, float *col)
+{
+    int np = (r1 - r0) * ow;
+    for (int i = 0; i < cin; i++)
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++) {
+                float *dst = col + ((size_t)(i * k + ky) * k + kx) * np;
+                for (int oy = r0; oy < r1; oy++) {
+                    int sy = oy * stride + ky - pad;
+                    float *d = dst + (size_t)(oy - r0) * ow;
+                    if (sy < 0 || sy >= h) {
+                        memset(d, 0, (size_t)ow * sizeof *d);
+                        continue;
+                    }
+                    const float *row = x + ((size_t)i * h + sy) * w;
+                    for (int ox = 0; ox < ow; ox++) {
+                        int sx = ox * stride + kx - pad;
+                        d[ox] = (sx >= 0 && sx < w) ? row[sx] : 0.0f;
+                    }
+                }
+            }
+}
+
+typedef struct {
+    const fs_conv2d_args *a;
+    fs_cpu *m;
+    const float *x;    /* input after the optional FIR */
+    const float *wmat; /* weight * weight_gain */
+    int h, w, stride, pad, oh, ow, rows, tiles, chunks, chunk;
+} conv_ctx;
+
+static void conv_task(void *ctx, int t, int worker)
+{
+    conv_ctx *c = ctx;
+    const fs_conv2d_args *a = c->a;
+    int per = c->tiles * c->chunks;
+    int n = t / per, tile = (t % per) / c->chunks, chunk = t % c->chunks;
+    int r0 = tile * c->rows, r1 = r0 + c->rows > c->oh ? c->oh : r0 + c->rows;
+    int o0 = chunk * c->chunk, o1 = o0 + c->chunk > a->cout ? a->cout : o0 + c->chunk;
+    int np = (r1 - r0) * c->ow, kdim = a->cin * a->k * a->k;
+    size_t ohw = (size_t)c->oh * c->ow;
+    float *col = c->m->col[worker];
+    im2col(c->x + (size_t)n * a->cin * c->h * c->w, a->cin, c->h, c->w, a->k, c->stride, c->pad,
+           c->ow, r0, r1, col);
+    float *y = a->y + (size_t)n * a->cout * ohw;
+    fs_sgemm_ws(o1 - o0, np, kdim, c->wmat + (size_t)o0 * kdim, (size_t)kdim, col, (size_t)np,
+                y + (size_t)o0 * ohw + (size_t)r0 * c->ow, ohw, 0, c->m->scratch[worker]);
+    for (int o = o0; o < o1; o++) {
+        float bias = a->b ? a->b[o] : 0.0f;
+        float *yo = y + (size_t)o * ohw + (size_t)r0 * c->ow;
+        for (int q = 0; q < np; q++)
+            yo[q] = fs_act_apply(yo[q] + bias, a->act, a->gain, a->clamp);
+    }
+}
+
+fs_status fs_cpu_conv2d(fs_backend *b, const fs_conv2d_args *a)
+{
+    fs_cpu *m = fs_cpu_of(b);
+    size_t wn = (size_t)a->cout * a->cin * a->k * a->k;
+    float *wmat = malloc(wn * sizeof *wmat);
+    float *tmp = NULL;
+    if (!wmat)
+        return fs_error(FS_ERR_NOMEM, "cpu conv2d: out of memory");
+    for (size_t i = 0; i < wn; i++)
+        wmat[i] = a->weight[i] * a->weight_gain;
+    int stride = a->stride > 0 ? a->stride : 1;
+    conv_ctx c = {a, m, a->x, wmat, a->h, a->w, stride, a->pad,
+                  (a->h + 2 * a->pad - a->k) / stride + 1, (a->w + 2 * a->pad - a->k) / stride + 1,
+                  0, 0, 1, a->cout};
+    fs_status st = FS_OK;
+    if (a->down == 2) {
+        /* The official order: FIR with the conv's padding folded in, then a 1x1
+         * conv on the decimated image, or a stride-2 'valid' k x k conv. */
+        int p0 = a->k / 2 + (a->fir_len - 2 + 1) / 2, p1 = a->k / 2 + (a->fir_len - 2) / 2;
+        int fdown = a->k == 1 ? 2 : 1;
+        fs_upfirdn2d_args u = {a->x, NULL, a->n * a->cin, a->h, a->w, 1, fdown, p0, p1,
+                               a->fir, a->fir_len, 1.0f};
+        int fh = (a->h + p0 + p1 - a->fir_len) / fdown + 1, fw = (a->w + p0 + p1 - a->fir_len) / fdown + 1;
+        tmp = malloc((size_t)a->n * a->cin * fh * fw * sizeof *tmp);
+        if (!tmp) {
+            free(wmat);
+            return fs_error(FS_ERR_NOMEM, "cpu conv2d: out of memory");
+        }
+        u.y = tmp;
+        st = fs_cpu_upfirdn2d(b, &u);
+        c.x = tmp;
+        c.h = fh;
+        c.w = fw;
+        c.pad = 0;
+        c.stride = a->k == 1 ? 1 : 2;
+        c.oh = (fh - a->k) / c.stride + 1;
+        c.ow = (fw - a->k) / c.stride + 1;
+    }
+    int kdim = a->cin * a->k * a->k;
+    c.rows = fs_cpu_tile_rows((long)kdim * c.ow, c.oh);
+    c.tiles = (c.oh + c.rows - 1) / c.rows;
+    c.chunks = fs_cpu_channel_chunks(m, a->n * c.tiles, a->cout, 16);
+    c.chunk = (a->cout + c.chunks - 1) / c.chunks;
+    if (st == FS_OK)
+        st = fs_cpu_ensure_col(m, (size_t)kdim * c.rows * c.ow);
+    if (st == FS_OK)
+        fs_pool_run(m->pool, a->n * c.tiles * c.chunks, conv_task, &c);
+    free(wmat);
+    free(tmp);
+    return st;
+}
+
+typedef struct {
+    const fs_conv_transpose2d_args *a;
+    fs_cpu *m;
+    const float *wmat; /* [cout * k * k, cin] */
+    int oh, ow;
+} convt_ctx;
+
+/* y[o, y s - p + ky, x s - p + kx] += W[i, o, ky, kx] x[i, y, x]: one GEMM over
+ * i for every (o, ky, kx) and input pixel, then a scatter; one task per
+ * sample, so no two tasks write the same output. */
+static void convt_task(void *ctx, int n, int worker)
+{
+    convt_ctx *c = ctx;
+    const fs_conv_transpose2d_args *a = c->a;
+    size_t hw = (size_t)a->h * a->w, kk = (size_t)a->k * a->k;
+    float *p = c->m->col[worker]; /* [cout * kk, hw] */
+    fs_sgemm_ws(a->cout * (int)kk, (int)hw, a->cin, c->wmat, (size_t)a->cin,
+                a->x + (size_t)n * a->cin * hw, hw, p, hw, 0, c->m->scratch[worker]);
+    float *y = a->y + (size_t)n * a->cout * c->oh * c->ow;
+    for (int o = 0; o < a->cout; o++) {
+        float *yo = y + (size_t)o * c->oh * c->ow;
+        for (size_t q = 0; q < (size_t)c->oh * c->ow; q++)
+            yo[q] = a->b ? a->b[o] : 0.0f;
+        for (int ky = 0; ky < a->k; ky++)
+            for (int kx = 0; kx < a->k; kx++) {
+                const float *src = p + ((size_t)o * kk + (size_t)ky * a->k + kx) * hw;
+                for (int iy = 0; iy < a->h; iy++) {
+                    int oy = iy * a->stride - a->pad + ky;
+                    if (oy < 0 || oy >= c->oh)
+                        continue;
+                    for (int ix = 0; ix < a->w; ix++) {
+                        int ox = ix * a->stride - a->pad + kx;
+                        if (ox >= 0 && ox < c->ow)
+                            yo[(size_t)oy * c->ow + ox] += src[(size_t)iy * a->w + ix];
+                    }
+                }
+            }
+    }
+}
+
+fs_status fs_cpu_conv_transpose2d(fs_backend *b, const fs_conv_transpose2d_args *a)
+{
+    fs_cpu *m = fs_cpu_of(b);
+    size_t kk = (size_t)a->k * a->k;
+    float *wmat = malloc((size_t)a->cout * kk * a->cin * sizeof *wmat);
+    if (!wmat)
+        return fs_error(FS_ERR_NOMEM, "cpu conv_transpose2d: out of memory");
+    for (int i = 0; i < a->cin; i++)
+        for (int o = 0; o < a->cout; o++)
+            for (size_t q = 0; q < kk; q++)
+                wmat[((size_t)o * kk + q) * a->cin + i] = a->weight[((size_t)i * a->cout + o) * kk + q];
+    convt_ctx c = {a, m, wmat, (a->h - 1) * a->stride - 2 * a->pad + a->k,
+                   (a->w - 1) * a->stride - 2 * a->pad + a->k};
+    fs_status st = fs_cpu_ensure_col(m, (size_t)a->cout * kk * a->h * a->w);
+    if (st == FS_OK)
+        fs_pool_run(m->pool, a->n, convt_task, &c);
+    free(wmat);
+    return st;
+}
