@@ -16,6 +16,8 @@ static void usage(FILE *f)
             "commands:\n"
             "  convert   checkpoint (.pkl, .pt, .safetensors) -> flat weight file (.fsw)\n"
             "  info      print a weight file's family, hyper-parameters and tensors\n"
+            "  generate  images from a StyleGAN2 generator (gen_images.py-compatible seeds)\n"
+            "  score     StyleGAN2 discriminator logits for .npy images or a PNG directory\n"
             "\n"
             "Run 'facesynth <command> --help' for the options of a command.\n");
 }
@@ -57,6 +59,10 @@ int main(int argc, char **argv)
         return cmd_convert(argc - 1, argv + 1);
     if (!strcmp(cmd, "info"))
         return cmd_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "generate"))
+        return cmd_generate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "score"))
+        return cmd_score(argc - 1, argv + 1);
     fprintf(stderr, "facesynth: unknown command '%s' (see 'facesynth --help')\n", cmd);
     return FS_EXIT_FAILURE;
 }
