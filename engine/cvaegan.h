@@ -24,9 +24,7 @@ int fs_cvaegan_num_deconvs(const fs_cvaegan_config *c);
 /* Output channels of generator deconv i (the last one is 3). */
 int64_t fs_cvaegan_deconv_out(const fs_cvaegan_config *c, int i);
 
-typedef fs_status (*fs_cvaegan_tensor_fn)(void *user, const char *name, int ndim,
-                                          const int64_t *shape);
-fs_status fs_cvaegan_for_each_tensor(const fs_cvaegan_config *c, fs_cvaegan_tensor_fn fn,
+fs_status fs_cvaegan_for_each_tensor(const fs_cvaegan_config *c, fs_tensor_spec_fn fn,
                                      void *user);
 typedef fs_status (*fs_cvaegan_meta_fn)(void *user, const char *key, int64_t value);
 fs_status fs_cvaegan_config_to_meta(const fs_cvaegan_config *c, fs_cvaegan_meta_fn put, void *user);

@@ -34,14 +34,14 @@ fs_status fs_cvaegan_config_finalize(const fs_cvaegan_config *c, const char *lab
     return FS_OK;
 }
 
-static fs_status emit(fs_cvaegan_tensor_fn fn, void *u, const char *name, int ndim, int64_t a,
+static fs_status emit(fs_tensor_spec_fn fn, void *u, const char *name, int ndim, int64_t a,
                       int64_t b, int64_t c, int64_t d)
 {
     int64_t shape[4] = {a, b, c, d};
     return fn(u, name, ndim, shape);
 }
 
-fs_status fs_cvaegan_for_each_tensor(const fs_cvaegan_config *c, fs_cvaegan_tensor_fn fn, void *u)
+fs_status fs_cvaegan_for_each_tensor(const fs_cvaegan_config *c, fs_tensor_spec_fn fn, void *u)
 {
     char name[96];
     int64_t w = c->width, r = c->img_resolution;
@@ -125,26 +125,11 @@ fs_status fs_cvaegan_config_from_weights(const fs_weights *w, fs_cvaegan_config 
     return fs_cvaegan_config_finalize(c, fs_weights_label(w));
 }
 
-typedef struct {
-    const fs_weights *w;
-    size_t seen;
-} check_ctx;
-
-static fs_status check_one(void *u, const char *name, int ndim, const int64_t *shape)
-{
-    check_ctx *k = u;
-    k->seen++;
-    return fs_weights_expect(k->w, name, ndim, shape);
-}
-
 fs_status fs_cvaegan_check_weights(const fs_weights *w)
 {
     fs_cvaegan_config c;
     FS_TRY(fs_cvaegan_config_from_weights(w, &c));
-    check_ctx k = {w, 0};
-    FS_TRY(fs_cvaegan_for_each_tensor(&c, check_one, &k));
-    if (k.seen != fs_weights_tensor_count(w))
-        return fs_error(FS_ERR_FORMAT, "%s: %zu tensors beyond what the architecture uses",
-                        fs_weights_label(w), fs_weights_tensor_count(w) - k.seen);
-    return FS_OK;
+    fs_weights_checker k = {w, 0};
+    FS_TRY(fs_cvaegan_for_each_tensor(&c, fs_weights_checker_visit, &k));
+    return fs_weights_checker_finish(&k);
 }

@@ -166,7 +166,7 @@ fs_status fs_sg2_config_finalize(fs_sg2_config *c, const char *label)
 /* ---- canonical tensor list ------------------------------------------------ */
 
 typedef struct {
-    fs_sg2_tensor_fn fn;
+    fs_tensor_spec_fn fn;
     void *user;
 } emitter;
 
@@ -302,7 +302,7 @@ static fs_status emit_discriminator(const fs_sg2_config *c, emitter *e)
     return FS_OK;
 }
 
-fs_status fs_sg2_for_each_tensor(const fs_sg2_config *c, fs_sg2_tensor_fn fn, void *user)
+fs_status fs_sg2_for_each_tensor(const fs_sg2_config *c, fs_tensor_spec_fn fn, void *user)
 {
     emitter e = {fn, user};
     return c->is_discriminator ? emit_discriminator(c, &e) : emit_generator(c, &e);
@@ -395,28 +395,11 @@ fs_status fs_sg2_config_from_weights(const fs_weights *w, fs_sg2_config *c)
     return FS_OK;
 }
 
-typedef struct {
-    const fs_weights *w;
-    size_t seen;
-} check_ctx;
-
-static fs_status check_one(void *user, const char *name, int ndim, const int64_t *shape)
-{
-    check_ctx *k = user;
-    k->seen++;
-    return fs_weights_expect(k->w, name, ndim, shape);
-}
-
 fs_status fs_sg2_check_weights(const fs_weights *w)
 {
     fs_sg2_config c;
     FS_TRY(fs_sg2_config_from_weights(w, &c));
-    check_ctx k = {w, 0};
-    FS_TRY(fs_sg2_for_each_tensor(&c, check_one, &k));
-    /* Every expected tensor was found and names are unique, so equal counts
-     * mean nothing unexpected is in the file either. */
-    if (k.seen != fs_weights_tensor_count(w))
-        return fs_error(FS_ERR_FORMAT, "%s: %zu tensors beyond what the architecture uses",
-                        fs_weights_label(w), fs_weights_tensor_count(w) - k.seen);
-    return FS_OK;
+    fs_weights_checker k = {w, 0};
+    FS_TRY(fs_sg2_for_each_tensor(&c, fs_weights_checker_visit, &k));
+    return fs_weights_checker_finish(&k);
 }

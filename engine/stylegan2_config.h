@@ -67,9 +67,7 @@ int64_t fs_sg2_num_ws(const fs_sg2_config *c);
 
 /* Calls fn once per canonical tensor, in the canonical order (mapping first,
  * then blocks from low to high resolution for G, high to low for D). */
-typedef fs_status (*fs_sg2_tensor_fn)(void *user, const char *name, int ndim,
-                                      const int64_t *shape);
-fs_status fs_sg2_for_each_tensor(const fs_sg2_config *c, fs_sg2_tensor_fn fn, void *user);
+fs_status fs_sg2_for_each_tensor(const fs_sg2_config *c, fs_tensor_spec_fn fn, void *user);
 
 /* Metadata <-> config. to_meta calls put once per key. */
 typedef fs_status (*fs_meta_put_fn)(void *user, const char *key, fs_meta_type type, int64_t i,

@@ -498,7 +498,7 @@ fs_status fs_weights_meta_f64_array(const fs_weights *w, const char *key, const 
     return FS_OK;
 }
 
-static void shape_str(char *buf, size_t cap, int ndim, const int64_t *shape)
+void fs_shape_format(char *buf, size_t cap, int ndim, const int64_t *shape)
 {
     size_t n = (size_t)snprintf(buf, cap, "[");
     for (int d = 0; d < ndim && n < cap; d++)
@@ -518,10 +518,28 @@ fs_status fs_weights_expect(const fs_weights *w, const char *name, int ndim,
         same = t->shape[d] == shape[d];
     if (!same) {
         char want[96], got[96];
-        shape_str(want, sizeof want, ndim, shape);
-        shape_str(got, sizeof got, t->ndim, t->shape);
+        fs_shape_format(want, sizeof want, ndim, shape);
+        fs_shape_format(got, sizeof got, t->ndim, t->shape);
         return fs_error(FS_ERR_SHAPE, "%s: tensor '%s' has shape %s, the architecture needs %s",
                         w->label, name, got, want);
     }
+    return FS_OK;
+}
+
+fs_status fs_weights_checker_visit(void *checker, const char *name, int ndim,
+                                   const int64_t *shape)
+{
+    fs_weights_checker *k = checker;
+    k->seen++;
+    return fs_weights_expect(k->w, name, ndim, shape);
+}
+
+fs_status fs_weights_checker_finish(const fs_weights_checker *k)
+{
+    /* Every listed tensor was found and names are unique, so equal counts
+     * mean nothing unexpected is in the file either. */
+    if (k->seen != fs_weights_tensor_count(k->w))
+        return fs_error(FS_ERR_FORMAT, "%s: %zu tensors beyond what the architecture uses",
+                        fs_weights_label(k->w), fs_weights_tensor_count(k->w) - k->seen);
     return FS_OK;
 }

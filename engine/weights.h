@@ -90,6 +90,23 @@ fs_status fs_weights_meta_f64_array(const fs_weights *w, const char *key, const 
 fs_status fs_weights_expect(const fs_weights *w, const char *name, int ndim,
                             const int64_t *shape);
 
+/* How model families describe their canonical tensors: one call per tensor. */
+typedef fs_status (*fs_tensor_spec_fn)(void *user, const char *name, int ndim,
+                                       const int64_t *shape);
+
+/* Checks a file against a family's tensor list: feed fs_weights_checker_visit
+ * to the family's for_each, then _finish proves nothing else is in the file. */
+typedef struct {
+    const fs_weights *w;
+    size_t seen;
+} fs_weights_checker;
+fs_status fs_weights_checker_visit(void *checker, const char *name, int ndim,
+                                   const int64_t *shape);
+fs_status fs_weights_checker_finish(const fs_weights_checker *k);
+
+/* "[512, 3, 3]" */
+void fs_shape_format(char *buf, size_t cap, int ndim, const int64_t *shape);
+
 #ifdef __cplusplus
 }
 #endif

@@ -14,26 +14,14 @@ int fs_cvaegan_is_state_dict(const fs_state_dict *sd)
     return fs_sd_find(sd, "encoder.stem_conv.weight") || fs_sd_find(sd, "generator.fc.weight");
 }
 
-static fs_status need(const fs_state_dict *sd, const char *name, int ndim, const fs_view **v)
-{
-    fs_sd_entry *e = fs_sd_find(sd, name);
-    if (!e)
-        return fs_error(FS_ERR_MISSING, "%s: tensor '%s' is missing", sd->label, name);
-    if (e->view.ndim != ndim)
-        return fs_error(FS_ERR_SHAPE, "%s: tensor '%s' has rank %d, expected %d", sd->label, name,
-                        e->view.ndim, ndim);
-    *v = &e->view;
-    return FS_OK;
-}
-
 fs_status fs_cvaegan_infer_config(const fs_state_dict *sd, fs_cvaegan_config *c)
 {
     const fs_view *v;
-    FS_TRY(need(sd, "encoder.stem_conv.weight", 4, &v));
+    FS_TRY(fs_sd_need(sd, "encoder.stem_conv.weight", 4, &v));
     c->width = v->shape[0];
-    FS_TRY(need(sd, "encoder.fc_mu.weight", 2, &v));
+    FS_TRY(fs_sd_need(sd, "encoder.fc_mu.weight", 2, &v));
     c->z_dim = v->shape[0];
-    FS_TRY(need(sd, "generator.fc.weight", 2, &v));
+    FS_TRY(fs_sd_need(sd, "generator.fc.weight", 2, &v));
     c->n_id = v->shape[1] - c->z_dim;
     int nd = 0;
     char name[64];
@@ -46,28 +34,6 @@ fs_status fs_cvaegan_infer_config(const fs_state_dict *sd, fs_cvaegan_config *c)
     return fs_cvaegan_config_finalize(c, sd->label);
 }
 
-typedef struct {
-    fs_weights_writer *w;
-    fs_state_dict *sd;
-    fs_dtype dtype;
-} import_ctx;
-
-static fs_status import_one(void *u, const char *name, int ndim, const int64_t *shape)
-{
-    import_ctx *k = u;
-    fs_sd_entry *e = fs_sd_find(k->sd, name);
-    if (!e)
-        return fs_error(FS_ERR_MISSING, "%s: tensor '%s' is missing", k->sd->label, name);
-    int same = e->view.ndim == ndim;
-    for (int d = 0; same && d < ndim; d++)
-        same = e->view.shape[d] == shape[d];
-    if (!same)
-        return fs_error(FS_ERR_SHAPE, "%s: tensor '%s' does not have the shape the architecture "
-                        "needs", k->sd->label, name);
-    e->used = 1;
-    return fs_weights_writer_add(k->w, name, k->dtype, &e->view);
-}
-
 static fs_status put_i64(void *u, const char *key, int64_t v)
 {
     return fs_weights_writer_put_meta(u, key, FS_META_I64, v, 0, NULL, NULL, 0);
@@ -77,8 +43,8 @@ fs_status fs_cvaegan_import(fs_weights_writer *w, fs_state_dict *sd, const fs_cv
                             fs_dtype dtype)
 {
     FS_TRY(fs_cvaegan_config_to_meta(c, put_i64, w));
-    import_ctx k = {w, sd, dtype};
-    FS_TRY(fs_cvaegan_for_each_tensor(c, import_one, &k));
+    fs_weights_importer k = {w, sd, dtype};
+    FS_TRY(fs_cvaegan_for_each_tensor(c, fs_weights_import_visit, &k));
     for (size_t i = 0; i < sd->n; i++)
         if (!sd->e[i].used) {
             /* InstanceNorm with track_running_stats keeps buffers we never use */

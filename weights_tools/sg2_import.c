@@ -13,18 +13,6 @@ static const fs_view *find(const fs_state_dict *sd, const char *fmt, long long a
     return e ? &e->view : NULL;
 }
 
-static fs_status need(const fs_state_dict *sd, const char *name, int ndim, const fs_view **v)
-{
-    fs_sd_entry *e = fs_sd_find(sd, name);
-    if (!e)
-        return fs_error(FS_ERR_MISSING, "%s: tensor '%s' is missing", sd->label, name);
-    if (e->view.ndim != ndim)
-        return fs_error(FS_ERR_SHAPE, "%s: tensor '%s' has rank %d, expected %d", sd->label, name,
-                        e->view.ndim, ndim);
-    *v = &e->view;
-    return FS_OK;
-}
-
 /* Finds channel_base and channel_max reproducing C(res) = min(base / res, max)
  * for the channel counts seen; the expected-tensor check later proves them. */
 static fs_status infer_channels(const fs_state_dict *sd, fs_sg2_config *c, const int64_t *ch,
@@ -71,7 +59,7 @@ static fs_status infer_mapping(const fs_state_dict *sd, fs_sg2_config *c, int64_
     }
     if (c->mapping_layers == 0)
         return FS_OK;
-    FS_TRY(need(sd, "mapping.fc0.weight", 2, &v));
+    FS_TRY(fs_sd_need(sd, "mapping.fc0.weight", 2, &v));
     int64_t in0 = v->shape[1];
     c->layer_features = v->shape[0];
     const fs_view *last = find(sd, "mapping.fc%lld.weight", (long long)c->mapping_layers - 1);
@@ -91,7 +79,7 @@ static fs_status infer_generator(const fs_state_dict *sd, fs_sg2_config *c)
     FS_TRY(infer_mapping(sd, c, &w_out));
     if (c->mapping_layers == 0)
         return fs_error(FS_ERR_MISSING, "%s: tensor 'mapping.fc0.weight' is missing", sd->label);
-    FS_TRY(need(sd, "mapping.w_avg", 1, &v));
+    FS_TRY(fs_sd_need(sd, "mapping.w_avg", 1, &v));
     c->w_dim = v->shape[0];
     int top = 2;
     while (top < FS_SG2_MAX_RES_LOG2 && find(sd, "synthesis.b%lld.conv1.weight", 1LL << (top + 1)))
@@ -100,13 +88,13 @@ static fs_status infer_generator(const fs_state_dict *sd, fs_sg2_config *c)
     for (int l = 2; l <= top; l++) {
         char name[64];
         snprintf(name, sizeof name, "synthesis.b%lld.conv1.weight", 1LL << l);
-        FS_TRY(need(sd, name, 4, &v));
+        FS_TRY(fs_sd_need(sd, name, 4, &v));
         ch[l] = v->shape[0];
     }
     c->img_resolution = 1LL << top;
     char name[64];
     snprintf(name, sizeof name, "synthesis.b%lld.torgb.weight", 1LL << top);
-    FS_TRY(need(sd, name, 4, &v));
+    FS_TRY(fs_sd_need(sd, name, 4, &v));
     c->img_channels = v->shape[0];
     if (top > 2 && find(sd, "synthesis.b%lld.skip.weight", 1LL << top))
         c->architecture = FS_SG2_ARCH_RESNET;
@@ -129,15 +117,15 @@ static fs_status infer_discriminator(const fs_state_dict *sd, fs_sg2_config *c)
     char name[64];
     for (int l = 3; l <= top; l++) {
         snprintf(name, sizeof name, "b%lld.conv0.weight", 1LL << l);
-        FS_TRY(need(sd, name, 4, &v));
+        FS_TRY(fs_sd_need(sd, name, 4, &v));
         ch[l] = v->shape[0];
     }
-    FS_TRY(need(sd, "b4.conv.weight", 4, &v));
+    FS_TRY(fs_sd_need(sd, "b4.conv.weight", 4, &v));
     ch[2] = v->shape[0];
     c->mbstd_num_channels = v->shape[1] - ch[2];
     c->img_resolution = 1LL << top;
     snprintf(name, sizeof name, "b%lld.fromrgb.weight", 1LL << top);
-    FS_TRY(need(sd, name, 4, &v));
+    FS_TRY(fs_sd_need(sd, name, 4, &v));
     c->img_channels = v->shape[1];
     if (top > 2 && find(sd, "b%lld.skip.weight", 1LL << top))
         c->architecture = FS_SG2_ARCH_RESNET;
@@ -146,7 +134,7 @@ static fs_status infer_discriminator(const fs_state_dict *sd, fs_sg2_config *c)
     else
         c->architecture = FS_SG2_ARCH_ORIG;
     if (c->c_dim > 0) {
-        FS_TRY(need(sd, "b4.out.weight", 2, &v));
+        FS_TRY(fs_sd_need(sd, "b4.out.weight", 2, &v));
         c->cmap_dim = v->shape[0];
     } else {
         c->cmap_dim = 0;
@@ -175,41 +163,6 @@ void fs_sg2_apply_overrides(fs_sg2_config *c, const fs_sg2_overrides *o)
 }
 
 /* ---- import ---------------------------------------------------------------- */
-
-typedef struct {
-    fs_weights_writer *w;
-    fs_state_dict *sd;
-    fs_dtype dtype;
-} import_ctx;
-
-static void shape_str(char *buf, size_t cap, int ndim, const int64_t *shape)
-{
-    size_t n = (size_t)snprintf(buf, cap, "[");
-    for (int d = 0; d < ndim && n < cap; d++)
-        n += (size_t)snprintf(buf + n, cap - n, d ? ", %lld" : "%lld", (long long)shape[d]);
-    if (n < cap)
-        snprintf(buf + n, cap - n, "]");
-}
-
-static fs_status import_one(void *user, const char *name, int ndim, const int64_t *shape)
-{
-    import_ctx *k = user;
-    fs_sd_entry *e = fs_sd_find(k->sd, name);
-    if (!e)
-        return fs_error(FS_ERR_MISSING, "%s: tensor '%s' is missing", k->sd->label, name);
-    int same = e->view.ndim == ndim;
-    for (int d = 0; same && d < ndim; d++)
-        same = e->view.shape[d] == shape[d];
-    if (!same) {
-        char want[96], got[96];
-        shape_str(want, sizeof want, ndim, shape);
-        shape_str(got, sizeof got, e->view.ndim, e->view.shape);
-        return fs_error(FS_ERR_SHAPE, "%s: tensor '%s' has shape %s, the architecture needs %s",
-                        k->sd->label, name, got, want);
-    }
-    e->used = 1;
-    return fs_weights_writer_add(k->w, name, k->dtype, &e->view);
-}
 
 /* stylegan2-ada keeps the normalised 2-D FIR as a buffer in every layer; we
  * keep the 1-D taps as a hyper-parameter, so each buffer must match them. */
@@ -247,8 +200,8 @@ fs_status fs_sg2_import(fs_weights_writer *w, fs_state_dict *sd, const fs_sg2_co
 {
     FS_TRY(fs_sg2_config_to_meta(c, fs_weights_writer_put_meta, w));
     FS_TRY(check_resample_filters(sd, c));
-    import_ctx k = {w, sd, dtype};
-    FS_TRY(fs_sg2_for_each_tensor(c, import_one, &k));
+    fs_weights_importer k = {w, sd, dtype};
+    FS_TRY(fs_sg2_for_each_tensor(c, fs_weights_import_visit, &k));
     for (size_t i = 0; i < sd->n; i++)
         if (!sd->e[i].used)
             return fs_error(FS_ERR_UNSUPPORTED,

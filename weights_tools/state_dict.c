@@ -47,6 +47,18 @@ fs_status fs_sd_add(fs_state_dict *sd, const char *name, const fs_view *v)
     return FS_OK;
 }
 
+fs_status fs_sd_need(const fs_state_dict *sd, const char *name, int ndim, const fs_view **v)
+{
+    fs_sd_entry *e = fs_sd_find(sd, name);
+    if (!e)
+        return fs_error(FS_ERR_MISSING, "%s: tensor '%s' is missing", sd->label, name);
+    if (e->view.ndim != ndim)
+        return fs_error(FS_ERR_SHAPE, "%s: tensor '%s' has rank %d, expected %d", sd->label, name,
+                        e->view.ndim, ndim);
+    *v = &e->view;
+    return FS_OK;
+}
+
 void fs_sd_mark_suffix(fs_state_dict *sd, const char *suffix)
 {
     size_t ls = strlen(suffix);

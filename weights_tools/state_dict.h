@@ -29,6 +29,8 @@ void fs_sd_free(fs_state_dict *sd);
 /* Adds a copy of name; duplicate names are an error. */
 fs_status fs_sd_add(fs_state_dict *sd, const char *name, const fs_view *v);
 fs_sd_entry *fs_sd_find(const fs_state_dict *sd, const char *name);
+/* The entry `name` with rank ndim, or a message naming the file and tensor. */
+fs_status fs_sd_need(const fs_state_dict *sd, const char *name, int ndim, const fs_view **v);
 /* Marks every entry whose name ends with suffix as used (buffers we drop). */
 void fs_sd_mark_suffix(fs_state_dict *sd, const char *suffix);
 

@@ -11,6 +11,7 @@
 
 #include "../engine/crc32c.h"
 #include "../engine/file.h"
+#include "state_dict.h"
 
 #define CHUNK_ELEMS (1 << 18)
 
@@ -291,4 +292,26 @@ fs_status fs_weights_writer_write_memory(fs_weights_writer *w, uint8_t **buf, si
     *buf = mem;
     *len = (size_t)total;
     return FS_OK;
+}
+
+fs_status fs_weights_import_visit(void *importer, const char *name, int ndim,
+                                  const int64_t *shape)
+{
+    fs_weights_importer *k = importer;
+    fs_state_dict *sd = k->sd;
+    fs_sd_entry *e = fs_sd_find(sd, name);
+    if (!e)
+        return fs_error(FS_ERR_MISSING, "%s: tensor '%s' is missing", sd->label, name);
+    int same = e->view.ndim == ndim;
+    for (int d = 0; same && d < ndim; d++)
+        same = e->view.shape[d] == shape[d];
+    if (!same) {
+        char want[96], got[96];
+        fs_shape_format(want, sizeof want, ndim, shape);
+        fs_shape_format(got, sizeof got, e->view.ndim, e->view.shape);
+        return fs_error(FS_ERR_SHAPE, "%s: tensor '%s' has shape %s, the architecture needs %s",
+                        sd->label, name, got, want);
+    }
+    e->used = 1;
+    return fs_weights_writer_add(k->w, name, k->dtype, &e->view);
 }

@@ -29,6 +29,17 @@ fs_status fs_weights_writer_add(fs_weights_writer *w, const char *name, fs_dtype
 
 size_t fs_weights_writer_count(const fs_weights_writer *w);
 
+/* Importing a state dict against a family's tensor list: pass
+ * fs_weights_import_visit to the family's for_each. Each listed tensor must be
+ * in the state dict with exactly that shape; it is marked used and added. */
+typedef struct {
+    fs_weights_writer *w;
+    void *sd; /* fs_state_dict * */
+    fs_dtype dtype;
+} fs_weights_importer;
+fs_status fs_weights_import_visit(void *importer, const char *name, int ndim,
+                                  const int64_t *shape);
+
 fs_status fs_weights_writer_write_file(fs_weights_writer *w, const char *path);
 /* The file image in a malloc'd buffer (for checkpoints converted in memory). */
 fs_status fs_weights_writer_write_memory(fs_weights_writer *w, uint8_t **buf, size_t *len);
