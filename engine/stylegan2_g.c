@@ -34,6 +34,7 @@ struct fs_sg2_generator {
     fs_sg2_config cfg;
     fs_dev_weights dw;
     float *fir;
+    float *const_host; /* synthesis.b4.const, broadcast to every sample */
     synth_block blocks[FS_SG2_MAX_RES_LOG2 + 1];
     int n_blocks;
     int num_ws;
@@ -80,6 +81,13 @@ fs_status fs_sg2_generator_init(fs_sg2_generator **out, const fs_weights *w, fs_
         s = fs_dev_weights_upload(&g->dw, w, b);
     if (s == FS_OK)
         s = fs_dev_fir(b, g->cfg.resample_filter, (int)g->cfg.resample_filter_len, &g->fir);
+    const fs_tensor *cst = fs_weights_find(w, "synthesis.b4.const");
+    if (s == FS_OK && !(g->const_host = malloc((size_t)cst->nbytes / fs_dtype_size(cst->dtype) *
+                                               sizeof(float))))
+        s = fs_error(FS_ERR_NOMEM, "out of memory");
+    if (s == FS_OK)
+        for (uint64_t k = 0; k < cst->nbytes / fs_dtype_size(cst->dtype); k++)
+            g->const_host[k] = (float)fs_dtype_load(cst->dtype, cst->data, (int64_t)k);
     if (s != FS_OK) {
         fs_sg2_generator_free(g);
         return s;
@@ -138,6 +146,7 @@ void fs_sg2_generator_free(fs_sg2_generator *g)
     if (!g)
         return;
     free_buffers(g);
+    free(g->const_host);
     release(g->b, g->fir);
     fs_dev_weights_free(&g->dw);
     free(g);
@@ -195,50 +204,45 @@ fs_status fs_sg2_generator_mapping(fs_sg2_generator *g, const float *z, const fl
                         "required", fs_weights_label(g->w), (long long)cfg->c_dim);
     FS_TRY(ensure_buffers(g, n));
     int zd = (int)cfg->z_dim, ef = (int)cfg->embed_features, in0 = zd + ef;
-    /* x = [normalize(z), normalize(embed(c))] laid out [n, in0] in map_a */
-    if (zd > 0) {
-        for (int i = 0; i < n; i++)
-            FS_TRY(b->ops->upload(b, g->map_a + (size_t)i * in0, z + (size_t)i * zd,
-                                  (size_t)zd * sizeof(float)));
+    /* x = [normalize(z), normalize(embed(c))], assembled on the host: z is
+     * already there and the embedding is a few hundred floats per sample. */
+    float *xin = malloc((size_t)n * in0 * sizeof *xin);
+    float *emb = cfg->c_dim > 0 ? malloc((size_t)n * ef * sizeof *emb) : NULL;
+    if (!xin || (cfg->c_dim > 0 && !emb)) {
+        free(xin);
+        free(emb);
+        return fs_error(FS_ERR_NOMEM, "out of memory");
     }
+    for (int i = 0; i < n; i++) {
+        const float *zi = z + (size_t)i * zd;
+        float *r = xin + (size_t)i * in0, acc = 0;
+        for (int j = 0; j < zd; j++)
+            acc += zi[j] * zi[j];
+        float k = zd > 0 ? 1.0f / sqrtf(acc / (float)zd + 1e-8f) : 0.0f;
+        for (int j = 0; j < zd; j++)
+            r[j] = zi[j] * k;
+    }
+    fs_status s = FS_OK;
     if (cfg->c_dim > 0) {
-        FS_TRY(b->ops->upload(b, g->map_b, c, (size_t)n * cfg->c_dim * sizeof(float)));
-        /* embed into ws_dev as scratch, then place the columns next to z */
         fs_fc_args e = {g->map_b, 0, fs_dev_weight(&g->dw, "mapping.embed.weight"),
-                        fs_dev_weight(&g->dw, "mapping.embed.bias"), g->ws_dev, n,
+                        fs_dev_weight(&g->dw, "mapping.embed.bias"), g->map_a, n,
                         (int)cfg->c_dim, ef, 1.0f / sqrtf((float)cfg->c_dim), 1.0f, 1.0f, 0.0f,
                         FS_ACT_LINEAR};
-        FS_TRY(b->ops->fc(b, &e));
-        FS_TRY(b->ops->normalize_2nd_moment(b, g->ws_dev, n, ef));
-        float *tmp = malloc((size_t)n * ef * sizeof *tmp);
-        if (!tmp)
-            return fs_error(FS_ERR_NOMEM, "out of memory");
-        fs_status s = b->ops->download(b, tmp, g->ws_dev, (size_t)n * ef * sizeof(float));
-        for (int i = 0; s == FS_OK && i < n; i++)
-            s = b->ops->upload(b, g->map_a + (size_t)i * in0 + zd, tmp + (size_t)i * ef,
-                               (size_t)ef * sizeof(float));
-        free(tmp);
-        FS_TRY(s);
-    }
-    if (zd > 0) {
-        /* normalise only the z part: rows of in0, first zd columns */
-        float *tmp = malloc((size_t)n * in0 * sizeof *tmp);
-        if (!tmp)
-            return fs_error(FS_ERR_NOMEM, "out of memory");
-        fs_status s = b->ops->download(b, tmp, g->map_a, (size_t)n * in0 * sizeof(float));
-        for (int i = 0; i < n; i++) {
-            float *r = tmp + (size_t)i * in0, acc = 0;
-            for (int j = 0; j < zd; j++)
-                acc += r[j] * r[j];
-            float k = 1.0f / sqrtf(acc / (float)zd + 1e-8f);
-            for (int j = 0; j < zd; j++)
-                r[j] *= k;
-        }
+        s = b->ops->upload(b, g->map_b, c, (size_t)n * cfg->c_dim * sizeof(float));
         if (s == FS_OK)
-            s = b->ops->upload(b, g->map_a, tmp, (size_t)n * in0 * sizeof(float));
-        free(tmp);
-        FS_TRY(s);
+            s = b->ops->fc(b, &e);
+        if (s == FS_OK)
+            s = b->ops->normalize_2nd_moment(b, g->map_a, n, ef);
+        if (s == FS_OK)
+            s = b->ops->download(b, emb, g->map_a, (size_t)n * ef * sizeof(float));
+        for (int i = 0; s == FS_OK && i < n; i++)
+            memcpy(xin + (size_t)i * in0 + zd, emb + (size_t)i * ef, (size_t)ef * sizeof *emb);
     }
+    if (s == FS_OK)
+        s = b->ops->upload(b, g->map_a, xin, (size_t)n * in0 * sizeof(float));
+    free(xin);
+    free(emb);
+    FS_TRY(s);
     float *x = g->map_a, *y = g->map_b;
     int in = in0;
     float lr = (float)cfg->mapping_lr_multiplier;
@@ -258,7 +262,7 @@ fs_status fs_sg2_generator_mapping(fs_sg2_generator *g, const float *z, const fl
     float *w_host = malloc((size_t)n * wd * sizeof *w_host);
     if (!w_host)
         return fs_error(FS_ERR_NOMEM, "out of memory");
-    fs_status s = b->ops->download(b, w_host, x, (size_t)n * wd * sizeof(float));
+    s = b->ops->download(b, w_host, x, (size_t)n * wd * sizeof(float));
     for (int i = 0; s == FS_OK && i < n; i++)
         for (int k = 0; k < g->num_ws; k++)
             memcpy(ws + ((size_t)i * g->num_ws + k) * wd, w_host + (size_t)i * wd,
@@ -346,18 +350,9 @@ fs_status fs_sg2_generator_synthesis(fs_sg2_generator *g, const float *ws, int n
         size_t plane = (size_t)res * res;
         if (!bk->has_conv0) {
             /* the learned constant, the same for every sample */
-            const float *cst = fs_dev_weight(&g->dw, "synthesis.b4.const");
             size_t bytes = (size_t)bk->conv1.cin * plane * sizeof(float);
-            for (int s = 0; s < n; s++) {
-                float *host = malloc(bytes);
-                if (!host)
-                    return fs_error(FS_ERR_NOMEM, "out of memory");
-                fs_status st = b->ops->download(b, host, cst, bytes);
-                if (st == FS_OK)
-                    st = b->ops->upload(b, x + (size_t)s * bk->conv1.cin * plane, host, bytes);
-                free(host);
-                FS_TRY(st);
-            }
+            for (int s = 0; s < n; s++)
+                FS_TRY(b->ops->upload(b, x + (size_t)s * bk->conv1.cin * plane, g->const_host, bytes));
             FS_TRY(run_layer(g, &bk->conv1, x, y, n, o, 1.0f));
         } else if (bk->skip_w) {
             /* resnet: y = skip(x) * sqrt(.5) + conv1(conv0(x)) * sqrt(.5) */
@@ -367,14 +362,12 @@ fs_status fs_sg2_generator_synthesis(fs_sg2_generator *g, const float *ws, int n
                                  1.0f / sqrtf((float)bk->conv0.cin), 1.0f, 0.0f, FS_ACT_LINEAR,
                                  1, 0};
             FS_TRY(b->ops->conv2d(b, &sk));
-            fs_upfirdn2d_args up = {g->tmp, g->x1, n * bk->conv0.cout, res / 2, res / 2, 2, 1, 2, 1,
+            /* 1x1 conv, then the FIR up-sampling (pad 2/1, gain 4), into y */
+            fs_upfirdn2d_args up = {g->tmp, y, n * bk->conv0.cout, res / 2, res / 2, 2, 1, 2, 1,
                                     g->fir, (int)c->resample_filter_len, 4.0f};
-            float *skip_out = y; /* y is free until conv1 */
-            up.y = skip_out;
             FS_TRY(b->ops->upfirdn2d(b, &up));
             /* the official skip layer has no conv_clamp */
-            FS_TRY(b->ops->bias_act(b, skip_out, NULL, n, bk->conv0.cout, plane, FS_ACT_LINEAR, g2,
-                                    0.0f));
+            FS_TRY(b->ops->bias_act(b, y, NULL, n, bk->conv0.cout, plane, FS_ACT_LINEAR, g2, 0.0f));
             FS_TRY(run_layer(g, &bk->conv0, x, g->tmp, n, o, 1.0f));
             FS_TRY(run_layer(g, &bk->conv1, g->tmp, x, n, o, g2));
             FS_TRY(b->ops->axpby(b, y, x, (size_t)n * bk->conv1.cout * plane, 1.0f, 1.0f));
