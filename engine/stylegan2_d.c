@@ -102,13 +102,16 @@ static fs_status ensure_buffers(fs_sg2_discriminator *d, int n)
 }
 
 /* Conv2dLayer: weight gain 1/sqrt(fan_in), bias, lrelu or linear, the
- * layer gain and conv_clamp * gain. The official residual (skip) layers are
- * built without conv_clamp, so bias-free layers are never clamped. */
+ * layer gain and conv_clamp * gain. Which layers clamp follows the official
+ * constructors: the block convs and fromrgb do; the residual 1x1 and the
+ * epilogue's fromrgb (skip architecture) are built without conv_clamp. */
+enum { NO_CLAMP = 0, CLAMP = 1 };
+
 static fs_status conv_layer(fs_sg2_discriminator *d, const char *name, const float *x, float *y,
                             int n, int cin, int cout, int h, int k, int down, int bias, fs_act act,
-                            float gain)
+                            float gain, int clamped)
 {
-    float clamp = bias ? (float)d->cfg.conv_clamp : 0.0f;
+    float clamp = clamped ? (float)d->cfg.conv_clamp : 0.0f;
     fs_conv2d_args a = {x,
                         fs_dev_weight(&d->dw, "%s.weight", name),
                         bias ? fs_dev_weight(&d->dw, "%s.bias", name) : NULL,
@@ -179,7 +182,7 @@ fs_status fs_sg2_discriminator_run(fs_sg2_discriminator *d, const float *img, co
         if (!have_x || c->architecture == FS_SG2_ARCH_SKIP) {
             snprintf(name, sizeof name, "b%d.fromrgb", res);
             FS_TRY(conv_layer(d, name, d->img, have_x ? d->tmp : x, n, ic, tmp_ch, res, 1, 1, 1,
-                              FS_ACT_LRELU, 1.0f));
+                              FS_ACT_LRELU, 1.0f, CLAMP));
             if (have_x)
                 FS_TRY(b->ops->axpby(b, x, d->tmp, (size_t)n * tmp_ch * plane, 1.0f, 1.0f));
             have_x = 1;
@@ -195,17 +198,18 @@ fs_status fs_sg2_discriminator_run(fs_sg2_discriminator *d, const float *img, co
         }
         if (c->architecture == FS_SG2_ARCH_RESNET) {
             snprintf(name, sizeof name, "b%d.skip", res);
-            FS_TRY(conv_layer(d, name, x, y, n, tmp_ch, out_ch, res, 1, 2, 0, FS_ACT_LINEAR, g2));
+            FS_TRY(conv_layer(d, name, x, y, n, tmp_ch, out_ch, res, 1, 2, 0, FS_ACT_LINEAR, g2,
+                              NO_CLAMP));
             snprintf(name, sizeof name, "b%d.conv0", res);
-            FS_TRY(conv_layer(d, name, x, d->tmp, n, tmp_ch, tmp_ch, res, 3, 1, 1, FS_ACT_LRELU, 1.0f));
+            FS_TRY(conv_layer(d, name, x, d->tmp, n, tmp_ch, tmp_ch, res, 3, 1, 1, FS_ACT_LRELU, 1.0f, CLAMP));
             snprintf(name, sizeof name, "b%d.conv1", res);
-            FS_TRY(conv_layer(d, name, d->tmp, x, n, tmp_ch, out_ch, res, 3, 2, 1, FS_ACT_LRELU, g2));
+            FS_TRY(conv_layer(d, name, d->tmp, x, n, tmp_ch, out_ch, res, 3, 2, 1, FS_ACT_LRELU, g2, CLAMP));
             FS_TRY(b->ops->axpby(b, y, x, (size_t)n * out_ch * plane / 4, 1.0f, 1.0f));
         } else {
             snprintf(name, sizeof name, "b%d.conv0", res);
-            FS_TRY(conv_layer(d, name, x, d->tmp, n, tmp_ch, tmp_ch, res, 3, 1, 1, FS_ACT_LRELU, 1.0f));
+            FS_TRY(conv_layer(d, name, x, d->tmp, n, tmp_ch, tmp_ch, res, 3, 1, 1, FS_ACT_LRELU, 1.0f, CLAMP));
             snprintf(name, sizeof name, "b%d.conv1", res);
-            FS_TRY(conv_layer(d, name, d->tmp, y, n, tmp_ch, out_ch, res, 3, 2, 1, FS_ACT_LRELU, 1.0f));
+            FS_TRY(conv_layer(d, name, d->tmp, y, n, tmp_ch, out_ch, res, 3, 2, 1, FS_ACT_LRELU, 1.0f, CLAMP));
         }
         float *t = x;
         x = y;
@@ -214,7 +218,7 @@ fs_status fs_sg2_discriminator_run(fs_sg2_discriminator *d, const float *img, co
     int c4 = (int)fs_sg2_channels(c, 4);
     if (!have_x || c->architecture == FS_SG2_ARCH_SKIP) {
         FS_TRY(conv_layer(d, "b4.fromrgb", d->img, have_x ? d->tmp : x, n, ic, c4, 4, 1, 1, 1,
-                          FS_ACT_LRELU, 1.0f));
+                          FS_ACT_LRELU, 1.0f, NO_CLAMP));
         if (have_x)
             FS_TRY(b->ops->axpby(b, x, d->tmp, (size_t)n * c4 * 16, 1.0f, 1.0f));
     }
@@ -227,7 +231,7 @@ fs_status fs_sg2_discriminator_run(fs_sg2_discriminator *d, const float *img, co
         y = t;
         cin += (int)c->mbstd_num_channels;
     }
-    FS_TRY(conv_layer(d, "b4.conv", x, y, n, cin, c4, 4, 3, 1, 1, FS_ACT_LRELU, 1.0f));
+    FS_TRY(conv_layer(d, "b4.conv", x, y, n, cin, c4, 4, 3, 1, 1, FS_ACT_LRELU, 1.0f, CLAMP));
     /* flatten [n, c4, 4, 4] -> [n, 16 c4]: NCHW is already that order */
     FS_TRY(fc_layer(d, "b4.fc", y, d->vec_b, n, c4 * 16, c4, FS_ACT_LRELU, 1.0f));
     int nout = c->cmap_dim > 0 ? (int)c->cmap_dim : 1;

@@ -381,6 +381,22 @@ START_TEST(test_ops_all_protocols)
 }
 END_TEST
 
+/* Protocol 2 spells bytes as latin-1 strings: decoding them must give what
+ * protocol 4 stores raw, at every length and alignment. */
+START_TEST(test_latin1_bytes)
+{
+    loaded a = load_ok(PK "latin1_p2.pkl", 0), b = load_ok(PK "latin1_p4.pkl", 0);
+    ck_assert_uint_eq(a.root->u.seq.n, 72);
+    ck_assert_uint_eq(b.root->u.seq.n, 72);
+    for (size_t i = 0; i < 72; i++) {
+        const fs_pv *x = item(a.root, i), *y = item(b.root, i);
+        assert_bytes(x, FS_PV_BYTES, y->u.s.ptr, y->u.s.len);
+    }
+    unload(&a);
+    unload(&b);
+}
+END_TEST
+
 START_TEST(test_ops_rare)
 {
     /* ((3, 3), 9, 513, 0, -1, -2**71, 'u8', b'b8', {5, 6}, s, s, (s,)) */
@@ -623,6 +639,7 @@ static const bad_case bad_cases[] = {
     {"bad_tensor_neg_stride.pkl", 0, FS_ERR_FORMAT, "bad size or stride"},
     {"bad_tensor_neg_size.pkl", 0, FS_ERR_FORMAT, "bad size or stride"},
     {"bad_tensor_overflow.pkl", 0, FS_ERR_FORMAT, "overflow"},
+    {"bad_tensor_expanded.pkl", 0, FS_ERR_UNSUPPORTED, "4000 elements repeats elements"},
     {"bad_tensor_9d.pkl", 0, FS_ERR_LIMIT, "9 dimensions"},
     {"bad_tensor_rank_mismatch.pkl", 0, FS_ERR_FORMAT, "one length"},
     {"bad_tensor_not_storage.pkl", 0, FS_ERR_FORMAT, "storage is an int"},
@@ -975,6 +992,7 @@ static Suite *pickle_suite(void)
     tc = tcase_create("handmade");
     tcase_add_test(tc, test_ops_all_protocols);
     tcase_add_test(tc, test_ops_rare);
+    tcase_add_test(tc, test_latin1_bytes);
     tcase_add_test(tc, test_state_dict_zip_style);
     tcase_add_test(tc, test_ada_like);
     tcase_add_test(tc, test_tf_like);

@@ -38,6 +38,8 @@ static const fixture fixtures[] = {
     {SG2 "/tiny-cond", "network-snapshot.pkl", -1, 1},
     {SG2 "/tiny-cond", "D.pt", 2, 1},
     {SG2 "/tiny-tf", "stylegan2-tf-layout.pkl", -1, 0},
+    {SG2 "/tiny-resnet", "network-snapshot.pkl", -1, 0}, /* skip-architecture D */
+    {SG2 "/tiny-orig", "network-snapshot.pkl", -1, 0},   /* orig-architecture D */
 };
 
 START_TEST(test_discriminator_scores)

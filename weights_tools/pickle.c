@@ -165,14 +165,22 @@ static void release_array(fs_pickle *p, void *arr, size_t cap, size_t elem)
 /* ------------------------------------------------------------------------ */
 /* Error messages */
 
+/* Whether at lies in [base, base + len] (the end included), compared as
+ * integers since the pointers may belong to unrelated buffers. */
+static int inside(const uint8_t *at, const uint8_t *base, size_t len)
+{
+    uintptr_t a = (uintptr_t)at, b = (uintptr_t)base;
+    return base && a >= b && a - b <= len;
+}
+
 static void describe_offset(const fs_pickle *p, const uint8_t *at, char *out, size_t cap)
 {
-    if (p->origin && at >= p->origin && (size_t)(at - p->origin) <= p->origin_len)
+    if (inside(at, p->origin, p->origin_len))
         snprintf(out, cap, "offset %zu", (size_t)(at - p->origin));
-    else if (p->blob && at >= p->blob && (size_t)(at - p->blob) <= p->blob_len)
+    else if (inside(at, p->blob, p->blob_len))
         snprintf(out, cap, "offset %zu of the storage blob decoded at offset %zu",
                  (size_t)(at - p->blob), p->blob_at);
-    else if (p->cur_buf && at >= p->cur_buf && (size_t)(at - p->cur_buf) <= p->cur_len)
+    else if (inside(at, p->cur_buf, p->cur_len))
         snprintf(out, cap, "offset %zu", (size_t)(at - p->cur_buf));
     else
         snprintf(out, cap, "unknown offset");
@@ -761,18 +769,39 @@ static fs_status latin1_bytes(vm *m, const node *s, const uint8_t **out, size_t 
     void *mem;
     FS_TRY(vm_alloc(m, n - cont, &mem));
     uint8_t *o = mem;
-    /* Branch-free: a continuation byte overwrites the output of its lead (C2
-     * or C3, whose low two bits are the code point's top bits). */
+    /* A word at a time: each continuation byte takes the slot of its lead
+     * (C2 or C3, whose low two bits are the code point's top bits) and holds
+     * the finished byte; every other byte keeps its value. A byte's slot is its
+     * index minus the continuation bytes up to it, which one multiplication
+     * gives for all eight (prefix sums of one bit per byte). Past the ASCII
+     * shortcut no branch depends on the data, which for weights is random. */
     size_t j = 0;
-    uint8_t prev = 0;
-    for (i = 0; i < n; i++) {
+    uint64_t prev = 0; /* the previous word; its last byte precedes this word's first */
+    for (i = 0; n - i >= 8; i += 8) {
+        uint64_t w;
+        memcpy(&w, in + i, 8);
+        uint64_t before = w << 8 | prev >> 56; /* each byte's predecessor */
+        prev = w;
+        if (!(w & HIGH_BITS)) { /* ASCII: zeros in weights, text */
+            memcpy(o + j, &w, 8);
+            j += 8;
+            continue;
+        }
+        uint64_t is_cont = cont_bytes(w) >> 7; /* bit 0 of each byte */
+        uint64_t joined = (before & 0x0303030303030303ull) << 6 | (w & 0x3f3f3f3f3f3f3f3full);
+        uint64_t pick = is_cont * 0xff;
+        uint64_t v = (joined & pick) | (w & ~pick);
+        uint64_t conts_upto = is_cont * 0x0101010101010101ull; /* inclusive prefix sums */
+        for (int k = 0; k < 8; k++)
+            o[j + (size_t)k - ((conts_upto >> (8 * k)) & 0xff)] = (uint8_t)(v >> (8 * k));
+        j += 8 - (conts_upto >> 56);
+    }
+    for (; i < n; i++) {
         uint8_t c = in[i];
-        size_t k = (c & 0xc0) == 0x80;
-        uint8_t keep = (uint8_t)(k - 1); /* 0xff for a byte that starts a code point */
-        j -= k;
-        o[j] = (uint8_t)((c & keep) | ((prev << 6 | (c & 0x3f)) & ~keep));
-        j++;
-        prev = c;
+        if ((c & 0xc0) == 0x80)
+            o[j - 1] = (uint8_t)((o[j - 1] & 0x03) << 6 | (c & 0x3f));
+        else
+            o[j++] = c;
     }
     *out = o;
     *out_len = j;
@@ -919,6 +948,13 @@ static fs_status reconstruct_tensor(vm *m, const node *args, node **out)
         return vm_err(m, FS_ERR_FORMAT,
                       "tensor view reaches element %lld of a storage of %llu elements",
                       (long long)last, (unsigned long long)avail);
+    /* Only a view that repeats elements (a zero or overlapping stride) can
+     * have more of them than its storage; copying one out could take far
+     * more memory than the file, and checkpoints never hold one. */
+    if (!empty && (uint64_t)numel > avail)
+        return vm_err(m, FS_ERR_UNSUPPORTED,
+                      "tensor of %lld elements repeats elements of a storage of %llu",
+                      (long long)numel, (unsigned long long)avail);
     t->height = 1;
     FS_TRY(adopt(m, t, st));
     *out = t;
@@ -941,11 +977,9 @@ static fs_status load_from_bytes(vm *m, const node *args, node **out)
      * about it say where it came from. */
     const uint8_t *saved_blob = p->blob;
     size_t saved_len = p->blob_len, saved_at = p->blob_at;
-    int outside = !(p->origin && blob >= p->origin && (size_t)(blob - p->origin) <= p->origin_len);
-    if (outside && !(p->blob && blob >= p->blob && (size_t)(blob - p->blob) <= p->blob_len)) {
-        size_t at = (size_t)(m->op);
-        if (p->origin && m->buf >= p->origin &&
-            (size_t)(m->buf - p->origin) <= p->origin_len)
+    if (!inside(blob, p->origin, p->origin_len) && !inside(blob, p->blob, p->blob_len)) {
+        size_t at = m->op;
+        if (inside(m->buf, p->origin, p->origin_len))
             at += (size_t)(m->buf - p->origin);
         p->blob = blob;
         p->blob_len = len;

@@ -13,7 +13,13 @@
  * and the stack/memo/nesting depths are capped in proportion to the input size,
  * so a hostile file cannot make the reader allocate much more than it is big.
  * Strings and bytes point into the input buffer where possible (zero copy), so
- * the input must outlive the context. */
+ * the input must outlive the context.
+ *
+ * The graph may share nodes (the memo) but has no cycles, and no container
+ * is nested more than 1000 deep, so a depth-bounded recursive walk is safe.
+ * A crafted dict may list a key twice; fs_pv_dict_get returns the last value,
+ * as Python would. Tensor views stay inside their storage and never repeat
+ * elements. Storage data may be unaligned. */
 #ifndef FS_PICKLE_H
 #define FS_PICKLE_H
 
