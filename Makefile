@@ -44,6 +44,19 @@ NVCCFLAGS   ?= -O3 -std=c++17 $(CUDA_ARCHS) -Xcompiler -Wall,-fPIC
 CU_OBJS     := $(CU_SRCS:%.cu=$(BUILD)/obj/%.o)
 CFLAGS      += -DFS_WITH_CUDA=1 -I$(CUDA_HOME)/include
 LDLIBS      += -L$(CUDA_HOME)/lib64 -lcudart_static -lstdc++ -ldl -lrt
+# The rules below come before `all`; keep `all` the default goal.
+.DEFAULT_GOAL := all
+# Header dependencies of the .cu files (kernels/cuda_common.cuh is shared by all).
+NVCCFLAGS   += -MMD -MP
+-include $(CU_OBJS:.o=.d)
+
+# CUDA modconv layers vs a cuDNN baseline (bench/bench_cuda_layers.c); needs a GPU to run:
+#   make bench-cuda && build/bench/bench_cuda_layers [--batch 32] [--tf32]
+.PHONY: bench-cuda
+bench-cuda: $(BUILD)/bench/bench_cuda_layers
+$(BUILD)/bench/bench_cuda_layers: bench/bench_cuda_layers.c kernels/cuda_backend.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcudnn -Wl,-rpath,$(CUDA_HOME)/lib64 -o $@
 endif
 
 .PHONY: all check check-asan check-valgrind fuzz install uninstall clean
@@ -99,6 +112,13 @@ fuzz: $(FUZZ_BINS)
 	  echo "== $$n ($(FUZZ_SECONDS) s)"; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 \
 	      $(BUILD)/fuzz/corpus-$$n tests/fuzz/corpus/$${n#fuzz_} || exit 1; done
+
+# CPU generator benchmark (bench/run_cpu_generator_bench.sh runs it).
+.PHONY: bench
+bench: $(BUILD)/bench/bench_generator_cpu
+$(BUILD)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR)

@@ -310,8 +310,8 @@ static fs_status parse_dir(fs_weights *w, uint64_t dir_off, uint32_t count, char
 
 static fs_status open_common(fs_weights *w, unsigned flags)
 {
-    uint64_t meta_off, meta_size, dir_off;
-    uint32_t meta_count, tensor_count;
+    uint64_t meta_off = 0, meta_size = 0, dir_off = 0;
+    uint32_t meta_count = 0, tensor_count = 0;
     FS_TRY(check_header(w, &meta_off, &meta_size, &meta_count, &tensor_count, &dir_off));
     /* Every name, key and string fits in the metadata block plus the
      * directory, with one NUL each. */

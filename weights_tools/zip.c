@@ -484,7 +484,7 @@ fs_status fs_zip_open(const uint8_t *buf, size_t len, const char *label, fs_zip 
     }
     z->buf = buf;
     z->len = len;
-    zip_directory dir;
+    zip_directory dir = {0};
     fs_status s = read_end_records(z, &dir);
     if (s == FS_OK)
         s = read_directory(z, &dir);

@@ -1,0 +1,83 @@
+/* Plain convolution layers on the GPU (discriminator, CVAE-GAN, the
+ * generator's resnet skip), as cpu_conv2d: weight * weight_gain, bias,
+ * activation, gain, clamp.
+ *   down == 2: the official FIR down-sampling order. The FIR runs first with
+ *              the conv's padding folded in (pads p0/p1 from k and the filter
+ *              length), decimating by 2 itself for a 1x1 conv; then the conv
+ *              runs 'valid' with stride 2 (k > 1) or 1 (k == 1). The filtered
+ *              image is a temporary, made in sample chunks of about
+ *              FS_CUDA_CHUNK_BYTES so a large batch needs no second full-size
+ *              activation buffer.
+ *   otherwise: one stride/pad correlation.
+ * The convolution itself is igemm.cu's kernel with the EPI_CONV epilogue. */
+#include "cuda_common.cuh"
+
+fs_status cuda_conv2d(fs_backend *b, const fs_conv2d_args *a)
+{
+    FS_TRY(cuda_enter(b));
+    cudaStream_t stream = cuda_impl_of(b)->stream;
+    if (a->n <= 0 || a->cout <= 0)
+        return FS_OK;
+    if (a->k < 1)
+        return fs_error(FS_ERR_ARG, "cuda conv2d: kernel size %d", a->k);
+    igemm_params p = {};
+    p.cin = a->cin;
+    p.scale = NULL;
+    p.wt = a->weight;
+    p.cout = a->cout;
+    p.w_transposed = 0;
+    p.wgain = a->weight_gain;
+    p.epi.mode = EPI_CONV;
+    p.epi.bias = a->b;
+    p.epi.bias_gain = 1.0f;
+    p.epi.act = (int)a->act;
+    p.epi.gain = a->gain;
+    p.epi.clamp = a->clamp;
+
+    if (a->down != 2) {
+        int stride = a->stride > 0 ? a->stride : 1;
+        int oh = (a->h + 2 * a->pad - a->k) / stride + 1, ow = (a->w + 2 * a->pad - a->k) / stride + 1;
+        if (oh <= 0 || ow <= 0)
+            return FS_OK;
+        p.x = a->x;
+        p.h = a->h;
+        p.w = a->w;
+        p.x_sample_stride = (size_t)a->cin * a->h * a->w;
+        p.n = a->n;
+        igemm_set_correlation(&p, a->k, stride, a->pad, oh, ow);
+        p.y = a->y;
+        p.y_sample_stride = (size_t)a->cout * oh * ow;
+        return igemm_launch(&p, stream);
+    }
+
+    /* down == 2, the same pads and sizes as cpu_conv2d */
+    int fl = a->fir_len;
+    int p0 = a->k / 2 + (fl - 2 + 1) / 2, p1 = a->k / 2 + (fl - 2) / 2;
+    int fdown = a->k == 1 ? 2 : 1;
+    int fh = (a->h + p0 + p1 - fl) / fdown + 1, fw = (a->w + p0 + p1 - fl) / fdown + 1;
+    int stride = a->k == 1 ? 1 : 2;
+    int oh = (fh - a->k) / stride + 1, ow = (fw - a->k) / stride + 1;
+    if (fh <= 0 || fw <= 0 || oh <= 0 || ow <= 0)
+        return FS_OK;
+    size_t per = (size_t)a->cin * fh * fw * sizeof(float);
+    int chunk = (int)(FS_CUDA_CHUNK_BYTES / (per ? per : 1));
+    chunk = chunk < 1 ? 1 : chunk > a->n ? a->n : chunk;
+    void *tmp;
+    FS_TRY(cuda_scratch(b, per * (size_t)chunk, &tmp));
+    for (int s0 = 0; s0 < a->n; s0 += chunk) {
+        int ns = a->n - s0 < chunk ? a->n - s0 : chunk;
+        fs_upfirdn2d_args u = {a->x + (size_t)s0 * a->cin * a->h * a->w, (float *)tmp, ns * a->cin,
+                               a->h, a->w, 1, fdown, p0, p1, a->fir, fl, 1.0f};
+        FS_TRY(upfirdn2d_launch(&u, stream));
+        p.x = (const float *)tmp;
+        p.h = fh;
+        p.w = fw;
+        p.x_sample_stride = (size_t)a->cin * fh * fw;
+        p.n = ns;
+        igemm_set_correlation(&p, a->k, stride, 0, oh, ow);
+        p.y = a->y + (size_t)s0 * a->cout * oh * ow;
+        p.y_sample_stride = (size_t)a->cout * oh * ow;
+        FS_TRY(igemm_launch(&p, stream));
+    }
+    return FS_OK;
+}

@@ -1,0 +1,181 @@
+/* The CUDA backend's ops table, memory and lifetime (see cuda_backend.h).
+ *
+ * One non-blocking stream per backend: every op launches on it, so ops run in
+ * the order the model code calls them and reuse of the scratch buffer between
+ * ops is safe without extra synchronisation. upload is an async copy (from
+ * pageable memory the runtime stages the source before returning, so the
+ * caller may free it at once); download waits for the stream, since the host
+ * reads the result next. The ops themselves live in fc.cu, modconv.cu,
+ * conv2d.cu, upfirdn2d.cu, bias_act.cu and misc.cu. */
+#include <stdlib.h>
+
+#include "cuda_backend.h"
+#include "cuda_common.cuh"
+
+fs_status cuda_enter(fs_backend *b)
+{
+    CUDA_CHECK(cudaSetDevice(cuda_impl_of(b)->device));
+    return FS_OK;
+}
+
+fs_status cuda_scratch(fs_backend *b, size_t bytes, void **out)
+{
+    cuda_impl *m = cuda_impl_of(b);
+    if (bytes > m->scratch_bytes) {
+        if (m->scratch) {
+            CUDA_CHECK(cudaFree(m->scratch)); /* waits for kernels still using it */
+            m->scratch = NULL;
+            m->scratch_bytes = 0;
+        }
+        size_t want = cuda_align(bytes);
+        cudaError_t e = cudaMalloc(&m->scratch, want);
+        if (e != cudaSuccess) {
+            m->scratch = NULL;
+            cudaGetLastError();
+            return fs_error(FS_ERR_NOMEM, "cuda backend: cannot allocate %zu bytes of scratch: %s",
+                            want, cudaGetErrorString(e));
+        }
+        m->scratch_bytes = want;
+    }
+    *out = m->scratch;
+    return FS_OK;
+}
+
+/* ---- memory ------------------------------------------------------------------------ */
+
+static void *cuda_alloc(fs_backend *b, size_t bytes)
+{
+    if (cuda_enter(b) != FS_OK)
+        return NULL;
+    void *p = NULL;
+    /* never 0 bytes: callers read NULL as failure */
+    cudaError_t e = cudaMalloc(&p, cuda_align(bytes ? bytes : 1));
+    if (e != cudaSuccess) {
+        cudaGetLastError(); /* out-of-memory is not sticky: keep the context usable */
+        fs_error(FS_ERR_NOMEM, "cuda backend: cannot allocate %zu bytes: %s", bytes,
+                 cudaGetErrorString(e));
+        return NULL;
+    }
+    return p;
+}
+
+static void cuda_release(fs_backend *b, void *p)
+{
+    if (!p || cuda_enter(b) != FS_OK)
+        return;
+    if (cudaFree(p) != cudaSuccess)
+        cudaGetLastError(); /* void interface: a later call reports a broken context */
+}
+
+static fs_status cuda_upload(fs_backend *b, void *dst, const void *src, size_t bytes)
+{
+    FS_TRY(cuda_enter(b));
+    if (bytes == 0)
+        return FS_OK;
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, cuda_impl_of(b)->stream));
+    return FS_OK;
+}
+
+static fs_status cuda_download(fs_backend *b, void *dst, const void *src, size_t bytes)
+{
+    FS_TRY(cuda_enter(b));
+    cudaStream_t s = cuda_impl_of(b)->stream;
+    if (bytes)
+        CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, s));
+    CUDA_CHECK(cudaStreamSynchronize(s));
+    return FS_OK;
+}
+
+static fs_status cuda_synchronize(fs_backend *b)
+{
+    FS_TRY(cuda_enter(b));
+    CUDA_CHECK(cudaStreamSynchronize(cuda_impl_of(b)->stream));
+    return FS_OK;
+}
+
+static void cuda_destroy(fs_backend *b)
+{
+    cuda_impl *m = cuda_impl_of(b);
+    if (m) {
+        if (cudaSetDevice(m->device) == cudaSuccess) {
+            if (m->stream)
+                cudaStreamSynchronize(m->stream);
+            if (m->scratch)
+                cudaFree(m->scratch);
+            if (m->stream)
+                cudaStreamDestroy(m->stream);
+        }
+        cudaGetLastError();
+        free(m);
+    }
+    free(b);
+}
+
+static const fs_backend_ops cuda_ops = {
+    /* .name = */ "cuda",
+    /* .destroy = */ cuda_destroy,
+    /* .alloc = */ cuda_alloc,
+    /* .release = */ cuda_release,
+    /* .upload = */ cuda_upload,
+    /* .download = */ cuda_download,
+    /* .fc = */ cuda_fc,
+    /* .normalize_2nd_moment = */ cuda_normalize_2nd_moment,
+    /* .lerp_rows = */ cuda_lerp_rows,
+    /* .modconv = */ cuda_modconv,
+    /* .conv2d = */ cuda_conv2d,
+    /* .upfirdn2d = */ cuda_upfirdn2d,
+    /* .bias_act = */ cuda_bias_act,
+    /* .axpby = */ cuda_axpby,
+    /* .mbstd = */ cuda_mbstd,
+    /* .project = */ cuda_project,
+    /* .conv_transpose2d = */ cuda_conv_transpose2d,
+    /* .instance_norm = */ cuda_instance_norm,
+    /* .avg_pool2d = */ cuda_avg_pool2d,
+    /* .synchronize = */ cuda_synchronize,
+};
+
+extern "C" void *fs_backend_cuda_stream(fs_backend *b)
+{
+    return b && b->ops == &cuda_ops ? (void *)cuda_impl_of(b)->stream : NULL;
+}
+
+extern "C" fs_status fs_backend_cuda_init(fs_backend **out, int device)
+{
+    *out = NULL;
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        return fs_error(FS_ERR_DEVICE, "cuda backend: no usable CUDA driver or device: %s",
+                        cudaGetErrorString(e));
+    }
+    if (device < 0 || device >= count)
+        return fs_error(FS_ERR_DEVICE, "cuda backend: device %d requested, %d present", device,
+                        count);
+    fs_backend *b = (fs_backend *)calloc(1, sizeof *b);
+    cuda_impl *m = (cuda_impl *)calloc(1, sizeof *m);
+    if (!b || !m) {
+        free(b);
+        free(m);
+        return fs_error(FS_ERR_NOMEM, "cuda backend: out of memory");
+    }
+    m->device = device;
+    b->ops = &cuda_ops;
+    b->impl = m;
+    fs_status s = cuda_enter(b);
+    if (s == FS_OK) {
+        /* Non-blocking: the legacy default stream must not serialise with us. */
+        e = cudaStreamCreateWithFlags(&m->stream, cudaStreamNonBlocking);
+        if (e != cudaSuccess) {
+            m->stream = NULL;
+            s = fs_error(FS_ERR_DEVICE, "%s:%d: cudaStreamCreateWithFlags: %s", __FILE__, __LINE__,
+                         cudaGetErrorString(e));
+        }
+    }
+    if (s != FS_OK) {
+        cuda_destroy(b);
+        return s;
+    }
+    *out = b;
+    return FS_OK;
+}

@@ -1,0 +1,269 @@
+/* Internal to the CUDA backend (kernels/cuda_backend.cu and the op files):
+ * the backend's state, the CUDA_CHECK macro, device helpers every op shares
+ * (activation, Philox normals, block reductions), the implicit-GEMM
+ * convolution that fc, conv2d, modconv and conv_transpose2d are all built on,
+ * and the op entry points the ops table points at.
+ *
+ * Device helpers repeat the CPU oracle's formulas (engine/cpu_backend.c,
+ * engine/rng.c) operation for operation, so that results differ only by
+ * summation order and FMA contraction (float ops) or not at all (the Philox
+ * noise, which is computed in double and rounded once, as on the CPU). */
+#ifndef FS_KERNELS_CUDA_COMMON_CUH
+#define FS_KERNELS_CUDA_COMMON_CUH
+
+#include <cuda_runtime.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../engine/backend.h"
+#include "../engine/status.h"
+
+/* Any failing CUDA call: record "file:line: call: reason" and return
+ * FS_ERR_DEVICE from the enclosing function (which returns fs_status). */
+#define CUDA_CHECK(call)                                                                   \
+    do {                                                                                   \
+        cudaError_t cuda_check_e_ = (call);                                                \
+        if (cuda_check_e_ != cudaSuccess)                                                  \
+            return fs_error(FS_ERR_DEVICE, "%s:%d: %s: %s", __FILE__, __LINE__, #call,     \
+                            cudaGetErrorString(cuda_check_e_));                            \
+    } while (0)
+
+/* After a kernel launch: configuration errors show at once, faults later. */
+#define CUDA_CHECK_LAUNCH(name) CUDA_CHECK(cudaGetLastError())
+
+/* Temporaries of one op (FIR outputs, transposed-conv planes, noise maps) are
+ * processed in sample chunks of about this size, so that a batch of 32 at
+ * 1024^2 does not need a second multi-GB activation buffer. */
+#define FS_CUDA_CHUNK_BYTES ((size_t)512 << 20)
+
+typedef struct {
+    int device;
+    cudaStream_t stream;
+    void *scratch;        /* grown on demand, reused by every op (stream-ordered) */
+    size_t scratch_bytes;
+} cuda_impl;
+
+static inline cuda_impl *cuda_impl_of(fs_backend *b) { return (cuda_impl *)b->impl; }
+
+/* Makes the backend's device current for this thread (ops may be called from
+ * a thread that last used another device). */
+fs_status cuda_enter(fs_backend *b);
+
+/* At least `bytes` of device scratch, valid until the next cuda_scratch call.
+ * Growing frees the old buffer (cudaFree waits for the device, so work still
+ * queued on the old buffer completes first). */
+fs_status cuda_scratch(fs_backend *b, size_t bytes, void **out);
+
+/* Rounds a byte count up to 256 so partitions of the scratch stay aligned. */
+static inline size_t cuda_align(size_t bytes) { return (bytes + 255) & ~(size_t)255; }
+
+static inline unsigned cuda_blocks(size_t n, int block)
+{
+    size_t b = (n + (size_t)block - 1) / (size_t)block;
+    return (unsigned)(b < 1048576 ? (b ? b : 1) : 1048576); /* kernels grid-stride past this */
+}
+
+/* ---- device helpers ------------------------------------------------------------ */
+
+#define FS_SQRT2F 1.41421356237309504880f
+
+/* cpu_backend.c act_apply, operation for operation. */
+__device__ __forceinline__ float act_apply(float x, int act, float gain, float clamp)
+{
+    switch (act) {
+    case FS_ACT_LRELU: x = (x < 0 ? x * 0.2f : x) * FS_SQRT2F; break;
+    case FS_ACT_RELU: x = x < 0 ? 0.0f : x; break;
+    case FS_ACT_LEAKY001: x = x < 0 ? x * 0.01f : x; break;
+    case FS_ACT_TANH: x = tanhf(x); break;
+    default: break;
+    }
+    x *= gain;
+    if (clamp > 0)
+        x = x < -clamp ? -clamp : x > clamp ? clamp : x;
+    return x;
+}
+
+/* engine/rng.c fs_philox_normal, bit for bit: the same Philox4x32-10 rounds
+ * (__umulhi gives the high word of the 32x32 product), the same counter
+ * {index lo, index hi, stream, 0x5eed5eed} and key {seed lo, seed hi}, and
+ * Box-Muller in double rounded once to float. Double sqrt and division are
+ * IEEE-exact on the device; log and cos are within 1-2 ulp of double, which
+ * leaves the float result identical unless a value falls within ~2^-29 of a
+ * float rounding boundary. */
+__device__ __forceinline__ float philox_normal(uint64_t seed, uint32_t stream, uint64_t index)
+{
+    uint32_t c0 = (uint32_t)index, c1 = (uint32_t)(index >> 32), c2 = stream, c3 = 0x5eed5eedu;
+    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+#pragma unroll
+    for (int round = 0; round < 10; round++) {
+        uint32_t hi0 = __umulhi(0xD2511F53u, c0), lo0 = 0xD2511F53u * c0;
+        uint32_t hi1 = __umulhi(0xCD9E8D57u, c2), lo1 = 0xCD9E8D57u * c2;
+        uint32_t n0 = hi1 ^ c1 ^ k0;
+        uint32_t n2 = hi0 ^ c3 ^ k1;
+        c1 = lo1;
+        c3 = lo0;
+        c0 = n0;
+        c2 = n2;
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    double u1 = ((double)((((uint64_t)c0) << 21) ^ (c1 >> 11)) + 1.0) / 9007199254740992.0;
+    double u2 = (double)((((uint64_t)c2) << 21) ^ (c3 >> 11)) / 9007199254740992.0;
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+/* Sum over the block (blockDim.x a multiple of 32, at most 1024), returned to
+ * every thread. `sh` holds 32 values of T. */
+template <typename T> __device__ __forceinline__ T block_sum(T v, T *sh)
+{
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1)
+        v += __shfl_down_sync(0xffffffffu, v, o);
+    int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
+    if (lane == 0)
+        sh[wid] = v;
+    __syncthreads();
+    if (wid == 0) {
+        v = lane < (int)(blockDim.x >> 5) ? sh[lane] : (T)0;
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1)
+            v += __shfl_down_sync(0xffffffffu, v, o);
+        if (lane == 0)
+            sh[0] = v;
+    }
+    __syncthreads();
+    T r = sh[0];
+    __syncthreads(); /* sh may be reused right after */
+    return r;
+}
+
+/* One output sample of cpu_backend.c upfirdn2d_plane before the gain: the
+ * same loops in the same order (zero insertion by up, pad0, true convolution
+ * with the fl x fl filter f, every down-th sample). */
+__device__ __forceinline__ float upfirdn_point(const float *__restrict__ x, int h, int w, int up,
+                                              int down, int pad0, const float *f, int fl, int oy,
+                                              int ox)
+{
+    int uh = h * up, uw = w * up;
+    float acc = 0.0f;
+    for (int ky = 0; ky < fl; ky++) {
+        int uy = oy * down + ky - pad0;
+        if (uy < 0 || uy >= uh || uy % up)
+            continue;
+        const float *row = x + (size_t)(uy / up) * w;
+        const float *frow = f + (size_t)(fl - 1 - ky) * fl + (fl - 1);
+        for (int kx = 0; kx < fl; kx++) {
+            int ux = ox * down + kx - pad0;
+            if (ux < 0 || ux >= uw || ux % up)
+                continue;
+            acc += __ldg(row + ux / up) * frow[-kx];
+        }
+    }
+    return acc;
+}
+
+/* ---- epilogues ------------------------------------------------------------------ */
+
+enum { EPI_RAW = 0, EPI_CONV = 1, EPI_MODCONV = 2 };
+
+/* What happens to an accumulated output value before it is stored:
+ *   EPI_RAW:     stored as is (transposed-conv planes before the FIR);
+ *   EPI_CONV:    act(acc + bias[o] * bias_gain) * gain, clamped (fc, conv2d,
+ *                conv_transpose2d);
+ *   EPI_MODCONV: act(acc * dcoef[s, o] + noise * strength + bias[o]) * gain,
+ *                clamped, the modconv epilogue of cpu_backend.c. */
+typedef struct {
+    int mode;
+    const float *bias; /* [cout] or NULL */
+    float bias_gain;
+    int act;
+    float gain, clamp;
+    const float *dcoef; /* [n, dcoef_stride] or NULL (no demodulation) */
+    int dcoef_stride;
+    const float *noise; /* noise[s * noise_stride + y * yw + x], NULL: none */
+    size_t noise_stride; /* 0: one map for every sample (const noise) */
+    float noise_strength;
+} epi_params;
+
+/* `s` is the sample, `pix` the pixel's offset in its output plane. */
+__device__ __forceinline__ float epi_apply(const epi_params &e, float acc, int o, int s,
+                                           size_t pix)
+{
+    if (e.mode == EPI_CONV)
+        return act_apply(acc + (e.bias ? e.bias[o] * e.bias_gain : 0.0f), e.act, e.gain, e.clamp);
+    if (e.mode == EPI_MODCONV) {
+        float v = acc * (e.dcoef ? e.dcoef[(size_t)s * e.dcoef_stride + o] : 1.0f);
+        if (e.noise)
+            v += e.noise[(size_t)s * e.noise_stride + pix] * e.noise_strength;
+        return act_apply(v + (e.bias ? e.bias[o] : 0.0f), e.act, e.gain, e.clamp);
+    }
+    return acc;
+}
+
+/* ---- implicit-GEMM convolution (igemm.cu) ------------------------------------------ */
+
+/* out[s, o, p] = sum_{i, t} W[o, i, tap t] * x[s, i, in(p, t)] * scale[s, i]
+ * over a grid of oh x ow outputs per sample, where the taps of one launch are
+ *   ky = ky0 + kystep * ty (ty < nty), kx likewise,
+ *   input row = oy * stride + iy0 + iystep * ty, column likewise,
+ * (zero outside the input), and output (oy, ox) is stored at row
+ * oy * ysy + yoy, column ox * ysx + yox of a yh x yw plane of y. A stride/pad
+ * correlation is one launch (all k x k taps, iy0 = -pad); a transposed conv
+ * is one launch per output phase (see convt_launch). */
+typedef struct {
+    const float *x;
+    int cin, h, w;
+    size_t x_sample_stride; /* floats between samples (cin * h * w, or ldx for fc) */
+    const float *scale;     /* [n, cin] per-sample input scales (styles) or NULL */
+    const float *wt;
+    int cout, k;
+    int w_transposed; /* 0: W[cout, cin, k, k]; 1: W[cin, cout, k, k] (ConvTranspose2d) */
+    float wgain;      /* multiplies W as it is loaded, before the product (as the CPU) */
+    int n, oh, ow;
+    int stride;
+    int nty, ntx, ky0, kystep, kx0, kxstep, iy0, iystep, ix0, ixstep;
+    float *y;
+    int yh, yw, ysy, ysx, yoy, yox;
+    size_t y_sample_stride;
+    epi_params epi;
+} igemm_params;
+
+fs_status igemm_launch(const igemm_params *p, cudaStream_t stream);
+
+/* A stride/pad correlation with every k x k tap: fills the geometry fields
+ * of p (output oh x ow = y plane). */
+void igemm_set_correlation(igemm_params *p, int k, int stride, int pad, int oh, int ow);
+
+/* y[s, o, iy*st - pad + ky, ix*st - pad + kx] += W(i, o, ky, kx) x[s, i, iy, ix]
+ * (+ epilogue), as a gather over the st x st output phases, one igemm launch
+ * each; `p` carries x, scale, weights, n, y and the epilogue. */
+fs_status convt_launch(igemm_params *p, int st, int pad, cudaStream_t stream);
+
+/* ---- launchers shared between op files ----------------------------------------------- */
+
+/* upfirdn2d on nc planes (upfirdn2d.cu). */
+fs_status upfirdn2d_launch(const fs_upfirdn2d_args *a, cudaStream_t stream);
+
+/* ---- the ops (one per backend.h entry) -------------------------------------------------- */
+
+fs_status cuda_fc(fs_backend *b, const fs_fc_args *a);
+fs_status cuda_normalize_2nd_moment(fs_backend *b, float *x, int n, int c);
+fs_status cuda_lerp_rows(fs_backend *b, float *y, const float *a, int n, int rows, int c,
+                         int row0, int row1, float t);
+fs_status cuda_modconv(fs_backend *b, const fs_modconv_args *a);
+fs_status cuda_conv2d(fs_backend *b, const fs_conv2d_args *a);
+fs_status cuda_upfirdn2d(fs_backend *b, const fs_upfirdn2d_args *a);
+fs_status cuda_bias_act(fs_backend *b, float *x, const float *bias, int n, int c, size_t hw,
+                        fs_act act, float gain, float clamp);
+fs_status cuda_axpby(fs_backend *b, float *y, const float *x, size_t n, float ys, float xs);
+fs_status cuda_mbstd(fs_backend *b, const float *x, float *y, int n, int c, int h, int w,
+                     int group, int f);
+fs_status cuda_project(fs_backend *b, const float *x, const float *cmap, float *out, int n, int c,
+                       float scale);
+fs_status cuda_conv_transpose2d(fs_backend *b, const fs_conv_transpose2d_args *a);
+fs_status cuda_instance_norm(fs_backend *b, float *x, const float *weight, const float *bias,
+                             int n, int c, size_t hw, float eps, fs_act act);
+fs_status cuda_avg_pool2d(fs_backend *b, const float *x, float *y, int nc, int h, int w, int k,
+                          int stride, int pad);
+
+#endif

@@ -1,0 +1,219 @@
+/* The fused modulated convolution of the StyleGAN2 synthesis network on the
+ * GPU, as cpu_modconv: y = clamp(act(d[n,o] * conv(x * s[n], W) + noise *
+ * strength + b) * gain), in the non-fused algebra (shared weights, styles
+ * applied to the input as it is gathered, demodulation in the epilogue), so
+ * one weight read serves the whole batch.
+ *   up == 1: one implicit GEMM (igemm.cu) with the styles as input scales and
+ *            the EPI_MODCONV epilogue.
+ *   up == 2: the stride-2 transposed conv of x * s into T [cout, 2h+1, 2w+1]
+ *            (four phase GEMMs that skip the inserted zeros), then the 4x4 FIR
+ *            with pad 1 and gain 4 and the epilogue in one kernel
+ *            (modconv_fir_kernel1). T is made in sample chunks of about
+ *            FS_CUDA_CHUNK_BYTES.
+ * Demodulation d[n,o] = 1/sqrt(sum_{i,k} (W[o,i,k] s[n,i])^2 + 1e-8) is its
+ * own small kernel; FS_NOISE_RANDOM noise is drawn once per pixel and sample
+ * (modconv_noise_kernel1, Philox as engine/rng.c, bit-exact) into a map the
+ * epilogue reads like the const map.
+ *
+ * Kernel versions (v1: FP32, correct first):
+ *   demod 1: one block per output channel, a loop over samples, a block
+ *            reduction over cin * k * k products;
+ *   noise 1: one thread per pixel;
+ *   fir 1:   one output per thread, 16 reads of T through the read-only cache. */
+#include "cuda_common.cuh"
+
+#define MC_BLOCK 256
+
+__global__ void modconv_demod_kernel1(const float *__restrict__ w, const float *__restrict__ styles,
+                                      float *__restrict__ dcoef, int n, int cin, int cout, int kk)
+{
+    __shared__ float sh[32];
+    int o = blockIdx.x;
+    const float *wo = w + (size_t)o * cin * kk;
+    for (int s = 0; s < n; s++) {
+        const float *st = styles + (size_t)s * cin;
+        float acc = 0.0f;
+        for (int e = threadIdx.x; e < cin * kk; e += blockDim.x) {
+            float v = wo[e] * st[e / kk];
+            acc += v * v;
+        }
+        acc = block_sum(acc, sh);
+        if (threadIdx.x == 0)
+            dcoef[(size_t)s * cout + o] = 1.0f / sqrtf(acc + 1e-8f);
+    }
+}
+
+__global__ void modconv_noise_kernel1(float *__restrict__ noise, const uint64_t *__restrict__ seeds,
+                                      int n, size_t plane, uint32_t stream)
+{
+    size_t total = (size_t)n * plane;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
+         i += (size_t)gridDim.x * blockDim.x) {
+        size_t s = i / plane;
+        noise[i] = philox_normal(seeds[s], stream, (uint64_t)(i - s * plane));
+    }
+}
+
+/* T planes [planes, th, tw] -> y planes [planes, th - 1, tw - 1]: the FIR
+ * (pad 1, gain 4) of cpu mc_up_fir_task, then the modconv epilogue. */
+__global__ void modconv_fir_kernel1(const float *__restrict__ t, float *__restrict__ y,
+                                    const float *__restrict__ fir, int planes, int cout, int th,
+                                    int tw, const epi_params e)
+{
+    __shared__ float f[16];
+    if (threadIdx.x < 16)
+        f[threadIdx.x] = fir[threadIdx.x];
+    __syncthreads();
+    int oh = th - 1, ow = tw - 1;
+    size_t ohw = (size_t)oh * ow, total = (size_t)planes * ohw;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
+         i += (size_t)gridDim.x * blockDim.x) {
+        size_t plane = i / ohw;
+        int r = (int)(i - plane * ohw);
+        int oy = r / ow, ox = r - oy * ow;
+        float v = upfirdn_point(t + plane * th * tw, th, tw, 1, 1, 1, f, 4, oy, ox) * 4.0f;
+        int s = (int)(plane / cout), o = (int)(plane - (size_t)s * cout);
+        y[i] = epi_apply(e, v, o, s, (size_t)r);
+    }
+}
+
+static fs_status modconv_demod_launch(const float *w, const float *styles, float *dcoef, int n,
+                                      int cin, int cout, int kk, cudaStream_t stream)
+{
+    modconv_demod_kernel1<<<cout, MC_BLOCK, 0, stream>>>(w, styles, dcoef, n, cin, cout, kk);
+    CUDA_CHECK_LAUNCH("modconv_demod_kernel1");
+    return FS_OK;
+}
+
+static fs_status modconv_noise_launch(float *noise, const uint64_t *seeds, int n, size_t plane,
+                                      uint32_t stream_id, cudaStream_t stream)
+{
+    modconv_noise_kernel1<<<cuda_blocks((size_t)n * plane, MC_BLOCK), MC_BLOCK, 0, stream>>>(
+        noise, seeds, n, plane, stream_id);
+    CUDA_CHECK_LAUNCH("modconv_noise_kernel1");
+    return FS_OK;
+}
+
+static fs_status modconv_fir_launch(const float *t, float *y, const float *fir, int planes,
+                                    int cout, int th, int tw, const epi_params *e,
+                                    cudaStream_t stream)
+{
+    size_t outs = (size_t)planes * (th - 1) * (tw - 1);
+    modconv_fir_kernel1<<<cuda_blocks(outs, MC_BLOCK), MC_BLOCK, 0, stream>>>(t, y, fir, planes, cout,
+                                                                             th, tw, *e);
+    CUDA_CHECK_LAUNCH("modconv_fir_kernel1");
+    return FS_OK;
+}
+
+/* noise_seeds: the generator passes host memory; device memory works too. */
+static fs_status seeds_on_device(fs_backend *b, const uint64_t *seeds, int n, uint64_t *dst,
+                                 const uint64_t **out)
+{
+    cudaPointerAttributes attr;
+    cudaError_t e = cudaPointerGetAttributes(&attr, seeds);
+    if (e == cudaSuccess && (attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged)) {
+        *out = seeds;
+        return FS_OK;
+    }
+    cudaGetLastError(); /* older runtimes flag plain host pointers as an error */
+    CUDA_CHECK(cudaMemcpyAsync(dst, seeds, (size_t)n * sizeof *seeds, cudaMemcpyHostToDevice,
+                               cuda_impl_of(b)->stream));
+    *out = dst;
+    return FS_OK;
+}
+
+fs_status cuda_modconv(fs_backend *b, const fs_modconv_args *a)
+{
+    FS_TRY(cuda_enter(b));
+    cudaStream_t stream = cuda_impl_of(b)->stream;
+    if (a->up != 1 && !(a->up == 2 && a->k == 3 && a->fir_len == 4))
+        return fs_error(FS_ERR_UNSUPPORTED, "cuda modconv: up=%d with k=%d", a->up, a->k);
+    if (a->k < 1)
+        return fs_error(FS_ERR_ARG, "cuda modconv: kernel size %d", a->k);
+    if (a->noise_mode == FS_NOISE_CONST && !a->noise_const)
+        return fs_error(FS_ERR_ARG, "cuda modconv: const noise without a noise map");
+    if (a->noise_mode == FS_NOISE_RANDOM && !a->noise_seeds)
+        return fs_error(FS_ERR_ARG, "cuda modconv: random noise without seeds");
+    if (a->n <= 0 || a->cout <= 0)
+        return FS_OK;
+    int kk = a->k * a->k, oh = a->h * a->up, ow = a->w * a->up;
+    int th = 2 * a->h + 1, tw = 2 * a->w + 1;
+    int random = a->noise_mode == FS_NOISE_RANDOM;
+    size_t plane = (size_t)oh * ow;
+
+    /* scratch: dcoef [n, cout] | seeds [n] | per chunk: noise [ns, plane], T [ns, cout, th, tw] */
+    size_t per = (random ? plane * sizeof(float) : 0) +
+                 (a->up == 2 ? (size_t)a->cout * th * tw * sizeof(float) : 0);
+    int chunk = per ? (int)(FS_CUDA_CHUNK_BYTES / per) : a->n;
+    chunk = chunk < 1 ? 1 : chunk > a->n ? a->n : chunk;
+    size_t off_d = 0;
+    size_t off_seeds = off_d + cuda_align(a->demodulate ? (size_t)a->n * a->cout * sizeof(float) : 0);
+    size_t off_noise = off_seeds + cuda_align(random ? (size_t)a->n * sizeof(uint64_t) : 0);
+    size_t off_t = off_noise + cuda_align(random ? (size_t)chunk * plane * sizeof(float) : 0);
+    size_t total = off_t + (a->up == 2 ? (size_t)chunk * a->cout * th * tw * sizeof(float) : 0);
+    char *base;
+    FS_TRY(cuda_scratch(b, total ? total : 1, (void **)&base));
+    float *dcoef = a->demodulate ? (float *)(base + off_d) : NULL;
+    float *noise = random ? (float *)(base + off_noise) : NULL;
+    float *tbuf = a->up == 2 ? (float *)(base + off_t) : NULL;
+    const uint64_t *seeds = NULL;
+
+    if (dcoef)
+        FS_TRY(modconv_demod_launch(a->weight, a->styles, dcoef, a->n, a->cin, a->cout, kk, stream));
+    if (random)
+        FS_TRY(seeds_on_device(b, a->noise_seeds, a->n, (uint64_t *)(base + off_seeds), &seeds));
+
+    for (int s0 = 0; s0 < a->n; s0 += chunk) {
+        int ns = a->n - s0 < chunk ? a->n - s0 : chunk;
+        epi_params e = {};
+        e.mode = EPI_MODCONV;
+        e.bias = a->b;
+        e.bias_gain = 1.0f;
+        e.act = (int)a->act;
+        e.gain = a->gain;
+        e.clamp = a->clamp;
+        e.dcoef = dcoef ? dcoef + (size_t)s0 * a->cout : NULL;
+        e.dcoef_stride = a->cout;
+        e.noise_strength = a->noise_strength;
+        if (a->noise_mode == FS_NOISE_CONST) {
+            e.noise = a->noise_const;
+            e.noise_stride = 0;
+        } else if (random) {
+            FS_TRY(modconv_noise_launch(noise, seeds + s0, ns, plane, a->noise_stream, stream));
+            e.noise = noise;
+            e.noise_stride = plane;
+        }
+
+        igemm_params p = {};
+        p.x = a->x + (size_t)s0 * a->cin * a->h * a->w;
+        p.cin = a->cin;
+        p.h = a->h;
+        p.w = a->w;
+        p.x_sample_stride = (size_t)a->cin * a->h * a->w;
+        p.scale = a->styles + (size_t)s0 * a->cin;
+        p.wt = a->weight;
+        p.cout = a->cout;
+        p.w_transposed = 0;
+        p.wgain = 1.0f;
+        p.n = ns;
+        float *y = a->y + (size_t)s0 * a->cout * plane;
+        if (a->up == 1) {
+            igemm_set_correlation(&p, a->k, 1, a->k / 2, oh, ow);
+            p.y = y;
+            p.y_sample_stride = (size_t)a->cout * plane;
+            p.epi = e;
+            FS_TRY(igemm_launch(&p, stream));
+            continue;
+        }
+        /* up == 2: T = conv_transpose2d(x * s, W, stride 2), raw */
+        p.k = 3;
+        p.y = tbuf;
+        p.yh = th;
+        p.yw = tw;
+        p.y_sample_stride = (size_t)a->cout * th * tw;
+        p.epi.mode = EPI_RAW;
+        FS_TRY(convt_launch(&p, 2, 0, stream));
+        FS_TRY(modconv_fir_launch(tbuf, y, a->fir, ns * a->cout, a->cout, th, tw, &e, stream));
+    }
+    return FS_OK;
+}
