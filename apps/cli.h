@@ -3,11 +3,14 @@
 #ifndef FS_CLI_H
 #define FS_CLI_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "../engine/status.h"
 #include "../engine/weights.h"
+#include "../weights_tools/convert.h"
+#include "seeds.h"
 
 #define FS_EXIT_FAILURE 2
 
@@ -15,28 +18,120 @@ int cmd_convert(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_score(int argc, char **argv);
+int cmd_encode(int argc, char **argv);
 
 /* Prints "facesynth: <library message>" and returns FS_EXIT_FAILURE. */
 int cli_fail(fs_status s);
 /* Prints "facesynth <cmd>: <message>" for usage errors, returns FS_EXIT_FAILURE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Helpers shared by generate and score (defined in cmd_generate.c). */
+/* ---- helpers shared by the commands (cli_common.c) ---- */
 
 /* Whole-string integer in [lo, hi] / finite double; 1 on success. */
 int cli_parse_long(const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *s, double *out);
 /* "[4, 128]" */
 void cli_shape_string(char *buf, size_t cap, int ndim, const int64_t *shape);
+
+/* The converter's options, for commands that take a checkpoint and convert
+ * it in memory: --rename FILE and the StyleGAN2 hyper-parameter overrides
+ * (--conv-clamp, --architecture, --mapping-lr, --num-fp16-res, --mbstd-group).
+ * A command lists CLI_CONVERT_OPTIONS in its getopt table and hands every
+ * option code to cli_convert_option. */
+enum { CLI_O_CLAMP = 1000, CLI_O_ARCH, CLI_O_MLR, CLI_O_FP16, CLI_O_MBSTD, CLI_O_RENAME };
+#define CLI_CONVERT_OPTIONS                                                                   \
+    {"conv-clamp", required_argument, 0, CLI_O_CLAMP},                                       \
+        {"architecture", required_argument, 0, CLI_O_ARCH},                                  \
+        {"mapping-lr", required_argument, 0, CLI_O_MLR},                                     \
+        {"num-fp16-res", required_argument, 0, CLI_O_FP16},                                  \
+        {"mbstd-group", required_argument, 0, CLI_O_MBSTD},                                  \
+        {"rename", required_argument, 0, CLI_O_RENAME}
+
+typedef struct {
+    fs_convert_options conv;
+    const char *first_flag;    /* the first converter flag given ("--rename"), or NULL */
+    const char *first_sg2_flag; /* the first StyleGAN2 override given, or NULL */
+} cli_net_opts;
+
+void cli_net_opts_init(cli_net_opts *o);
+/* -1: code is not a converter option; 0: parsed into o; otherwise the exit
+ * status of a usage error already printed (naming cmd). */
+int cli_convert_option(const char *cmd, int code, const char *arg, cli_net_opts *o);
+/* The help lines for those options. */
+extern const char cli_convert_help[];
+
+/* What a command takes: a StyleGAN2 generator or a CVAE-GAN (generate), a
+ * StyleGAN2 discriminator or a CVAE-GAN (score), only a CVAE-GAN (encode). */
+typedef enum { CLI_NET_GENERATOR, CLI_NET_DISCRIMINATOR, CLI_NET_CVAEGAN } cli_net_kind;
+
 /* A .fsw (recognised by its magic) or any checkpoint the converter reads,
- * converted in memory (its D when discriminator is set); the family must be a
- * StyleGAN2 generator or discriminator accordingly. */
-fs_status cli_open_network(const char *path, int discriminator, fs_weights **out);
+ * converted in memory with o (NULL: defaults; its D for CLI_NET_DISCRIMINATOR;
+ * a CVAE-GAN state dict holds all its networks). The family must be one kind
+ * takes. Converter flags with a .fsw, or StyleGAN2 overrides with a CVAE-GAN,
+ * are FS_ERR_ARG. */
+fs_status cli_open_network(const char *path, cli_net_kind kind, const cli_net_opts *o,
+                           fs_weights **out);
 /* Labels for n images of a network with c_dim classes: one-hot from --class
  * (has_class) or read from c_path ([n, c_dim], [1, c_dim] or [c_dim]).
  * *labels is NULL for unconditional networks; *rows is 1 (broadcast) or n.
  * FS_ERR_ARG for a missing, superfluous or out-of-range label. */
 fs_status cli_load_labels(const char *c_path, int has_class, long class_idx, int64_t c_dim,
                           uint64_t n, float **labels, int *rows);
+
+/* mkdir -p (FS_ERR_IO naming dir on failure). */
+fs_status cli_make_dirs(const char *dir);
+/* Creates and removes a probe file: the only reliable writability test. */
+fs_status cli_probe_dir(const char *dir);
+/* Creates and removes path's temporary: fails now, not after the run, when
+ * the output cannot be written. */
+fs_status cli_probe_output(const char *path);
+
+/* Images given to score and encode: an .npy [N, C, R, R] in [-1, 1] or a
+ * directory of PNGs (*.png, any case, not hidden; sorted by name with
+ * strcmp), decoded to RGB and mapped to [-1, 1] as x / 127.5 - 1. */
+typedef struct {
+    const char *path;
+    const char *what;  /* "the discriminator", for size messages */
+    int channels, res;
+    int resize;        /* PNGs of another size are resized (image_resize.h) */
+    int from_dir;
+    char **names;      /* PNG file names (dir) */
+    float *npy;        /* all images (npy) */
+    uint64_t n;
+    char *buf;         /* path of the PNG being read */
+} cli_images;
+
+/* Lists or reads the images and checks an .npy's shape against
+ * [N, channels, res, res]. what must outlive im. */
+fs_status cli_images_open(cli_images *im, const char *path, int channels, int res, int resize,
+                          const char *what);
+/* Images i0 .. i0 + nb - 1 as float [nb, C, R, R]: a pointer into the .npy,
+ * or decoded into dst (which must hold nb images). */
+fs_status cli_images_get(cli_images *im, uint64_t i0, int nb, float *dst, const float **out);
+/* Prints the name of image i for a table: "file.png" or "x.npy[i]". */
+void cli_images_print_name(const cli_images *im, uint64_t i);
+void cli_images_free(cli_images *im);
+
+/* ---- CVAE-GAN commands (cvaegan_generate.c, cvaegan_score.c) ---- */
+
+/* generate, after cmd_generate parsed the arguments and opened a CVAE-GAN. */
+typedef struct {
+    const fs_seed_list *seeds; /* or NULL with z_path */
+    const char *z_path, *c_path, *outdir, *raw_path, *labels_path;
+    long identity;
+    int has_identity;
+    const char *mix, *mix_weights;
+    long batch, threads;
+    int quiet;
+} cli_cvae_gen_args;
+/* Takes ownership of w; returns the exit status. */
+int cvaegan_generate(const cli_cvae_gen_args *a, fs_weights *w);
+
+typedef struct {
+    const char *images, *raw_dir;
+    long batch, threads;
+    int quiet;
+} cli_cvae_score_args;
+int cvaegan_score(const cli_cvae_score_args *a, fs_weights *w);
 
 #endif

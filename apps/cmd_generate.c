@@ -1,14 +1,12 @@
 /* `facesynth generate`: images from a StyleGAN2 generator, compatible with
  * NVlabs gen_images.py: the same seed gives the same z (numpy RandomState),
  * the same truncation, noise and uint8 conversion, and the same file names
- * (seed%04d.png), so the same PNG bytes' pixels.
+ * (seed%04d.png), so the same PNG bytes' pixels. A CVAE-GAN network is handed
+ * to cvaegan_generate.c after the arguments are parsed.
  *
  * Everything that can be checked is checked before the first image is
  * written (arguments, network, input arrays and their shapes, labels, output
- * directory), so a bad invocation fails with one line and leaves no files.
- *
- * Also holds the pieces `score` shares: opening a network from a .fsw or any
- * checkpoint, reading labels, and the small argument parsers. */
+ * directory), so a bad invocation fails with one line and leaves no files. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -29,130 +27,6 @@
 #include "cli.h"
 #include "seeds.h"
 
-/* ---- shared with score ---------------------------------------------------- */
-
-int cli_parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-        return 0;
-    *out = v;
-    return 1;
-}
-
-int cli_parse_double(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno != 0 || end == s || *end != '\0' || !isfinite(v))
-        return 0;
-    *out = v;
-    return 1;
-}
-
-void cli_shape_string(char *buf, size_t cap, int ndim, const int64_t *shape)
-{
-    size_t n = (size_t)snprintf(buf, cap, "[");
-    for (int d = 0; d < ndim && n < cap; d++)
-        n += (size_t)snprintf(buf + n, cap - n, d ? ", %lld" : "%lld", (long long)shape[d]);
-    if (n < cap)
-        snprintf(buf + n, cap - n, "]");
-}
-
-fs_status cli_open_network(const char *path, int discriminator, fs_weights **out)
-{
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return fs_error(FS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char magic[8];
-    size_t k = fread(magic, 1, sizeof magic, f);
-    fclose(f);
-    fs_weights *w = NULL;
-    fs_status s;
-    if (k == sizeof magic && memcmp(magic, FS_FSW_MAGIC, sizeof magic) == 0) {
-        s = fs_weights_open(path, FS_WEIGHTS_VERIFY_ALL, &w);
-    } else {
-        /* Any checkpoint the converter reads, converted in memory. Its data
-         * checksums were computed a moment ago: verifying them again would
-         * only cost time. */
-        fs_convert_options o;
-        fs_convert_options_default(&o);
-        o.net = discriminator ? FS_NET_D : FS_NET_DEFAULT;
-        uint8_t *buf;
-        size_t len;
-        s = fs_convert_to_memory(path, &o, &buf, &len, NULL);
-        if (s == FS_OK)
-            s = fs_weights_open_owned(buf, len, path, FS_WEIGHTS_SKIP_DATA_CRC, &w);
-    }
-    if (s != FS_OK)
-        return s;
-    fs_family want = discriminator ? FS_FAMILY_STYLEGAN2_D : FS_FAMILY_STYLEGAN2_G;
-    if (fs_weights_family(w) != want) {
-        s = fs_error(FS_ERR_ARG, "%s: holds a %s, not a StyleGAN2 %s", path,
-                     fs_family_name(fs_weights_family(w)),
-                     discriminator ? "discriminator" : "generator");
-        fs_weights_free(w);
-        return s;
-    }
-    *out = w;
-    return FS_OK;
-}
-
-fs_status cli_load_labels(const char *c_path, int has_class, long class_idx, int64_t c_dim,
-                          uint64_t n, float **labels, int *rows)
-{
-    *labels = NULL;
-    *rows = 0;
-    if (c_dim == 0) {
-        if (has_class || c_path)
-            return fs_error(FS_ERR_ARG, "the network is unconditional: %s takes no label",
-                            has_class ? "--class" : "--c");
-        return FS_OK;
-    }
-    if (has_class && c_path)
-        return fs_error(FS_ERR_ARG, "--class and --c are mutually exclusive");
-    if (!has_class && !c_path)
-        return fs_error(FS_ERR_ARG,
-                        "the network is conditional (c_dim %lld): give --class K or --c FILE.npy",
-                        (long long)c_dim);
-    if (has_class) {
-        if (class_idx < 0 || class_idx >= c_dim)
-            return fs_error(FS_ERR_ARG, "--class %ld is out of range: the network has %lld "
-                            "classes (0 to %lld)", class_idx, (long long)c_dim,
-                            (long long)c_dim - 1);
-        float *c = calloc((size_t)c_dim, sizeof *c);
-        if (!c)
-            return fs_error(FS_ERR_NOMEM, "out of memory");
-        c[class_idx] = 1.0f; /* one-hot, as gen_images.py builds it */
-        *labels = c;
-        *rows = 1;
-        return FS_OK;
-    }
-    int ndim;
-    int64_t shape[FS_NPY_MAX_DIMS];
-    float *c;
-    FS_TRY(fs_npy_read_f32(c_path, &ndim, shape, &c));
-    /* [N, c_dim], or one label for every image: [1, c_dim] or [c_dim] */
-    int64_t r = ndim == 2 ? shape[0] : 1;
-    if (!((ndim == 2 && shape[1] == c_dim && (r == (int64_t)n || r == 1)) ||
-          (ndim == 1 && shape[0] == c_dim))) {
-        char got[128], also[64] = "";
-        cli_shape_string(got, sizeof got, ndim, shape);
-        if (n != 1)
-            snprintf(also, sizeof also, " (or [1, %lld] for all images)", (long long)c_dim);
-        free(c);
-        return fs_error(FS_ERR_SHAPE, "%s: labels of shape %s, expected [%llu, %lld]%s", c_path,
-                        got, (unsigned long long)n, (long long)c_dim, also);
-    }
-    *labels = c;
-    *rows = (int)r;
-    return FS_OK;
-}
-
 /* ---- generate --------------------------------------------------------------- */
 
 static void usage(FILE *f)
@@ -164,24 +38,46 @@ static void usage(FILE *f)
             "Generates images with a StyleGAN2 generator as NVlabs gen_images.py does: seed s\n"
             "uses z = numpy.random.RandomState(s).randn(1, z_dim), and the PNGs have the\n"
             "same pixels as the official script's (within the generator's float accuracy).\n"
+            "With a CVAE-GAN network, the same z with an identity label (see below).\n"
             "\n"
             "input:\n"
             "      --network FILE      a .fsw weight file or any checkpoint 'convert' reads\n"
-            "                          (its G_ema, or Gs for TensorFlow pickles)\n"
+            "                          (its G_ema, or Gs for TensorFlow pickles; a CVAE-GAN)\n"
             "      --seeds LIST        e.g. 0-35,40: inclusive ranges and single seeds,\n"
             "                          0 to 4294967295; writes seedNNNN.png\n"
             "      --z FILE.npy        latents [N, z_dim] (float32/64); writes imgNNNN.png\n"
             "      --ws FILE.npy       intermediate latents [N, num_ws, w_dim]: skips the\n"
-            "                          mapping network; writes imgNNNN.png\n"
-            "      --class K           class of a conditional network (one-hot label)\n"
-            "      --c FILE.npy        labels [N, c_dim] (or [1, c_dim] for every image)\n"
+            "                          mapping network; writes imgNNNN.png (StyleGAN2)\n"
+            "      --class K           class of a conditional StyleGAN2 (one-hot label)\n"
+            "      --c FILE.npy        labels [N, c_dim] (or [1, c_dim] for every image);\n"
+            "                          for a CVAE-GAN [N, n_id] (or [1, n_id])\n"
             "\n"
-            "options:\n"
+            "StyleGAN2 options:\n"
             "      --trunc PSI         truncation psi (default 1: none)\n"
             "      --trunc-cutoff N    truncate only the first N ws (default: all)\n"
             "      --noise-mode M      const (default), random or none; random noise is\n"
             "                          seeded by each image's seed (or row index), so it is\n"
             "                          reproducible, but not torch.randn's\n"
+            "\n"
+            "CVAE-GAN labels (exactly one of --identity, --mix, --c):\n"
+            "      --identity K        identity K, 0 <= K < n_id: the one-hot label\n"
+            "      --mix LIST          a new identity mixing the one-hot labels of LIST\n"
+            "                          (e.g. 3,7,9: two or more distinct identities)\n"
+            "      --mix-weights LIST  its weights, e.g. 0.5,0.3,0.2: >= 0, one per identity,\n"
+            "                          normalised to sum 1. Without it, each image draws its\n"
+            "                          own weights, uniform on the simplex, from its seed:\n"
+            "                            r = numpy.random.RandomState(seed)\n"
+            "                            z = r.randn(1, z_dim)\n"
+            "                            e = r.standard_exponential(k)   # -log(1 - U)\n"
+            "                            weights = (e / e.sum()).astype(float32)\n"
+            "                          (needs --seeds)\n"
+            "      --save-labels FILE.npy  write the label of every image, float32 [N, n_id],\n"
+            "                          rows in image order; with --save-raw X.npy the labels\n"
+            "                          are always written to X.labels.npy as well\n"
+            "      File names carry only the seed (seedNNNN.png): give each --identity or\n"
+            "      --mix its own --outdir, or an image of another label is overwritten.\n"
+            "\n"
+            "options:\n"
             "      --outdir DIR        output directory, created if missing (default: out)\n"
             "      --save-raw FILE.npy also write every image as float32 [N, C, R, R],\n"
             "                          before the uint8 conversion (held in memory)\n"
@@ -190,7 +86,11 @@ static void usage(FILE *f)
             "      --device cpu        where to run (only cpu for now)\n"
             "      --threads N         CPU worker threads (default 0: one per core)\n"
             "  -q, --quiet             no progress or summary on stderr\n"
-            "  -h, --help              this text\n");
+            "  -h, --help              this text\n"
+            "\n"
+            "when --network is a checkpoint (converted in memory, as 'convert' would):\n"
+            "%s",
+            cli_convert_help);
 }
 
 #define CMD "generate"
@@ -208,55 +108,14 @@ typedef struct {
     fs_noise_mode noise;
     long batch, threads;
     int quiet;
+    /* CVAE-GAN */
+    long identity;
+    int has_identity;
+    const char *mix, *mix_weights, *labels_path;
+    /* the first flag given that only a StyleGAN2 / only a CVAE-GAN takes */
+    const char *sg2_flag, *cvae_flag;
+    cli_net_opts net;
 } gen_args;
-
-/* mkdir -p: every missing component, 0777 before the umask. */
-static fs_status make_dirs(const char *dir)
-{
-    size_t n = strlen(dir);
-    char *p = malloc(n + 1);
-    if (!p)
-        return fs_error(FS_ERR_NOMEM, "out of memory");
-    memcpy(p, dir, n + 1);
-    fs_status s = FS_OK;
-    for (size_t i = 1; i <= n && s == FS_OK; i++) {
-        if (p[i] != '/' && p[i] != '\0')
-            continue;
-        char saved = p[i];
-        p[i] = '\0';
-        struct stat st;
-        if (mkdir(p, 0777) != 0 && errno != EEXIST)
-            s = fs_error(FS_ERR_IO, "%s: cannot create directory %s: %s", dir, p,
-                         strerror(errno));
-        else if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode))
-            s = fs_error(FS_ERR_IO, "%s: %s is not a directory", dir, p);
-        p[i] = saved;
-    }
-    free(p);
-    return s;
-}
-
-/* Creating a file is the only reliable test of writability (read-only
- * mounts, ACLs, root ignoring mode bits). */
-static fs_status probe_dir(const char *dir)
-{
-    size_t n = strlen(dir) + 64;
-    char *p = malloc(n);
-    if (!p)
-        return fs_error(FS_ERR_NOMEM, "out of memory");
-    snprintf(p, n, "%s/.facesynth-probe.%ld", dir, (long)getpid());
-    FILE *f = fopen(p, "wx");
-    fs_status s = FS_OK;
-    if (!f)
-        s = fs_error(FS_ERR_IO, "%s: output directory is not writable: %s", dir,
-                     strerror(errno));
-    else {
-        fclose(f);
-        unlink(p);
-    }
-    free(p);
-    return s;
-}
 
 typedef struct {
     gen_args a;
@@ -421,9 +280,7 @@ static fs_status run(gen_state *st)
 static int prepare(gen_state *st)
 {
     gen_args *a = &st->a;
-    fs_status s = cli_open_network(a->network, 0, &st->w);
-    if (s == FS_OK)
-        s = fs_backend_cpu_init(&st->b, (int)a->threads);
+    fs_status s = fs_backend_cpu_init(&st->b, (int)a->threads);
     if (s == FS_OK)
         s = fs_sg2_generator_init(&st->g, st->w, st->b);
     if (s != FS_OK)
@@ -462,9 +319,9 @@ static int prepare(gen_state *st)
             fs_out_file_abort(&f);
     }
     if (s == FS_OK)
-        s = make_dirs(a->outdir);
+        s = cli_make_dirs(a->outdir);
     if (s == FS_OK)
-        s = probe_dir(a->outdir);
+        s = cli_probe_dir(a->outdir);
     if (s != FS_OK)
         return cli_fail(s);
     return 0;
@@ -473,7 +330,7 @@ static int prepare(gen_state *st)
 int cmd_generate(int argc, char **argv)
 {
     enum { O_NET = 256, O_SEEDS, O_TRUNC, O_CUTOFF, O_CLASS, O_NOISE, O_OUTDIR, O_BATCH,
-           O_DEVICE, O_THREADS, O_Z, O_WS, O_C, O_RAW };
+           O_DEVICE, O_THREADS, O_Z, O_WS, O_C, O_RAW, O_IDENTITY, O_MIX, O_MIXW, O_LABELS };
     static const struct option opts[] = {
         {"network", required_argument, 0, O_NET},     {"seeds", required_argument, 0, O_SEEDS},
         {"trunc", required_argument, 0, O_TRUNC},     {"trunc-cutoff", required_argument, 0, O_CUTOFF},
@@ -482,8 +339,11 @@ int cmd_generate(int argc, char **argv)
         {"device", required_argument, 0, O_DEVICE},   {"threads", required_argument, 0, O_THREADS},
         {"z", required_argument, 0, O_Z},             {"ws", required_argument, 0, O_WS},
         {"c", required_argument, 0, O_C},             {"save-raw", required_argument, 0, O_RAW},
+        {"identity", required_argument, 0, O_IDENTITY}, {"mix", required_argument, 0, O_MIX},
+        {"mix-weights", required_argument, 0, O_MIXW},
+        {"save-labels", required_argument, 0, O_LABELS},
         {"quiet", no_argument, 0, 'q'},               {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        CLI_CONVERT_OPTIONS,                          {0, 0, 0, 0}};
     gen_state st;
     memset(&st, 0, sizeof st);
     gen_args *a = &st.a;
@@ -491,10 +351,30 @@ int cmd_generate(int argc, char **argv)
     a->noise = FS_NOISE_CONST;
     a->outdir = "out";
     a->batch = 4;
+    cli_net_opts_init(&a->net);
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
+    int li = -1;
+    while ((c = getopt_long(argc, argv, ":qh", opts, &li)) != -1) {
+        const char *flag = li >= 0 ? opts[li].name : "";
+        li = -1;
+        switch (c) {
+        case O_WS: case O_TRUNC: case O_CUTOFF: case O_CLASS: case O_NOISE:
+            if (!a->sg2_flag)
+                a->sg2_flag = flag;
+            break;
+        case O_IDENTITY: case O_MIX: case O_MIXW: case O_LABELS:
+            if (!a->cvae_flag)
+                a->cvae_flag = flag;
+            break;
+        }
+        int r = cli_convert_option(CMD, c, optarg, &a->net);
+        if (r >= 0) {
+            if (r != 0)
+                return r;
+            continue;
+        }
         switch (c) {
         case O_NET: a->network = optarg; break;
         case O_SEEDS: a->seeds = optarg; break;
@@ -503,7 +383,16 @@ int cmd_generate(int argc, char **argv)
         case O_C: a->c_path = optarg; break;
         case O_OUTDIR: a->outdir = optarg; break;
         case O_RAW: a->raw_path = optarg; break;
+        case O_MIX: a->mix = optarg; break;
+        case O_MIXW: a->mix_weights = optarg; break;
+        case O_LABELS: a->labels_path = optarg; break;
         case 'q': a->quiet = 1; break;
+        case O_IDENTITY:
+            if (!cli_parse_long(optarg, 0, 1L << 30, &a->identity))
+                return cli_usage_error(CMD, "--identity needs an integer >= 0, not '%s'",
+                                       optarg);
+            a->has_identity = 1;
+            break;
         case 'h': usage(stdout); return 0;
         case O_TRUNC:
             if (!cli_parse_double(optarg, &a->psi))
@@ -574,12 +463,38 @@ int cmd_generate(int argc, char **argv)
         if (s != FS_OK)
             return cli_usage_error(CMD, "--seeds: %s", fs_error_message());
     }
-    int rc = prepare(&st);
-    if (rc == 0) {
-        fs_status s = run(&st);
-        if (s != FS_OK)
-            rc = cli_fail(s);
+    int rc;
+    fs_status s = cli_open_network(a->network, CLI_NET_GENERATOR, &a->net, &st.w);
+    if (s != FS_OK) {
+        rc = cli_fail(s);
+        state_free(&st);
+        return rc;
     }
+    if (fs_weights_family(st.w) == FS_FAMILY_CVAEGAN) {
+        if (a->sg2_flag)
+            rc = cli_usage_error(CMD, "--%s is a StyleGAN2 option; %s is a CVAE-GAN (labels: "
+                                 "--identity K, --mix LIST or --c FILE.npy)", a->sg2_flag,
+                                 a->network);
+        else {
+            cli_cvae_gen_args ca = {st.src == SRC_SEEDS ? &st.seeds : NULL, a->z_path, a->c_path,
+                                    a->outdir, a->raw_path, a->labels_path, a->identity,
+                                    a->has_identity, a->mix, a->mix_weights, a->batch,
+                                    a->threads, a->quiet};
+            rc = cvaegan_generate(&ca, st.w);
+            st.w = NULL; /* cvaegan_generate owns it */
+        }
+        state_free(&st);
+        return rc;
+    }
+    if (a->cvae_flag) {
+        rc = cli_usage_error(CMD, "--%s is a CVAE-GAN option; %s is a StyleGAN2 generator",
+                             a->cvae_flag, a->network);
+        state_free(&st);
+        return rc;
+    }
+    rc = prepare(&st);
+    if (rc == 0 && (s = run(&st)) != FS_OK)
+        rc = cli_fail(s);
     state_free(&st);
     return rc;
 }

@@ -1,20 +1,18 @@
 /* `facesynth score`: StyleGAN2 discriminator logits for a set of images,
  * given as an .npy array [N, C, R, R] in [-1, 1] (what `generate --save-raw`
  * writes) or as a directory of R x R PNGs (read in name order and mapped to
- * [-1, 1] as x / 127.5 - 1, like the official metrics code).
+ * [-1, 1] as x / 127.5 - 1, like the official metrics code). A CVAE-GAN
+ * network is handed to cvaegan_score.c after the arguments are parsed.
  *
  * The discriminator's minibatch-std layer mixes statistics across a group of
  * images, so a logit depends on which images share its batch. Images are run
  * in batches of --batch (default: the model's mbstd group size, which is how
  * the official training loop calls D) in input order; each batch must split
  * into whole groups. */
-#include <dirent.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 
 #include "../engine/backend.h"
 #include "../engine/file.h"
@@ -32,34 +30,52 @@ static void usage(FILE *f)
             "usage: facesynth score --network FILE --images FILE.npy|DIR [options]\n"
             "\n"
             "Runs a StyleGAN2 discriminator on images and prints one logit per image on\n"
-            "stdout, as a tab-separated table: index, name, logit.\n"
+            "stdout, as a tab-separated table: index, name, logit. With a CVAE-GAN, runs\n"
+            "both of its discriminators (see below).\n"
             "\n"
             "      --network FILE      a discriminator .fsw, or a checkpoint whose D is used\n"
-            "                          (a network pickle, or a bare D state dict)\n"
+            "                          (a network pickle, or a bare D state dict), or a\n"
+            "                          CVAE-GAN (.fsw or checkpoint)\n"
             "      --images PATH       .npy float [N, C, R, R] in [-1, 1] (e.g. generate\n"
-            "                          --save-raw), or a directory of R x R PNG files (*.png,\n"
+            "                          --save-raw), or a directory of PNG files (*.png,\n"
             "                          sorted by name; gray/palette expanded, alpha dropped)\n"
+            "                          of size R x R (StyleGAN2) or square (CVAE-GAN: resized\n"
+            "                          to R x R by area averaging when larger, bilinearly\n"
+            "                          when smaller), mapped to [-1, 1] as x / 127.5 - 1\n"
+            "      --batch N           images per forward pass (StyleGAN2 default: the\n"
+            "                          model's minibatch-std group size; CVAE-GAN default 8,\n"
+            "                          results do not depend on it)\n"
+            "      --threads N         CPU worker threads (default 0: one per core)\n"
+            "  -q, --quiet             no progress or summary on stderr\n"
+            "  -h, --help              this text\n"
+            "\n"
+            "StyleGAN2:\n"
             "      --class K           class of a conditional network, for every image\n"
             "      --c FILE.npy        labels [N, c_dim] (or [1, c_dim] for every image)\n"
             "      --save-raw FILE.npy also write the logits as float32 [N, 1]\n"
-            "      --batch N           images per forward pass (default: the model's\n"
-            "                          minibatch-std group size). The minibatch-std layer\n"
-            "                          pools over groups within a batch, so logits depend on\n"
-            "                          the batching; every batch must be a whole number of\n"
-            "                          groups\n"
-            "      --threads N         CPU worker threads (default 0: one per core)\n"
-            "  -q, --quiet             no progress or summary on stderr\n"
-            "  -h, --help              this text\n");
+            "      The minibatch-std layer pools over groups within a batch, so logits\n"
+            "      depend on the batching; every batch must be a whole number of groups.\n"
+            "\n"
+            "CVAE-GAN: the table has the columns index, name, realism, identity, prob:\n"
+            "      realism   = (mean(d1_src) + mean(d2_src)) / 2, each mean over the\n"
+            "                  discriminator's patch map (D1 full scale, D2 half scale)\n"
+            "      p         = (softmax(d1_cls) + softmax(d2_cls)) / 2\n"
+            "      identity  = argmax p (the first on ties); prob = p[identity]\n"
+            "      --save-raw-dir DIR  also write the raw heads as float32 .npy files in DIR\n"
+            "                          (created if missing): d1_src [N, 1, R/64, R/64],\n"
+            "                          d1_cls [N, n_id], d2_src [N, 1, R/128, R/128], d2_cls\n"
+            "\n"
+            "when --network is a checkpoint (converted in memory, as 'convert' would):\n"
+            "%s",
+            cli_convert_help);
 }
 
 typedef struct {
-    const char *network, *images, *c_path, *raw_path;
+    const char *network, *images, *c_path, *raw_path, *raw_dir;
     long class_idx, batch, threads;
     int has_class, quiet;
-    /* images */
-    int from_dir;
-    char **names; /* PNG file names (dir) */
-    float *npy;   /* all images (npy) */
+    cli_net_opts net;
+    cli_images im;
     uint64_t n;
     /* model */
     fs_weights *w;
@@ -69,16 +85,11 @@ typedef struct {
     int label_rows;
     /* per batch */
     float *img, *c, *logits;
-    char *path;
 } score_state;
 
 static void state_free(score_state *st)
 {
-    if (st->names)
-        for (uint64_t i = 0; i < st->n; i++)
-            free(st->names[i]);
-    free(st->names);
-    free(st->npy);
+    cli_images_free(&st->im);
     fs_sg2_discriminator_free(st->d);
     fs_backend_free(st->b);
     fs_weights_free(st->w);
@@ -86,82 +97,6 @@ static void state_free(score_state *st)
     free(st->img);
     free(st->c);
     free(st->logits);
-    free(st->path);
-}
-
-static int name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int is_png_name(const char *s)
-{
-    size_t n = strlen(s);
-    return s[0] != '.' && n > 4 && strcasecmp(s + n - 4, ".png") == 0;
-}
-
-static fs_status list_pngs(score_state *st)
-{
-    DIR *dir = opendir(st->images);
-    if (!dir)
-        return fs_error(FS_ERR_IO, "%s: cannot open directory", st->images);
-    size_t cap = 0;
-    fs_status s = FS_OK;
-    struct dirent *e;
-    while (s == FS_OK && (e = readdir(dir))) {
-        if (!is_png_name(e->d_name))
-            continue;
-        if (st->n == cap) {
-            size_t nc = cap ? cap * 2 : 64;
-            char **t = realloc(st->names, nc * sizeof *t);
-            if (!t) {
-                s = fs_error(FS_ERR_NOMEM, "out of memory");
-                break;
-            }
-            st->names = t;
-            cap = nc;
-        }
-        if (!(st->names[st->n] = strdup(e->d_name)))
-            s = fs_error(FS_ERR_NOMEM, "out of memory");
-        else
-            st->n++;
-    }
-    closedir(dir);
-    if (s != FS_OK)
-        return s;
-    if (st->n == 0)
-        return fs_error(FS_ERR_ARG, "%s: no .png files in the directory", st->images);
-    qsort(st->names, (size_t)st->n, sizeof *st->names, name_cmp);
-    return FS_OK;
-}
-
-static fs_status load_images(score_state *st, const fs_sg2_config *cfg)
-{
-    struct stat sb;
-    if (stat(st->images, &sb) != 0)
-        return fs_error(FS_ERR_IO, "%s: cannot open: no such file or directory", st->images);
-    if (S_ISDIR(sb.st_mode)) {
-        st->from_dir = 1;
-        if (cfg->img_channels != 3)
-            return fs_error(FS_ERR_UNSUPPORTED, "%s: PNG input needs a 3-channel "
-                            "discriminator (this one has %lld); use an .npy array",
-                            st->images, (long long)cfg->img_channels);
-        return list_pngs(st);
-    }
-    int ndim;
-    int64_t shape[FS_NPY_MAX_DIMS];
-    FS_TRY(fs_npy_read_f32(st->images, &ndim, shape, &st->npy));
-    int64_t R = cfg->img_resolution;
-    if (ndim != 4 || shape[0] < 1 || shape[1] != cfg->img_channels || shape[2] != R ||
-        shape[3] != R) {
-        char got[128];
-        cli_shape_string(got, sizeof got, ndim, shape);
-        return fs_error(FS_ERR_SHAPE, "%s: images of shape %s, expected [N, %lld, %lld, %lld] "
-                        "with N >= 1", st->images, got, (long long)cfg->img_channels,
-                        (long long)R, (long long)R);
-    }
-    st->n = (uint64_t)shape[0];
-    return FS_OK;
 }
 
 /* The minibatch-std grouping the discriminator will apply to a batch of nb. */
@@ -183,8 +118,7 @@ static fs_status run(score_state *st)
     st->img = malloc((size_t)B * img_len * sizeof *st->img);
     st->c = malloc(((size_t)B * cd + 1) * sizeof *st->c);
     st->logits = malloc((size_t)st->n * sizeof *st->logits);
-    st->path = malloc(strlen(st->images) + 512);
-    if (!st->img || !st->c || !st->logits || !st->path)
+    if (!st->img || !st->c || !st->logits)
         return fs_error(FS_ERR_NOMEM, "out of memory for a batch of %d images", B);
     fs_progress prog = {0};
     fs_progress_start(&prog, stderr, st->quiet ? FS_PROGRESS_QUIET : FS_PROGRESS_AUTO, "images",
@@ -192,20 +126,8 @@ static fs_status run(score_state *st)
     fs_status s = FS_OK;
     for (uint64_t i0 = 0; i0 < st->n && s == FS_OK; i0 += (uint64_t)B) {
         int nb = (int)(st->n - i0 < (uint64_t)B ? st->n - i0 : (uint64_t)B);
-        const float *img = st->npy ? st->npy + i0 * img_len : st->img;
-        for (int k = 0; k < nb && s == FS_OK && st->from_dir; k++) {
-            const char *name = st->names[i0 + (uint64_t)k];
-            snprintf(st->path, strlen(st->images) + 512, "%s/%s", st->images, name);
-            uint8_t *rgb;
-            int w, h;
-            s = fs_png_read_rgb(st->path, &rgb, &w, &h);
-            if (s == FS_OK && (w != R || h != R))
-                s = fs_error(FS_ERR_SHAPE, "%s: image is %dx%d, the discriminator takes %dx%d",
-                             st->path, w, h, R, R);
-            if (s == FS_OK)
-                fs_image_hwc_u8_to_chw_f32(rgb, R, R, 3, st->img + (size_t)k * img_len);
-            free(rgb);
-        }
+        const float *img;
+        s = cli_images_get(&st->im, i0, nb, st->img, &img);
         for (int k = 0; k < nb && cd > 0; k++) {
             uint64_t i = i0 + (uint64_t)k;
             memcpy(st->c + (size_t)k * cd, st->labels + (st->label_rows == 1 ? 0 : i * cd),
@@ -226,15 +148,11 @@ static fs_status run(score_state *st)
         return s;
     }
     fs_progress_finish(&prog);
-    const char *base = strrchr(st->images, '/');
-    base = base ? base + 1 : st->images;
     printf("index\tname\tlogit\n");
     for (uint64_t i = 0; i < st->n; i++) {
-        if (st->from_dir)
-            printf("%llu\t%s\t%.9g\n", (unsigned long long)i, st->names[i], st->logits[i]);
-        else
-            printf("%llu\t%s[%llu]\t%.9g\n", (unsigned long long)i, base,
-                   (unsigned long long)i, st->logits[i]);
+        printf("%llu\t", (unsigned long long)i);
+        cli_images_print_name(&st->im, i);
+        printf("\t%.9g\n", st->logits[i]);
     }
     if (fflush(stdout) != 0)
         return fs_error(FS_ERR_IO, "stdout: write failed");
@@ -243,16 +161,16 @@ static fs_status run(score_state *st)
 
 static int prepare(score_state *st)
 {
-    fs_status s = cli_open_network(st->network, 1, &st->w);
-    if (s == FS_OK)
-        s = fs_backend_cpu_init(&st->b, (int)st->threads);
+    fs_status s = fs_backend_cpu_init(&st->b, (int)st->threads);
     if (s == FS_OK)
         s = fs_sg2_discriminator_init(&st->d, st->w, st->b);
+    const fs_sg2_config *cfg = s == FS_OK ? fs_sg2_discriminator_config(st->d) : NULL;
     if (s == FS_OK)
-        s = load_images(st, fs_sg2_discriminator_config(st->d));
+        s = cli_images_open(&st->im, st->images, (int)cfg->img_channels,
+                            (int)cfg->img_resolution, 0, "the discriminator");
     if (s != FS_OK)
         return cli_fail(s);
-    const fs_sg2_config *cfg = fs_sg2_discriminator_config(st->d);
+    st->n = st->im.n;
     s = cli_load_labels(st->c_path, st->has_class, st->class_idx, cfg->c_dim, st->n,
                         &st->labels, &st->label_rows);
     if (s != FS_OK)
@@ -282,21 +200,30 @@ static int prepare(score_state *st)
 
 int cmd_score(int argc, char **argv)
 {
-    enum { O_NET = 256, O_IMAGES, O_CLASS, O_C, O_RAW, O_BATCH, O_THREADS };
+    enum { O_NET = 256, O_IMAGES, O_CLASS, O_C, O_RAW, O_BATCH, O_THREADS, O_RAW_DIR };
     static const struct option opts[] = {
         {"network", required_argument, 0, O_NET}, {"images", required_argument, 0, O_IMAGES},
         {"class", required_argument, 0, O_CLASS}, {"c", required_argument, 0, O_C},
         {"save-raw", required_argument, 0, O_RAW}, {"batch", required_argument, 0, O_BATCH},
         {"threads", required_argument, 0, O_THREADS}, {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'},            {"save-raw-dir", required_argument, 0, O_RAW_DIR},
+        CLI_CONVERT_OPTIONS,                      {0, 0, 0, 0}};
     score_state st;
     memset(&st, 0, sizeof st);
+    cli_net_opts_init(&st.net);
     int c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
+        int r = cli_convert_option(CMD, c, optarg, &st.net);
+        if (r >= 0) {
+            if (r != 0)
+                return r;
+            continue;
+        }
         switch (c) {
         case O_NET: st.network = optarg; break;
+        case O_RAW_DIR: st.raw_dir = optarg; break;
         case O_IMAGES: st.images = optarg; break;
         case O_C: st.c_path = optarg; break;
         case O_RAW: st.raw_path = optarg; break;
@@ -329,12 +256,34 @@ int cmd_score(int argc, char **argv)
         return cli_usage_error(CMD, "missing --network FILE");
     if (!st.images)
         return cli_usage_error(CMD, "missing --images FILE.npy|DIR");
-    int rc = prepare(&st);
-    if (rc == 0) {
-        fs_status s = run(&st);
-        if (s != FS_OK)
-            rc = cli_fail(s);
+    if (st.raw_dir && !*st.raw_dir)
+        return cli_usage_error(CMD, "--save-raw-dir is empty");
+    fs_status s = cli_open_network(st.network, CLI_NET_DISCRIMINATOR, &st.net, &st.w);
+    if (s != FS_OK)
+        return cli_fail(s);
+    int rc;
+    if (fs_weights_family(st.w) == FS_FAMILY_CVAEGAN) {
+        if (st.has_class || st.c_path || st.raw_path)
+            rc = cli_usage_error(CMD, "%s is a CVAE-GAN: %s is a StyleGAN2 option%s", st.network,
+                                 st.raw_path ? "--save-raw" : st.has_class ? "--class" : "--c",
+                                 st.raw_path ? " (a CVAE-GAN has four outputs: use "
+                                               "--save-raw-dir DIR)" : "");
+        else {
+            cli_cvae_score_args ca = {st.images, st.raw_dir, st.batch, st.threads, st.quiet};
+            rc = cvaegan_score(&ca, st.w);
+            st.w = NULL; /* cvaegan_score owns it */
+        }
+        state_free(&st);
+        return rc;
     }
+    if (st.raw_dir) {
+        state_free(&st);
+        return cli_usage_error(CMD, "--save-raw-dir is a CVAE-GAN option; %s is a StyleGAN2 "
+                               "discriminator (use --save-raw FILE.npy)", st.network);
+    }
+    rc = prepare(&st);
+    if (rc == 0 && (s = run(&st)) != FS_OK)
+        rc = cli_fail(s);
     state_free(&st);
     return rc;
 }

@@ -17,7 +17,10 @@ static void usage(FILE *f)
             "  convert   checkpoint (.pkl, .pt, .safetensors) -> flat weight file (.fsw)\n"
             "  info      print a weight file's family, hyper-parameters and tensors\n"
             "  generate  images from a StyleGAN2 generator (gen_images.py-compatible seeds)\n"
-            "  score     StyleGAN2 discriminator logits for .npy images or a PNG directory\n"
+            "            or a CVAE-GAN (an identity, or a mix of identities)\n"
+            "  score     discriminator scores (StyleGAN2 logits; CVAE-GAN realism and\n"
+            "            identity) for .npy images or a PNG directory\n"
+            "  encode    images -> CVAE-GAN latents z (and mu, logvar)\n"
             "\n"
             "Run 'facesynth <command> --help' for the options of a command.\n");
 }
@@ -63,6 +66,8 @@ int main(int argc, char **argv)
         return cmd_generate(argc - 1, argv + 1);
     if (!strcmp(cmd, "score"))
         return cmd_score(argc - 1, argv + 1);
+    if (!strcmp(cmd, "encode"))
+        return cmd_encode(argc - 1, argv + 1);
     fprintf(stderr, "facesynth: unknown command '%s' (see 'facesynth --help')\n", cmd);
     return FS_EXIT_FAILURE;
 }
