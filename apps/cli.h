@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../engine/backend.h"
 #include "../engine/status.h"
 #include "../engine/weights.h"
 #include "../weights_tools/convert.h"
@@ -133,5 +134,11 @@ typedef struct {
     int quiet;
 } cli_cvae_score_args;
 int cvaegan_score(const cli_cvae_score_args *a, fs_weights *w);
+
+/* --device: "cpu" (default), "cuda" or "cuda:N". Returns 0 or the exit code
+ * of a usage error. */
+int cli_device_option(const char *cmd, const char *arg);
+/* The backend the --device option chose (CPU with `threads` workers). */
+fs_status cli_backend_open(long threads, fs_backend **out);
 
 #endif

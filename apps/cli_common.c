@@ -431,3 +431,40 @@ void cli_images_free(cli_images *im)
     free(im->buf);
     memset(im, 0, sizeof *im);
 }
+
+/* ---- device selection ---------------------------------------------------- */
+
+#ifdef FS_WITH_CUDA
+#include "../kernels/cuda_backend.h"
+#endif
+
+static int device_cuda = -1; /* -1: the CPU backend */
+
+int cli_device_option(const char *cmd, const char *arg)
+{
+    if (!strcmp(arg, "cpu")) {
+        device_cuda = -1;
+        return 0;
+    }
+    long idx = 0;
+    if (!strcmp(arg, "cuda"))
+        idx = 0;
+    else if (strncmp(arg, "cuda:", 5) != 0 || !cli_parse_long(arg + 5, 0, 255, &idx))
+        return cli_usage_error(cmd, "--device must be cpu, cuda or cuda:N, not '%s'", arg);
+#ifdef FS_WITH_CUDA
+    device_cuda = (int)idx;
+    return 0;
+#else
+    return cli_usage_error(cmd, "--device %s: this build has no CUDA backend (use --device cpu)",
+                           arg);
+#endif
+}
+
+fs_status cli_backend_open(long threads, fs_backend **out)
+{
+#ifdef FS_WITH_CUDA
+    if (device_cuda >= 0)
+        return fs_backend_cuda_init(out, device_cuda);
+#endif
+    return fs_backend_cpu_init(out, (int)threads);
+}

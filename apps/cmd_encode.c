@@ -55,6 +55,7 @@ static void usage(FILE *f)
             "\n"
             "options:\n"
             "      --batch N           images per forward pass (default 8)\n"
+            "      --device D          cpu (default), cuda or cuda:N\n"
             "      --threads N         CPU worker threads (default 0: one per core)\n"
             "  -q, --quiet             no progress or summary on stderr\n"
             "  -h, --help              this text\n"
@@ -94,7 +95,7 @@ static void state_free(enc_state *st)
 static fs_status prepare(enc_state *st)
 {
     FS_TRY(cli_open_network(st->network, CLI_NET_CVAEGAN, &st->net, &st->w));
-    FS_TRY(fs_backend_cpu_init(&st->b, (int)st->threads));
+    FS_TRY(cli_backend_open(st->threads, &st->b));
     FS_TRY(fs_cvaegan_init(&st->m, st->w, st->b));
     const fs_cvaegan_config *cfg = fs_cvaegan_get_config(st->m);
     st->zd = (int)cfg->z_dim;
@@ -185,13 +186,13 @@ static fs_status run(enc_state *st)
 
 int cmd_encode(int argc, char **argv)
 {
-    enum { O_NET = 256, O_IMAGES, O_EPS, O_MEAN, O_SEED, O_RAW, O_MU, O_LV, O_BATCH, O_THREADS };
+    enum { O_NET = 256, O_IMAGES, O_EPS, O_MEAN, O_SEED, O_RAW, O_MU, O_LV, O_BATCH, O_THREADS, O_DEVICE };
     static const struct option opts[] = {
         {"network", required_argument, 0, O_NET},  {"images", required_argument, 0, O_IMAGES},
         {"eps", required_argument, 0, O_EPS},      {"mean", no_argument, 0, O_MEAN},
         {"seed", required_argument, 0, O_SEED},    {"save-raw", required_argument, 0, O_RAW},
         {"save-mu", required_argument, 0, O_MU},   {"save-logvar", required_argument, 0, O_LV},
-        {"batch", required_argument, 0, O_BATCH},  {"threads", required_argument, 0, O_THREADS},
+        {"batch", required_argument, 0, O_BATCH},  {"threads", required_argument, 0, O_THREADS}, {"device", required_argument, 0, O_DEVICE},
         {"quiet", no_argument, 0, 'q'},            {"help", no_argument, 0, 'h'},
         {"rename", required_argument, 0, CLI_O_RENAME}, {0, 0, 0, 0}};
     enc_state st;
@@ -228,6 +229,12 @@ int cmd_encode(int argc, char **argv)
                 return cli_usage_error(CMD, "--batch needs an integer from 1 to 4096, not '%s'",
                                        optarg);
             break;
+        case O_DEVICE: {
+            int rc = cli_device_option(CMD, optarg);
+            if (rc)
+                return rc;
+            break;
+        }
         case O_THREADS:
             if (!cli_parse_long(optarg, 0, 4096, &st.threads))
                 return cli_usage_error(CMD, "--threads needs an integer from 0 to 4096, not '%s'",

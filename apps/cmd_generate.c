@@ -83,7 +83,7 @@ static void usage(FILE *f)
             "                          before the uint8 conversion (held in memory)\n"
             "      --batch N           images per forward pass (default 4); results do not\n"
             "                          depend on it\n"
-            "      --device cpu        where to run (only cpu for now)\n"
+            "      --device D          cpu (default), cuda or cuda:N\n"
             "      --threads N         CPU worker threads (default 0: one per core)\n"
             "  -q, --quiet             no progress or summary on stderr\n"
             "  -h, --help              this text\n"
@@ -280,7 +280,7 @@ static fs_status run(gen_state *st)
 static int prepare(gen_state *st)
 {
     gen_args *a = &st->a;
-    fs_status s = fs_backend_cpu_init(&st->b, (int)a->threads);
+    fs_status s = cli_backend_open(a->threads, &st->b);
     if (s == FS_OK)
         s = fs_sg2_generator_init(&st->g, st->w, st->b);
     if (s != FS_OK)
@@ -432,12 +432,12 @@ int cmd_generate(int argc, char **argv)
                                        optarg);
             break;
         case O_DEVICE:
-            if (!strcmp(optarg, "cuda") || !strncmp(optarg, "cuda:", 5))
-                return cli_usage_error(CMD, "--device %s: the CUDA generator is not available "
-                                       "yet (use --device cpu)", optarg);
-            if (strcmp(optarg, "cpu") != 0)
-                return cli_usage_error(CMD, "--device must be cpu, not '%s'", optarg);
+        {
+            int rc = cli_device_option(CMD, optarg);
+            if (rc)
+                return rc;
             break;
+        }
         case ':':
             return cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]);
         default:

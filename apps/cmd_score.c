@@ -45,6 +45,7 @@ static void usage(FILE *f)
             "      --batch N           images per forward pass (StyleGAN2 default: the\n"
             "                          model's minibatch-std group size; CVAE-GAN default 8,\n"
             "                          results do not depend on it)\n"
+            "      --device D          cpu (default), cuda or cuda:N\n"
             "      --threads N         CPU worker threads (default 0: one per core)\n"
             "  -q, --quiet             no progress or summary on stderr\n"
             "  -h, --help              this text\n"
@@ -161,7 +162,7 @@ static fs_status run(score_state *st)
 
 static int prepare(score_state *st)
 {
-    fs_status s = fs_backend_cpu_init(&st->b, (int)st->threads);
+    fs_status s = cli_backend_open(st->threads, &st->b);
     if (s == FS_OK)
         s = fs_sg2_discriminator_init(&st->d, st->w, st->b);
     const fs_sg2_config *cfg = s == FS_OK ? fs_sg2_discriminator_config(st->d) : NULL;
@@ -200,12 +201,12 @@ static int prepare(score_state *st)
 
 int cmd_score(int argc, char **argv)
 {
-    enum { O_NET = 256, O_IMAGES, O_CLASS, O_C, O_RAW, O_BATCH, O_THREADS, O_RAW_DIR };
+    enum { O_NET = 256, O_IMAGES, O_CLASS, O_C, O_RAW, O_BATCH, O_THREADS, O_RAW_DIR, O_DEVICE };
     static const struct option opts[] = {
         {"network", required_argument, 0, O_NET}, {"images", required_argument, 0, O_IMAGES},
         {"class", required_argument, 0, O_CLASS}, {"c", required_argument, 0, O_C},
         {"save-raw", required_argument, 0, O_RAW}, {"batch", required_argument, 0, O_BATCH},
-        {"threads", required_argument, 0, O_THREADS}, {"quiet", no_argument, 0, 'q'},
+        {"threads", required_argument, 0, O_THREADS}, {"device", required_argument, 0, O_DEVICE}, {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},            {"save-raw-dir", required_argument, 0, O_RAW_DIR},
         CLI_CONVERT_OPTIONS,                      {0, 0, 0, 0}};
     score_state st;
@@ -239,6 +240,12 @@ int cmd_score(int argc, char **argv)
                 return cli_usage_error(CMD, "--batch needs an integer from 1 to 4096, not '%s'",
                                        optarg);
             break;
+        case O_DEVICE: {
+            int rc = cli_device_option(CMD, optarg);
+            if (rc)
+                return rc;
+            break;
+        }
         case O_THREADS:
             if (!cli_parse_long(optarg, 0, 4096, &st.threads))
                 return cli_usage_error(CMD, "--threads needs an integer from 0 to 4096, not '%s'",

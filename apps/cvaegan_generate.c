@@ -175,7 +175,7 @@ static int parse_mix(cvae_gen *g)
 static int prepare(cvae_gen *g)
 {
     const cli_cvae_gen_args *a = g->a;
-    fs_status s = fs_backend_cpu_init(&g->b, (int)a->threads);
+    fs_status s = cli_backend_open(a->threads, &g->b);
     if (s == FS_OK)
         s = fs_cvaegan_init(&g->m, g->w, g->b);
     if (s != FS_OK)

@@ -64,7 +64,7 @@ static size_t head_len(const cvae_score *sc, int k)
 static fs_status prepare(cvae_score *sc)
 {
     const cli_cvae_score_args *a = sc->a;
-    FS_TRY(fs_backend_cpu_init(&sc->b, (int)a->threads));
+    FS_TRY(cli_backend_open(a->threads, &sc->b));
     FS_TRY(fs_cvaegan_init(&sc->m, sc->w, sc->b));
     const fs_cvaegan_config *cfg = fs_cvaegan_get_config(sc->m);
     sc->R = (int)cfg->img_resolution;

@@ -14,7 +14,7 @@ Weights are random; only the file structure and size matter (about 360 MB at 102
 
 Usage (use /usr/bin/python3, which has torch):
     /usr/bin/python3 bench/make_network_pkl.py [-o bench/work/ffhq-configf-1024-random.pkl]
-        [--resolution 1024] [--seed 0] [--protocol N] [--c-dim 0]
+        [--resolution 1024] [--seed 0] [--protocol N] [--c-dim 0] [--channel-base 32768]
 """
 
 import argparse
@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _official  # noqa: E402
 
 
-def build_snapshot(resolution, seed, c_dim=0):
+def build_snapshot(resolution, seed, c_dim=0, channel_base=32768):
     _official.add_official_to_path()
     import torch
     import dnnlib
@@ -42,7 +42,7 @@ def build_snapshot(resolution, seed, c_dim=0):
                                mapping_kwargs=dnnlib.EasyDict(), synthesis_kwargs=dnnlib.EasyDict())
     D_kwargs = dnnlib.EasyDict(class_name='training.networks.Discriminator', block_kwargs=dnnlib.EasyDict(),
                                mapping_kwargs=dnnlib.EasyDict(), epilogue_kwargs=dnnlib.EasyDict())
-    G_kwargs.synthesis_kwargs.channel_base = D_kwargs.channel_base = 32768
+    G_kwargs.synthesis_kwargs.channel_base = D_kwargs.channel_base = channel_base
     G_kwargs.synthesis_kwargs.channel_max = D_kwargs.channel_max = 512
     G_kwargs.mapping_kwargs.num_layers = 8
     G_kwargs.synthesis_kwargs.num_fp16_res = D_kwargs.num_fp16_res = 4
@@ -84,13 +84,16 @@ def main():
     ap.add_argument('--protocol', type=int, default=None,
                     help=f'pickle protocol (default: Python default, {pickle.DEFAULT_PROTOCOL} here)')
     ap.add_argument('--c-dim', type=int, default=0, help='label dimension (0 = unconditional, default)')
+    ap.add_argument('--channel-base', type=int, default=32768,
+                    help='channel_base (32768 = config-f / cfg stylegan2, default; 16384 = cfg paper256)')
     args = ap.parse_args()
 
-    out = args.output or os.path.join(_official.BENCH_DIR, 'work', f'ffhq-configf-{args.resolution}-random.pkl')
+    cfg = 'configf' if args.channel_base == 32768 else f'cbase{args.channel_base}'
+    out = args.output or os.path.join(_official.BENCH_DIR, 'work', f'ffhq-{cfg}-{args.resolution}-random.pkl')
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
 
     t0 = time.time()
-    snapshot_data = build_snapshot(args.resolution, args.seed, args.c_dim)
+    snapshot_data = build_snapshot(args.resolution, args.seed, args.c_dim, args.channel_base)
     t1 = time.time()
     tmp = out + '.tmp.' + str(os.getpid())
     with open(tmp, 'wb') as f:
@@ -106,7 +109,7 @@ def main():
     nbuf = {k: sum(b.numel() for b in snapshot_data[k].buffers()) for k in ('G', 'D', 'G_ema')}
     proto = args.protocol if args.protocol is not None else pickle.DEFAULT_PROTOCOL
     print(f'wrote {out}: {os.path.getsize(out):,} bytes, protocol {proto}, resolution {args.resolution}, '
-          f'seed {args.seed}, c_dim {args.c_dim}')
+          f'seed {args.seed}, c_dim {args.c_dim}, channel_base {args.channel_base}')
     print(f'parameters {nparams}, buffers {nbuf}')
     print(f'build {t1 - t0:.1f} s, pickle.dump {t2 - t1:.1f} s')
 
