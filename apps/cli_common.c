@@ -463,8 +463,15 @@ int cli_device_option(const char *cmd, const char *arg)
 fs_status cli_backend_open(long threads, fs_backend **out)
 {
 #ifdef FS_WITH_CUDA
-    if (device_cuda >= 0)
-        return fs_backend_cuda_init(out, device_cuda);
+    if (device_cuda >= 0) {
+        fs_status s = fs_backend_cuda_init(out, device_cuda);
+        if (s != FS_OK) {
+            char flag[32];
+            snprintf(flag, sizeof flag, "--device cuda:%d", device_cuda);
+            fs_error_prefix(flag);
+        }
+        return s;
+    }
 #endif
     return fs_backend_cpu_init(out, (int)threads);
 }
