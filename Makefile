@@ -110,21 +110,27 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do n=$$(basename $$f); mkdir -p $(BUILD)/fuzz/corpus-$$n; \
 	  echo "== $$n ($(FUZZ_SECONDS) s)"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/ \
 	      $(BUILD)/fuzz/corpus-$$n tests/fuzz/corpus/$${n#fuzz_} || exit 1; done
 
-# CPU generator benchmark (bench/run_cpu_generator_bench.sh runs it).
+# CPU generator benchmark (bench/run_cpu_generator_bench.sh runs it) and the
+# CVAE-GAN benchmark, CPU or CUDA (bench/run_cvaegan_bench.sh runs it).
 .PHONY: bench
-bench: $(BUILD)/bench/bench_generator_cpu
+bench: $(BUILD)/bench/bench_generator_cpu $(BUILD)/bench/bench_cvaegan
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
+
+# The library's public interface: status codes, weight files, models, backends.
+PUBLIC_HEADERS := engine/status.h engine/dtype.h engine/weights.h engine/weights_format.h \
+                  engine/backend.h engine/stylegan2.h engine/stylegan2_config.h engine/cvaegan.h \
+                  engine/rng.h
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR)
 	install -m 755 $(BUILD)/facesynth $(DESTDIR)$(BINDIR)/facesynth
 	install -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libfacesynth.a
-	install -m 644 engine/*.h $(DESTDIR)$(INCDIR)/
+	install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(INCDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/facesynth $(DESTDIR)$(LIBDIR)/libfacesynth.a

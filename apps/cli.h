@@ -138,7 +138,16 @@ int cvaegan_score(const cli_cvae_score_args *a, fs_weights *w);
 /* --device: "cpu" (default), "cuda" or "cuda:N". Returns 0 or the exit code
  * of a usage error. */
 int cli_device_option(const char *cmd, const char *arg);
-/* The backend the --device option chose (CPU with `threads` workers). */
+/* --precision: "fp32" (default), "tf32", "fp16", "bf16" or "mixed" (the
+ * official fp16-in-the-top-resolutions rule), the CUDA backend's modconv
+ * arithmetic (kernels/cuda_backend.h fs_cuda_precision). Returns 0 or the
+ * exit code of a usage error. */
+int cli_precision_option(const char *cmd, const char *arg);
+/* After parsing: any precision but fp32 with the CPU backend is a usage
+ * error ("the CPU backend computes in fp32"). 0 or that exit code. */
+int cli_precision_check(const char *cmd);
+/* The backend the --device option chose (CPU with `threads` workers), in
+ * the --precision given. */
 fs_status cli_backend_open(long threads, fs_backend **out);
 
 #endif

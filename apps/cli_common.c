@@ -460,11 +460,34 @@ int cli_device_option(const char *cmd, const char *arg)
 #endif
 }
 
+/* Index into precision_names; the order of fs_cuda_precision. */
+static const char *const precision_names[] = {"fp32", "tf32", "fp16", "bf16", "mixed"};
+static int precision = 0;
+
+int cli_precision_option(const char *cmd, const char *arg)
+{
+    for (int i = 0; i < (int)(sizeof precision_names / sizeof *precision_names); i++)
+        if (!strcmp(arg, precision_names[i])) {
+            precision = i;
+            return 0;
+        }
+    return cli_usage_error(cmd, "--precision must be fp32, tf32, fp16, bf16 or mixed, not '%s'",
+                           arg);
+}
+
+int cli_precision_check(const char *cmd)
+{
+    if (device_cuda < 0 && precision != 0)
+        return cli_usage_error(cmd, "--precision %s: the CPU backend computes in fp32 (use "
+                               "--device cuda, or --precision fp32)", precision_names[precision]);
+    return 0;
+}
+
 fs_status cli_backend_open(long threads, fs_backend **out)
 {
 #ifdef FS_WITH_CUDA
     if (device_cuda >= 0) {
-        fs_status s = fs_backend_cuda_init(out, device_cuda);
+        fs_status s = fs_backend_cuda_init_ex(out, device_cuda, (fs_cuda_precision)precision);
         if (s != FS_OK) {
             char flag[32];
             snprintf(flag, sizeof flag, "--device cuda:%d", device_cuda);
@@ -473,5 +496,8 @@ fs_status cli_backend_open(long threads, fs_backend **out)
         return s;
     }
 #endif
+    if (precision != 0)
+        return fs_error(FS_ERR_ARG, "--precision %s: the CPU backend computes in fp32",
+                        precision_names[precision]);
     return fs_backend_cpu_init(out, (int)threads);
 }

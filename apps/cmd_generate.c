@@ -84,6 +84,10 @@ static void usage(FILE *f)
             "      --batch N           images per forward pass (default 4); results do not\n"
             "                          depend on it\n"
             "      --device D          cpu (default), cuda or cuda:N\n"
+            "      --precision P       CUDA modconv arithmetic: fp32 (default), tf32, fp16,\n"
+            "                          bf16 (tensor cores, FP32 accumulation) or mixed (fp16\n"
+            "                          in the top num_fp16_res resolutions, as the official\n"
+            "                          code); the CPU backend computes in fp32 only\n"
             "      --threads N         CPU worker threads (default 0: one per core)\n"
             "  -q, --quiet             no progress or summary on stderr\n"
             "  -h, --help              this text\n"
@@ -330,7 +334,8 @@ static int prepare(gen_state *st)
 int cmd_generate(int argc, char **argv)
 {
     enum { O_NET = 256, O_SEEDS, O_TRUNC, O_CUTOFF, O_CLASS, O_NOISE, O_OUTDIR, O_BATCH,
-           O_DEVICE, O_THREADS, O_Z, O_WS, O_C, O_RAW, O_IDENTITY, O_MIX, O_MIXW, O_LABELS };
+           O_DEVICE, O_THREADS, O_Z, O_WS, O_C, O_RAW, O_IDENTITY, O_MIX, O_MIXW, O_LABELS,
+           O_PRECISION };
     static const struct option opts[] = {
         {"network", required_argument, 0, O_NET},     {"seeds", required_argument, 0, O_SEEDS},
         {"trunc", required_argument, 0, O_TRUNC},     {"trunc-cutoff", required_argument, 0, O_CUTOFF},
@@ -342,6 +347,7 @@ int cmd_generate(int argc, char **argv)
         {"identity", required_argument, 0, O_IDENTITY}, {"mix", required_argument, 0, O_MIX},
         {"mix-weights", required_argument, 0, O_MIXW},
         {"save-labels", required_argument, 0, O_LABELS},
+        {"precision", required_argument, 0, O_PRECISION},
         {"quiet", no_argument, 0, 'q'},               {"help", no_argument, 0, 'h'},
         CLI_CONVERT_OPTIONS,                          {0, 0, 0, 0}};
     gen_state st;
@@ -438,6 +444,13 @@ int cmd_generate(int argc, char **argv)
                 return rc;
             break;
         }
+        case O_PRECISION:
+        {
+            int rc = cli_precision_option(CMD, optarg);
+            if (rc)
+                return rc;
+            break;
+        }
         case ':':
             return cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]);
         default:
@@ -448,6 +461,9 @@ int cmd_generate(int argc, char **argv)
         return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (!a->network)
         return cli_usage_error(CMD, "missing --network FILE");
+    int prc = cli_precision_check(CMD);
+    if (prc)
+        return prc;
     int nsrc = !!a->seeds + !!a->z_path + !!a->ws_path;
     if (nsrc != 1)
         return cli_usage_error(CMD, nsrc ? "--seeds, --z and --ws are mutually exclusive"

@@ -12,10 +12,14 @@
  * Both run on the backend's stream and are timed with CUDA events: median of
  * --reps runs after 2 warm-up runs. cuDNN picks its fastest algorithm
  * (cudnnFind*) in FP32 FMA math; --tf32 lets it use TF32 tensor cores.
+ * --precision sets ours (fs_cuda_precision: fp32 default, tf32, fp16, bf16 on
+ * tensor cores; mixed = fp16 in the top 4 resolutions, as the official
+ * num_fp16_res = 4); the cuDNN baseline stays FP32 (or TF32 with --tf32).
  * TFLOP/s counts 2 * n * cout * cin * k^2 * (input pixels): the transposed
  * conv's inserted zeros are not counted.
  *
  *   build/bench/bench_cuda_layers [--batch 32] [--reps 10] [--res 1024] [--tf32] [--device 0]
+ *                                 [--precision fp32|tf32|fp16|bf16|mixed]
  *
  * A benchmark, so failures print and exit (the library never does). */
 #include <cuda_runtime.h>
@@ -284,7 +288,20 @@ int main(int argc, char **argv)
 {
     int batch = 32, reps = 10, max_res = 1024, device = 0;
     cudnnMathType_t math = CUDNN_FMA_MATH;
+    static const char *const prec_names[] = {"fp32", "tf32", "fp16", "bf16", "mixed"};
+    int prec = -1;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
+            const char *v = argv[++i];
+            for (int k = 0; k < 5; k++)
+                if (!strcmp(v, prec_names[k]))
+                    prec = k;
+            if (prec < 0) {
+                fprintf(stderr, "bench_cuda_layers: --precision fp32|tf32|fp16|bf16|mixed\n");
+                return 2;
+            }
+            continue;
+        }
         if (!strcmp(argv[i], "--batch") && i + 1 < argc)
             batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
@@ -296,8 +313,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--tf32"))
             math = CUDNN_DEFAULT_MATH;
         else {
-            fprintf(stderr, "usage: %s [--batch N] [--reps N] [--res R] [--tf32] [--device N]\n",
-                    argv[0]);
+            fprintf(stderr, "usage: %s [--batch N] [--reps N] [--res R] [--tf32] [--device N] "
+                    "[--precision fp32|tf32|fp16|bf16|mixed]\n", argv[0]);
             return 2;
         }
     }
@@ -306,7 +323,14 @@ int main(int argc, char **argv)
         return 2;
     }
     fs_backend *b;
-    CKFS(fs_backend_cuda_init(&b, device));
+    if (prec < 0)
+        prec = 0;
+    CKFS(fs_backend_cuda_init_ex(&b, device, (fs_cuda_precision)prec));
+    /* mixed: fp16 from max(2^(log2 R + 1 - 4), 8) up, as num_fp16_res = 4 */
+    int log2r = 0;
+    while ((1 << (log2r + 1)) <= max_res)
+        log2r++;
+    int fp16_res = log2r + 1 - 4 < 3 ? 8 : 1 << (log2r + 1 - 4);
     struct cudaDeviceProp prop;
     CK(cudaGetDeviceProperties(&prop, device));
     timer tm = {(cudaStream_t)fs_backend_cuda_stream(b), NULL, NULL, reps};
@@ -315,8 +339,9 @@ int main(int argc, char **argv)
     cudnnHandle_t h;
     CKDNN(cudnnCreate(&h));
     CKDNN(cudnnSetStream(h, tm.stream));
-    printf("# StyleGAN2 config-f synthesis modconv layers, batch %d, %s, cuDNN %zu, %s math\n",
-           batch, prop.name, cudnnGetVersion(), math == CUDNN_FMA_MATH ? "FP32 FMA" : "TF32-allowed");
+    printf("# StyleGAN2 config-f synthesis modconv layers, batch %d, %s, ours %s, cuDNN %zu, %s "
+           "math\n", batch, prop.name, prec_names[prec], cudnnGetVersion(),
+           math == CUDNN_FMA_MATH ? "FP32 FMA" : "TF32-allowed");
     printf("%-10s %4s %4s %5s %2s %2s %9s | %9s %8s | %9s %8s | %6s\n", "layer", "cin", "cout",
            "res", "k", "up", "GFLOP", "ours ms", "TFLOP/s", "cudnn ms", "TFLOP/s", "ratio");
     layer ls[32];
@@ -368,6 +393,7 @@ int main(int argc, char **argv)
         oc.a.act = l->demod ? FS_ACT_LRELU : FS_ACT_LINEAR;
         oc.a.gain = 1.0f;
         oc.a.clamp = 256.0f;
+        oc.a.fp16 = oh >= fp16_res; /* read in --precision mixed only */
         float ms_ours = time_median(&tm, run_ours, &oc);
 
         dnn_ctx dc;

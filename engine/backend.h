@@ -65,6 +65,10 @@ typedef struct {
     uint32_t noise_stream;       /* layer id, FS_NOISE_RANDOM */
     fs_act act;
     float gain, clamp;
+    /* 1: the layer is one the official code runs in fp16 (the top
+     * num_fp16_res resolutions). Only a CUDA backend in FS_CUDA_MIXED
+     * precision reads it; the CPU computes every layer in float32. */
+    int fp16;
 } fs_modconv_args;
 
 /* A plain conv layer: weight * weight_gain, bias, activation, gain, clamp.
@@ -141,6 +145,11 @@ typedef struct {
     fs_status (*avg_pool2d)(fs_backend *b, const float *x, float *y, int nc, int h, int w, int k,
                             int stride, int pad);
     fs_status (*synchronize)(fs_backend *b);
+    /* y [n, h, w, c] uint8 from x [n, c, h, w]: the official image conversion
+     * of image_io.h fs_image_f32_to_u8 (t = x * 127.5f, then t + 128.0f, as
+     * two float32 roundings with no FMA, clamped to [0, 255], truncated;
+     * NaN -> 0), bit for bit on every backend. */
+    fs_status (*to_uint8)(fs_backend *b, const float *x, uint8_t *y, int n, int c, int h, int w);
 } fs_backend_ops;
 
 struct fs_backend {

@@ -101,6 +101,7 @@ static const fs_backend_ops cpu_ops = {
     .instance_norm = fs_cpu_instance_norm,
     .avg_pool2d = fs_cpu_avg_pool2d,
     .synchronize = cpu_sync,
+    .to_uint8 = fs_cpu_to_uint8,
 };
 
 fs_status fs_backend_cpu_init(fs_backend **out, int threads)

@@ -66,6 +66,7 @@ fs_status fs_cpu_conv2d(fs_backend *b, const fs_conv2d_args *a);
 fs_status fs_cpu_conv_transpose2d(fs_backend *b, const fs_conv_transpose2d_args *a);
 fs_status fs_cpu_instance_norm(fs_backend *b, float *x, const float *weight, const float *bias,
                                int n, int c, size_t hw, float eps, fs_act act);
+fs_status fs_cpu_to_uint8(fs_backend *b, const float *x, uint8_t *y, int n, int c, int h, int w);
 fs_status fs_cpu_avg_pool2d(fs_backend *b, const float *x, float *y, int nc, int h, int w, int k,
                             int stride, int pad);
 

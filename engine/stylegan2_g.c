@@ -297,6 +297,18 @@ static fs_status styles_of(fs_sg2_generator *g, const synth_layer *l, int n, flo
     return g->b->ops->fc(g->b, &a);
 }
 
+/* Whether the official code runs the layers of the block at resolution res in
+ * fp16: res >= max(2^(log2 R + 1 - num_fp16_res), 8) (networks.py
+ * SynthesisNetwork / SynthesisBlock); never with num_fp16_res 0. */
+static int block_is_fp16(const fs_sg2_config *c, int res)
+{
+    if (c->num_fp16_res <= 0)
+        return 0;
+    int64_t e = fs_sg2_log2(c->img_resolution) + 1 - c->num_fp16_res;
+    int64_t fp16_res = e < 3 ? 8 : (int64_t)1 << e;
+    return res >= fp16_res;
+}
+
 static fs_status run_layer(fs_sg2_generator *g, const synth_layer *l, const float *x, float *y,
                            int n, const fs_sg2_synthesis_opts *o, float gain)
 {
@@ -326,6 +338,7 @@ static fs_status run_layer(fs_sg2_generator *g, const synth_layer *l, const floa
     a.act = l->demodulate ? FS_ACT_LRELU : FS_ACT_LINEAR;
     a.gain = gain;
     a.clamp = clamp > 0 ? clamp * gain : 0.0f;
+    a.fp16 = block_is_fp16(&g->cfg, l->res); /* read only by a CUDA backend in mixed precision */
     return g->b->ops->modconv(g->b, &a);
 }
 

@@ -6,7 +6,7 @@
  * pageable memory the runtime stages the source before returning, so the
  * caller may free it at once); download waits for the stream, since the host
  * reads the result next. The ops themselves live in fc.cu, modconv.cu,
- * conv2d.cu, upfirdn2d.cu, bias_act.cu and misc.cu. */
+ * conv2d.cu, upfirdn2d.cu, bias_act.cu, misc.cu and to_uint8.cu. */
 #include <stdlib.h>
 
 #include "cuda_backend.h"
@@ -132,6 +132,7 @@ static const fs_backend_ops cuda_ops = {
     /* .instance_norm = */ cuda_instance_norm,
     /* .avg_pool2d = */ cuda_avg_pool2d,
     /* .synchronize = */ cuda_synchronize,
+    /* .to_uint8 = */ cuda_to_uint8,
 };
 
 extern "C" void *fs_backend_cuda_stream(fs_backend *b)
@@ -139,9 +140,29 @@ extern "C" void *fs_backend_cuda_stream(fs_backend *b)
     return b && b->ops == &cuda_ops ? (void *)cuda_impl_of(b)->stream : NULL;
 }
 
+extern "C" const char *fs_cuda_precision_name(fs_cuda_precision p)
+{
+    switch (p) {
+    case FS_CUDA_FP32: return "fp32";
+    case FS_CUDA_TF32: return "tf32";
+    case FS_CUDA_FP16: return "fp16";
+    case FS_CUDA_BF16: return "bf16";
+    case FS_CUDA_MIXED: return "mixed";
+    }
+    return "?";
+}
+
 extern "C" fs_status fs_backend_cuda_init(fs_backend **out, int device)
 {
+    return fs_backend_cuda_init_ex(out, device, FS_CUDA_FP32);
+}
+
+extern "C" fs_status fs_backend_cuda_init_ex(fs_backend **out, int device,
+                                             fs_cuda_precision precision)
+{
     *out = NULL;
+    if ((int)precision < (int)FS_CUDA_FP32 || (int)precision > (int)FS_CUDA_MIXED)
+        return fs_error(FS_ERR_ARG, "cuda backend: unknown precision %d", (int)precision);
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
     if (e != cudaSuccess) {
@@ -160,6 +181,7 @@ extern "C" fs_status fs_backend_cuda_init(fs_backend **out, int device)
         return fs_error(FS_ERR_NOMEM, "cuda backend: out of memory");
     }
     m->device = device;
+    m->precision = (int)precision;
     b->ops = &cuda_ops;
     b->impl = m;
     fs_status s = cuda_enter(b);

@@ -1,5 +1,6 @@
 /* The CUDA backend: every operation of engine/backend.h on one NVIDIA GPU,
- * with our own kernels (the kernels/ .cu files), in float32, on one stream per backend.
+ * with our own kernels (the kernels/ .cu files), in float32 (modconv optionally on
+ * tensor cores, see fs_cuda_precision), on one stream per backend.
  *
  * Memory the ops receive is device memory from the backend's alloc (cudaMalloc);
  * upload/download copy between host and device on the backend's stream and
@@ -23,10 +24,41 @@
 extern "C" {
 #endif
 
-/* The CUDA backend on device `device` (0-based, as cudaSetDevice counts).
- * FS_ERR_DEVICE with a message when there is no driver, no such device or the
- * context cannot be created. Free with fs_backend_free. */
+/* The compute precision of the modulated convolutions (the 3x3 convs and the
+ * up-sampling transposed conv of modconv; every other op, the 1x1 ToRGB
+ * included, always computes in FP32):
+ *   FP32:  FP32 FMA, no tensor cores (the CPU oracle's arithmetic);
+ *   TF32:  tensor cores, operands rounded to TF32, FP32 accumulation;
+ *   FP16:  tensor cores, operands in FP16 (weights pre-normalised by max|W|
+ *          per output channel and styles by max|s| per sample, as the
+ *          official fp16 path does, undone exactly in the epilogue), FP32
+ *          accumulation;
+ *   BF16:  tensor cores, operands in BF16, FP32 accumulation;
+ *   MIXED: the official default: FP16 for the layers the generator marks
+ *          (fs_modconv_args.fp16: the top num_fp16_res resolutions), FP32 for
+ *          the rest.
+ * Operands are converted as they are staged into shared memory; activations
+ * stay FP32 in device memory (writing the next layer's precision is a later
+ * step), and every epilogue (demodulation, noise, bias, activation, gain,
+ * clamp) runs in FP32. */
+typedef enum {
+    FS_CUDA_FP32 = 0,
+    FS_CUDA_TF32 = 1,
+    FS_CUDA_FP16 = 2,
+    FS_CUDA_BF16 = 3,
+    FS_CUDA_MIXED = 4,
+} fs_cuda_precision;
+
+/* The CUDA backend on device `device` (0-based, as cudaSetDevice counts), in
+ * FP32. FS_ERR_DEVICE with a message when there is no driver, no such device
+ * or the context cannot be created. Free with fs_backend_free. */
 fs_status fs_backend_cuda_init(fs_backend **out, int device);
+
+/* The same with a compute precision (FS_ERR_ARG for a value not in the enum). */
+fs_status fs_backend_cuda_init_ex(fs_backend **out, int device, fs_cuda_precision precision);
+
+/* "fp32", "tf32", "fp16", "bf16" or "mixed"; "?" for anything else. */
+const char *fs_cuda_precision_name(fs_cuda_precision p);
 
 /* The backend's stream (a cudaStream_t) for callers that interleave their own
  * CUDA work or timing events with the ops: work queued on it runs in order

@@ -41,6 +41,7 @@ typedef struct {
     cudaStream_t stream;
     void *scratch;        /* grown on demand, reused by every op (stream-ordered) */
     size_t scratch_bytes;
+    int precision;        /* fs_cuda_precision (cuda_backend.h) */
 } cuda_impl;
 
 static inline cuda_impl *cuda_impl_of(fs_backend *b) { return (cuda_impl *)b->impl; }
@@ -226,7 +227,16 @@ typedef struct {
     int yh, yw, ysy, ysx, yoy, yox;
     size_t y_sample_stride;
     epi_params epi;
+    /* Arithmetic: IG_MMA_NONE is the FP32 FMA kernel; the others run on
+     * tensor cores (WMMA) with operands rounded to that type as they are
+     * staged into shared memory and FP32 accumulation. */
+    int mma;
+    /* [cout] or NULL: multiplies row o of W as it is staged (tensor-core
+     * kernel only; modconv's FP16 pre-normalisation 1 / max|W[o]|). */
+    const float *wrow;
 } igemm_params;
+
+enum { IG_MMA_NONE = 0, IG_MMA_TF32 = 1, IG_MMA_FP16 = 2, IG_MMA_BF16 = 3 };
 
 fs_status igemm_launch(const igemm_params *p, cudaStream_t stream);
 
@@ -263,6 +273,7 @@ fs_status cuda_project(fs_backend *b, const float *x, const float *cmap, float *
 fs_status cuda_conv_transpose2d(fs_backend *b, const fs_conv_transpose2d_args *a);
 fs_status cuda_instance_norm(fs_backend *b, float *x, const float *weight, const float *bias,
                              int n, int c, size_t hw, float eps, fs_act act);
+fs_status cuda_to_uint8(fs_backend *b, const float *x, uint8_t *y, int n, int c, int h, int w);
 fs_status cuda_avg_pool2d(fs_backend *b, const float *x, float *y, int nc, int h, int w, int k,
                           int stride, int pad);
 

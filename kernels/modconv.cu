@@ -15,32 +15,98 @@
  * (modconv_noise_kernel1, Philox as engine/rng.c, bit-exact) into a map the
  * epilogue reads like the const map.
  *
+ * Precision (cuda_backend.h fs_cuda_precision): the 3x3 GEMMs (both paths)
+ * run on tensor cores in TF32 / FP16 / BF16 when the backend's precision
+ * says so (igemm tc1); FP16 first applies the official pre-normalisation
+ * (modconv_prenorm_kernel1: W / max|W[o]|, s / max|s[n]|) so that no operand
+ * overflows, and the demod kernel folds max|W[o]| * max|s[n]| back into the
+ * per-(sample, channel) output coefficient, also without demodulation; the
+ * FIR, noise and epilogue stay FP32.
+ *
  * Kernel versions (v1: FP32, correct first):
  *   demod 1: one block per output channel, a loop over samples, a block
  *            reduction over cin * k * k products;
  *   noise 1: one thread per pixel;
  *   fir 1:   one output per thread, 16 reads of T through the read-only cache. */
+#include "cuda_backend.h"
 #include "cuda_common.cuh"
 
 #define MC_BLOCK 256
 
+/* dcoef[s, o] = d * wmax[o] * smax[s], d = 1/sqrt(sum (W s)^2 + 1e-8) with
+ * demodulation, 1 without; wmax / smax (FP16 pre-normalisation, both or
+ * neither) undo the operand scaling of the tensor-core GEMM. */
 __global__ void modconv_demod_kernel1(const float *__restrict__ w, const float *__restrict__ styles,
-                                      float *__restrict__ dcoef, int n, int cin, int cout, int kk)
+                                      float *__restrict__ dcoef, int n, int cin, int cout, int kk,
+                                      int demod, const float *__restrict__ wmax,
+                                      const float *__restrict__ smax)
 {
     __shared__ float sh[32];
     int o = blockIdx.x;
     const float *wo = w + (size_t)o * cin * kk;
     for (int s = 0; s < n; s++) {
-        const float *st = styles + (size_t)s * cin;
-        float acc = 0.0f;
-        for (int e = threadIdx.x; e < cin * kk; e += blockDim.x) {
-            float v = wo[e] * st[e / kk];
-            acc += v * v;
+        float d = 1.0f;
+        if (demod) {
+            const float *st = styles + (size_t)s * cin;
+            float acc = 0.0f;
+            for (int e = threadIdx.x; e < cin * kk; e += blockDim.x) {
+                float v = wo[e] * st[e / kk];
+                acc += v * v;
+            }
+            acc = block_sum(acc, sh);
+            d = 1.0f / sqrtf(acc + 1e-8f);
         }
-        acc = block_sum(acc, sh);
         if (threadIdx.x == 0)
-            dcoef[(size_t)s * cout + o] = 1.0f / sqrtf(acc + 1e-8f);
+            dcoef[(size_t)s * cout + o] = wmax ? d * (wmax[o] * smax[s]) : d;
     }
+}
+
+/* max |v| over v[0 .. len) by one warp, returned to every lane. */
+__device__ __forceinline__ float warp_absmax(const float *__restrict__ v, int len)
+{
+    float m = 0.0f;
+    for (int e = threadIdx.x & 31; e < len; e += 32)
+        m = fmaxf(m, fabsf(__ldg(v + e)));
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1)
+        m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+    return m;
+}
+
+/* The FP16 pre-normalisation of the official modulated_conv2d (weights by
+ * their max |.| per output channel, styles by their max |.| per sample), one
+ * warp per row: rows [0, cout) are weight rows -> winv[o] = 1 / max and
+ * wmax[o] = max; rows [cout, cout + n) are style rows -> sn = s / max and
+ * smax[s] = max. A row of zeros gets 1 (nothing to scale). */
+__global__ void modconv_prenorm_kernel1(const float *__restrict__ w, const float *__restrict__ styles,
+                                        int n, int cin, int cout, int kk, float *__restrict__ winv,
+                                        float *__restrict__ wmax, float *__restrict__ sn,
+                                        float *__restrict__ smax)
+{
+    int row = (int)((blockIdx.x * (size_t)blockDim.x + threadIdx.x) >> 5);
+    int lane = threadIdx.x & 31;
+    if (row >= cout + n)
+        return; /* whole warps: blockDim is a multiple of 32 */
+    if (row < cout) {
+        float m = warp_absmax(w + (size_t)row * cin * kk, cin * kk);
+        if (!(m > 0.0f) || isinf(m))
+            m = 1.0f;
+        if (lane == 0) {
+            wmax[row] = m;
+            winv[row] = 1.0f / m;
+        }
+        return;
+    }
+    int s = row - cout;
+    const float *st = styles + (size_t)s * cin;
+    float m = warp_absmax(st, cin);
+    if (!(m > 0.0f) || isinf(m))
+        m = 1.0f;
+    float inv = 1.0f / m;
+    for (int i = lane; i < cin; i += 32)
+        sn[(size_t)s * cin + i] = st[i] * inv;
+    if (lane == 0)
+        smax[s] = m;
 }
 
 __global__ void modconv_noise_kernel1(float *__restrict__ noise, const uint64_t *__restrict__ seeds,
@@ -78,11 +144,39 @@ __global__ void modconv_fir_kernel1(const float *__restrict__ t, float *__restri
 }
 
 static fs_status modconv_demod_launch(const float *w, const float *styles, float *dcoef, int n,
-                                      int cin, int cout, int kk, cudaStream_t stream)
+                                      int cin, int cout, int kk, int demod, const float *wmax,
+                                      const float *smax, cudaStream_t stream)
 {
-    modconv_demod_kernel1<<<cout, MC_BLOCK, 0, stream>>>(w, styles, dcoef, n, cin, cout, kk);
+    modconv_demod_kernel1<<<cout, MC_BLOCK, 0, stream>>>(w, styles, dcoef, n, cin, cout, kk, demod,
+                                                         wmax, smax);
     CUDA_CHECK_LAUNCH("modconv_demod_kernel1");
     return FS_OK;
+}
+
+static fs_status modconv_prenorm_launch(const float *w, const float *styles, int n, int cin,
+                                        int cout, int kk, float *winv, float *wmax, float *sn,
+                                        float *smax, cudaStream_t stream)
+{
+    size_t threads = (size_t)(cout + n) * 32;
+    modconv_prenorm_kernel1<<<(unsigned)((threads + MC_BLOCK - 1) / MC_BLOCK), MC_BLOCK, 0,
+                              stream>>>(w, styles, n, cin, cout, kk, winv, wmax, sn, smax);
+    CUDA_CHECK_LAUNCH("modconv_prenorm_kernel1");
+    return FS_OK;
+}
+
+/* The GEMM arithmetic of a layer: tensor cores only for the 3x3 convs (and
+ * so the up-sampling transposed conv); 1x1 (ToRGB) stays FP32. */
+static int modconv_mma(int precision, const fs_modconv_args *a)
+{
+    if (a->k != 3)
+        return IG_MMA_NONE;
+    switch (precision) {
+    case FS_CUDA_TF32: return IG_MMA_TF32;
+    case FS_CUDA_FP16: return IG_MMA_FP16;
+    case FS_CUDA_BF16: return IG_MMA_BF16;
+    case FS_CUDA_MIXED: return a->fp16 ? IG_MMA_FP16 : IG_MMA_NONE;
+    default: return IG_MMA_NONE;
+    }
 }
 
 static fs_status modconv_noise_launch(float *noise, const uint64_t *seeds, int n, size_t plane,
@@ -141,25 +235,43 @@ fs_status cuda_modconv(fs_backend *b, const fs_modconv_args *a)
     int random = a->noise_mode == FS_NOISE_RANDOM;
     size_t plane = (size_t)oh * ow;
 
-    /* scratch: dcoef [n, cout] | seeds [n] | per chunk: noise [ns, plane], T [ns, cout, th, tw] */
+    int mma = modconv_mma(cuda_impl_of(b)->precision, a);
+    int prenorm = mma == IG_MMA_FP16; /* FP16 range: the official pre-normalisation */
+
+    /* scratch: dcoef [n, cout] | seeds [n] | prenorm: winv [cout], wmax [cout],
+     * sn [n, cin], smax [n] | per chunk: noise [ns, plane], T [ns, cout, th, tw] */
     size_t per = (random ? plane * sizeof(float) : 0) +
                  (a->up == 2 ? (size_t)a->cout * th * tw * sizeof(float) : 0);
     int chunk = per ? (int)(FS_CUDA_CHUNK_BYTES / per) : a->n;
     chunk = chunk < 1 ? 1 : chunk > a->n ? a->n : chunk;
+    int need_d = a->demodulate || prenorm;
     size_t off_d = 0;
-    size_t off_seeds = off_d + cuda_align(a->demodulate ? (size_t)a->n * a->cout * sizeof(float) : 0);
-    size_t off_noise = off_seeds + cuda_align(random ? (size_t)a->n * sizeof(uint64_t) : 0);
+    size_t off_seeds = off_d + cuda_align(need_d ? (size_t)a->n * a->cout * sizeof(float) : 0);
+    size_t off_norm = off_seeds + cuda_align(random ? (size_t)a->n * sizeof(uint64_t) : 0);
+    size_t norm_floats = prenorm ? 2 * (size_t)a->cout + (size_t)a->n * a->cin + a->n : 0;
+    size_t off_noise = off_norm + cuda_align(norm_floats * sizeof(float));
     size_t off_t = off_noise + cuda_align(random ? (size_t)chunk * plane * sizeof(float) : 0);
     size_t total = off_t + (a->up == 2 ? (size_t)chunk * a->cout * th * tw * sizeof(float) : 0);
     char *base;
     FS_TRY(cuda_scratch(b, total ? total : 1, (void **)&base));
-    float *dcoef = a->demodulate ? (float *)(base + off_d) : NULL;
+    float *dcoef = need_d ? (float *)(base + off_d) : NULL;
     float *noise = random ? (float *)(base + off_noise) : NULL;
     float *tbuf = a->up == 2 ? (float *)(base + off_t) : NULL;
+    float *winv = NULL, *wmax = NULL, *sn = NULL, *smax = NULL;
+    if (prenorm) {
+        winv = (float *)(base + off_norm);
+        wmax = winv + a->cout;
+        sn = wmax + a->cout;
+        smax = sn + (size_t)a->n * a->cin;
+    }
     const uint64_t *seeds = NULL;
 
+    if (prenorm)
+        FS_TRY(modconv_prenorm_launch(a->weight, a->styles, a->n, a->cin, a->cout, kk, winv, wmax,
+                                      sn, smax, stream));
     if (dcoef)
-        FS_TRY(modconv_demod_launch(a->weight, a->styles, dcoef, a->n, a->cin, a->cout, kk, stream));
+        FS_TRY(modconv_demod_launch(a->weight, a->styles, dcoef, a->n, a->cin, a->cout, kk,
+                                    a->demodulate, wmax, smax, stream));
     if (random)
         FS_TRY(seeds_on_device(b, a->noise_seeds, a->n, (uint64_t *)(base + off_seeds), &seeds));
 
@@ -190,7 +302,9 @@ fs_status cuda_modconv(fs_backend *b, const fs_modconv_args *a)
         p.h = a->h;
         p.w = a->w;
         p.x_sample_stride = (size_t)a->cin * a->h * a->w;
-        p.scale = a->styles + (size_t)s0 * a->cin;
+        p.scale = (prenorm ? sn : a->styles) + (size_t)s0 * a->cin;
+        p.mma = mma;
+        p.wrow = winv;
         p.wt = a->weight;
         p.cout = a->cout;
         p.w_transposed = 0;

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "../engine/backend.h"
+#include "../engine/image_io.h"
 
 #ifdef FS_WITH_CUDA
 #include "../engine/cvaegan.h"
@@ -36,6 +37,11 @@
  * fallback; it has not been needed so far. */
 #define OP_TOL 1e-5
 #define MODEL_TOL 1e-5
+/* Tensor-core modconv (fs_cuda_precision) against the CPU's float32, as the
+ * issue sets them: TF32 <= 1e-3, FP16 / BF16 <= 1e-2, per op and for the
+ * whole tiny generator in FP16. */
+#define TF32_TOL 1e-3
+#define HALF_TOL 1e-2
 
 /* ---- random inputs -------------------------------------------------------------- */
 
@@ -73,13 +79,16 @@ static float frand(float lo, float hi)
 
 static fs_backend *g_cpu, *g_gpu;
 
-static void open_backends(void)
+static void open_backends_prec(fs_cuda_precision p)
 {
     rng_init();
     ck_assert_int_eq(fs_backend_cpu_init(&g_cpu, 0), FS_OK);
-    fs_status s = fs_backend_cuda_init(&g_gpu, 0);
+    fs_status s = p == FS_CUDA_FP32 ? fs_backend_cuda_init(&g_gpu, 0)
+                                    : fs_backend_cuda_init_ex(&g_gpu, 0, p);
     ck_assert_msg(s == FS_OK, "cuda init: %s", fs_error_message());
 }
+
+static void open_backends(void) { open_backends_prec(FS_CUDA_FP32); }
 
 static void close_backends(void)
 {
@@ -256,18 +265,29 @@ static const struct {
     {4, 17, 20, 9, 9, 1, 1, 1, FS_NOISE_CONST, FS_ACT_LEAKY001, 0.9f, 0.3f, 0},
 };
 
-START_TEST(test_modconv)
+/* Input ranges of a modconv run: x in +-xr, W in +-wr, styles in
+ * (slo, shi). */
+typedef struct {
+    float xr, wr, slo, shi;
+} mc_ranges;
+
+static const mc_ranges mc_default = {1, 1, -1.5f, 2.5f};
+
+/* Modconv case ci on both backends (already open); the GPU output, for
+ * callers that compare precisions, into *gpu_out when given. fp16 sets
+ * fs_modconv_args.fp16. */
+static void run_modconv_case(int ci, const mc_ranges *rg, int fp16, double tol, const char *tag,
+                             float **gpu_out)
 {
-    open_backends();
-    int n = mc_cases[_i].n, cin = mc_cases[_i].cin, cout = mc_cases[_i].cout;
-    int h = mc_cases[_i].h, w = mc_cases[_i].w, k = mc_cases[_i].k, up = mc_cases[_i].up;
+    int n = mc_cases[ci].n, cin = mc_cases[ci].cin, cout = mc_cases[ci].cout;
+    int h = mc_cases[ci].h, w = mc_cases[ci].w, k = mc_cases[ci].k, up = mc_cases[ci].up;
     size_t oplane = (size_t)h * up * w * up;
-    buf x = buf_rand((size_t)n * cin * h * w, -1, 1);
-    buf wt = buf_rand((size_t)cout * cin * k * k, -1, 1);
-    buf st = buf_rand((size_t)n * cin, -1.5f, 2.5f);
+    buf x = buf_rand((size_t)n * cin * h * w, -rg->xr, rg->xr);
+    buf wt = buf_rand((size_t)cout * cin * k * k, -rg->wr, rg->wr);
+    buf st = buf_rand((size_t)n * cin, rg->slo, rg->shi);
     buf bias = buf_rand((size_t)cout, -0.5f, 0.5f);
     buf noise = buf_rand(oplane, -2, 2);
-    buf fir = make_fir(4, mc_cases[_i].random_fir);
+    buf fir = make_fir(4, mc_cases[ci].random_fir);
     buf y = buf_rand((size_t)n * cout * oplane, -1, 1);
     uint64_t seeds[8];
     for (int i = 0; i < n; i++)
@@ -288,22 +308,23 @@ START_TEST(test_modconv)
         a.w = w;
         a.k = k;
         a.up = up;
-        a.demodulate = mc_cases[_i].demod;
+        a.demodulate = mc_cases[ci].demod;
         a.fir = SIDE(fir, side);
         a.fir_len = 4;
-        a.noise_mode = (fs_noise_mode)mc_cases[_i].noise;
+        a.noise_mode = (fs_noise_mode)mc_cases[ci].noise;
         a.noise_const = SIDE(noise, side);
         a.noise_strength = strength;
         a.noise_seeds = seeds; /* host memory, as the generator passes them */
         a.noise_stream = 7;
-        a.act = (fs_act)mc_cases[_i].act;
-        a.gain = mc_cases[_i].gain;
-        a.clamp = mc_cases[_i].clamp;
+        a.act = (fs_act)mc_cases[ci].act;
+        a.gain = mc_cases[ci].gain;
+        a.clamp = mc_cases[ci].clamp;
+        a.fp16 = fp16;
         st_ = be->ops->modconv(be, &a));
-    char what[96];
-    snprintf(what, sizeof what, "modconv case %d (n %d, %d->%d, %dx%d, k %d, up %d)", _i, n, cin,
-             cout, h, w, k, up);
-    expect_match(&y, OP_TOL, what, NULL);
+    char what[128];
+    snprintf(what, sizeof what, "modconv%s case %d (n %d, %d->%d, %dx%d, k %d, up %d)", tag, ci, n,
+             cin, cout, h, w, k, up);
+    expect_match(&y, tol, what, gpu_out);
     buf_free(&x);
     buf_free(&wt);
     buf_free(&st);
@@ -311,7 +332,84 @@ START_TEST(test_modconv)
     buf_free(&noise);
     buf_free(&fir);
     buf_free(&y);
+}
+
+START_TEST(test_modconv)
+{
+    open_backends();
+    run_modconv_case(_i, &mc_default, 0, OP_TOL, "", NULL);
     close_backends();
+}
+END_TEST
+
+/* Tensor-core precisions against the CPU's float32, every case (the 1x1
+ * ones stay FP32 on the GPU and so meet the tolerance trivially):
+ * _i = case * 3 + {0 tf32, 1 fp16, 2 bf16}. */
+static const struct {
+    fs_cuda_precision p;
+    double tol;
+    const char *tag;
+} mc_precs[3] = {
+    {FS_CUDA_TF32, TF32_TOL, " tf32"},
+    {FS_CUDA_FP16, HALF_TOL, " fp16"},
+    {FS_CUDA_BF16, HALF_TOL, " bf16"},
+};
+
+START_TEST(test_modconv_precision)
+{
+    int ci = _i / 3, pi = _i % 3;
+    open_backends_prec(mc_precs[pi].p);
+    run_modconv_case(ci, &mc_default, 0, mc_precs[pi].tol, mc_precs[pi].tag, NULL);
+    close_backends();
+}
+END_TEST
+
+/* FP16 with operands beyond the FP16 range unless pre-normalised: |x * s|
+ * up to 250 * 300 = 75000 and |W| up to 1e5 (65504 is the largest FP16).
+ * _i: b4.conv1 (up 1), b16.conv0 (up 2), up without demodulation. */
+START_TEST(test_modconv_fp16_range)
+{
+    static const int cases[3] = {0, 3, 9};
+    static const mc_ranges big = {250, 1e5f, -300, 300};
+    open_backends_prec(FS_CUDA_FP16);
+    run_modconv_case(cases[_i], &big, 0, HALF_TOL, " fp16 range", NULL);
+    close_backends();
+}
+END_TEST
+
+/* The per-layer choice of FS_CUDA_MIXED: fp16 = 1 gives the FP16 backend's
+ * bytes, fp16 = 0 the FP32 backend's, and FP16 really differs from FP32 (the
+ * tensor-core path ran). Same inputs throughout: the RNG is re-seeded. */
+START_TEST(test_modconv_mixed)
+{
+    static const int cases[2] = {1, 3}; /* 8x8 up 1, 8 -> 16 up 2 */
+    int ci = cases[_i];
+    size_t total = (size_t)mc_cases[ci].n * mc_cases[ci].cout * mc_cases[ci].h * mc_cases[ci].w *
+                   mc_cases[ci].up * mc_cases[ci].up;
+    static const struct { fs_cuda_precision p; int flag; } runs[4] = {
+        {FS_CUDA_FP16, 0}, {FS_CUDA_MIXED, 1}, {FS_CUDA_FP32, 0}, {FS_CUDA_MIXED, 0}};
+    float *out[4];
+    uint64_t seed = 0;
+    for (int r = 0; r < 4; r++) {
+        open_backends_prec(runs[r].p);
+        if (r == 0)
+            seed = g_seed;
+        g_seed = seed;
+        g_rng = seed | 1;
+        int half = runs[r].p == FS_CUDA_FP16 || (runs[r].p == FS_CUDA_MIXED && runs[r].flag);
+        static const char *tags[4] = {" fp16", " mixed/fp16", " fp32", " mixed/fp32"};
+        run_modconv_case(ci, &mc_default, runs[r].flag, half ? HALF_TOL : OP_TOL, tags[r],
+                         &out[r]);
+        close_backends();
+    }
+    ck_assert_msg(memcmp(out[0], out[1], total * sizeof(float)) == 0,
+                  "mixed with fp16 = 1 differs from fp16 (seed 0x%016llx)", (unsigned long long)seed);
+    ck_assert_msg(memcmp(out[2], out[3], total * sizeof(float)) == 0,
+                  "mixed with fp16 = 0 differs from fp32 (seed 0x%016llx)", (unsigned long long)seed);
+    ck_assert_msg(memcmp(out[0], out[2], total * sizeof(float)) != 0,
+                  "fp16 gave the fp32 bytes: the tensor-core path did not run");
+    for (int r = 0; r < 4; r++)
+        free(out[r]);
 }
 END_TEST
 
@@ -692,6 +790,74 @@ START_TEST(test_instance_norm)
 }
 END_TEST
 
+/* to_uint8, GPU against the CPU backend and fs_image_f32_to_u8 byte for
+ * byte: random values over and past [-1, 1], every value that lands exactly
+ * on an integer after x * 127.5f + 128 and its float neighbours (where an
+ * FMA or another rounding order would change the byte), and NaN, +-inf,
+ * +-0, huge and tiny values. _i: 0 [3, 3, 64, 64]; 1 [2, 1, 5, 7];
+ * 2 [1, 4, 33, 17]. */
+START_TEST(test_to_uint8)
+{
+    static const int shapes[3][4] = {{3, 3, 64, 64}, {2, 1, 5, 7}, {1, 4, 33, 17}};
+    int n = shapes[_i][0], c = shapes[_i][1], h = shapes[_i][2], w = shapes[_i][3];
+    size_t total = (size_t)n * c * h * w;
+    open_backends();
+    float *x = malloc(total * sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    size_t i = 0;
+    static const float specials[] = {0.0f, -0.0f, 1.0f, -1.0f, INFINITY, -INFINITY, 1e30f,
+                                     -1e30f, 1e-30f, -1e-30f, 127.0f / 127.5f, -128.0f / 127.5f};
+    for (size_t k = 0; k < sizeof specials / sizeof *specials && i < total; k++)
+        x[i++] = specials[k];
+    if (i < total)
+        x[i++] = NAN;
+    for (int k = 0; k <= 256 && i + 3 <= total; k++) {
+        float v = ((float)k - 128.0f) / 127.5f;
+        x[i++] = v;
+        x[i++] = nextafterf(v, -INFINITY);
+        x[i++] = nextafterf(v, INFINITY);
+    }
+    while (i < total)
+        x[i++] = frand(-1.1f, 1.1f);
+    for (size_t k = total; k > 1; k--) { /* shuffle: specials in every channel and sample */
+        size_t j = rng_u64() % k;
+        float t = x[k - 1];
+        x[k - 1] = x[j];
+        x[j] = t;
+    }
+    buf xb = buf_from(x, total);
+    uint8_t *yc = g_cpu->ops->alloc(g_cpu, total), *yg = g_gpu->ops->alloc(g_gpu, total);
+    ck_assert(yc && yg);
+    RUN_BOTH(st_ = be->ops->to_uint8(be, SIDE(xb, side), side ? yg : yc, n, c, h, w));
+    uint8_t *got = malloc(total), *want = malloc(total);
+    ck_assert_int_eq(g_cpu->ops->download(g_cpu, want, yc, total), FS_OK);
+    ck_assert_msg(g_gpu->ops->download(g_gpu, got, yg, total) == FS_OK, "%s", fs_error_message());
+    uint8_t *direct = malloc(total);
+    fs_image_nchw_f32_to_nhwc_u8(x, n, c, h, w, direct);
+    ck_assert(memcmp(want, direct, total) == 0); /* the CPU op is the image_io rule */
+    size_t bad = 0, first = 0;
+    for (size_t k = 0; k < total; k++)
+        if (got[k] != want[k] && !bad++)
+            first = k;
+    if (bad) {
+        size_t plane = (size_t)h * w, s_ = first / (plane * c), r = first % (plane * c);
+        size_t p = r / c, ch = r % c;
+        float v = x[(s_ * c + ch) * plane + p];
+        ck_assert_msg(0, "to_uint8: %zu bytes differ; first at %zu: x %a gpu %d cpu %d (seed "
+                      "0x%016llx)", bad, first, v, got[first], want[first],
+                      (unsigned long long)g_seed);
+    }
+    free(direct);
+    free(got);
+    free(want);
+    free(x);
+    g_cpu->ops->release(g_cpu, yc);
+    g_gpu->ops->release(g_gpu, yg);
+    buf_free(&xb);
+    close_backends();
+}
+END_TEST
+
 /* Memory round trip and the error paths of init. */
 START_TEST(test_memory_and_init)
 {
@@ -888,6 +1054,53 @@ START_TEST(test_generator_random_noise)
 }
 END_TEST
 
+/* The tiny generators' const-noise goldens (official float32) with the
+ * synthesis on tensor cores: _i = fixture * 2 + {0: FP16 everywhere,
+ * 1: MIXED with num_fp16_res overridden to 2, so that of 4..32 the blocks
+ * 16 and 32 run in FP16 and 4 and 8 in FP32}; relative L2 <= HALF_TOL. */
+START_TEST(test_generator_precision)
+{
+    int fi = _i / 2, mixed = _i % 2;
+    const char *dir = g_fixtures[fi].dir;
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, g_fixtures[fi].checkpoint);
+    fs_convert_options co;
+    fs_convert_options_default(&co);
+    if (mixed) {
+        co.overrides.has_num_fp16_res = 1;
+        co.overrides.num_fp16_res = 2;
+    }
+    uint8_t *bytes;
+    size_t len;
+    fs_weights *w;
+    ck_assert_msg(fs_convert_to_memory(path, &co, &bytes, &len, NULL) == FS_OK, "%s",
+                  fs_error_message());
+    ck_assert_int_eq(fs_weights_open_owned(bytes, len, path, 0, &w), FS_OK);
+    fs_backend *b;
+    ck_assert_msg(fs_backend_cuda_init_ex(&b, 0, mixed ? FS_CUDA_MIXED : FS_CUDA_FP16) == FS_OK,
+                  "%s", fs_error_message());
+    fs_sg2_generator *g;
+    ck_assert_msg(fs_sg2_generator_init(&g, w, b) == FS_OK, "%s", fs_error_message());
+    arr ws = load(dir, "ws_psi1.npy"), want = load(dir, "img_psi1_const.npy");
+    int n = (int)ws.shape[0];
+    float *img = malloc(want.numel * sizeof *img);
+    fs_sg2_synthesis_opts o = {FS_NOISE_CONST, NULL, NULL, NULL};
+    ck_assert_msg(fs_sg2_generator_synthesis(g, ws.data, n, &o, img) == FS_OK, "%s",
+                  fs_error_message());
+    double e = fs_check_rel_l2(img, want.data, want.numel);
+    if (getenv("FS_TEST_VERBOSE"))
+        printf("cuda %s %s img_psi1_const: relative L2 %.3g\n", dir, mixed ? "mixed" : "fp16", e);
+    ck_assert_msg(e <= HALF_TOL, "cuda %s %s: relative L2 %.3g > %.0e", dir,
+                  mixed ? "mixed" : "fp16", e, HALF_TOL);
+    free(img);
+    free(ws.data);
+    free(want.data);
+    fs_sg2_generator_free(g);
+    fs_backend_free(b);
+    fs_weights_free(w);
+}
+END_TEST
+
 static const struct {
     const char *dir, *checkpoint;
     double conv_clamp;
@@ -975,15 +1188,41 @@ END_TEST
 #define NCASES(a) ((int)(sizeof(a) / sizeof *(a)))
 #endif /* FS_WITH_CUDA */
 
+/* The CPU backend's to_uint8 (the oracle of test_to_uint8) is image_io.c's
+ * conversion; runs without a GPU. */
+START_TEST(test_cpu_to_uint8)
+{
+    fs_backend *b;
+    ck_assert_int_eq(fs_backend_cpu_init(&b, 1), FS_OK);
+    enum { N = 2, C = 3, H = 5, W = 4, T = N * C * H * W };
+    float x[T];
+    for (int i = 0; i < T; i++)
+        x[i] = (float)(i - T / 2) / (T / 2) * 1.2f;
+    x[7] = NAN;
+    uint8_t got[T], want[T];
+    ck_assert_int_eq(b->ops->to_uint8(b, x, got, N, C, H, W), FS_OK);
+    fs_image_nchw_f32_to_nhwc_u8(x, N, C, H, W, want);
+    ck_assert(memcmp(got, want, sizeof got) == 0);
+    ck_assert_int_eq(b->ops->to_uint8(b, x, got, -1, C, H, W), FS_ERR_ARG);
+    fs_backend_free(b);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cuda_backend");
     TCase *ops = fs_check_gpu_tcase(s, "ops");
     TCase *models = fs_check_gpu_tcase(s, "models");
+    TCase *cpu = tcase_create("cpu");
+    tcase_add_test(cpu, test_cpu_to_uint8);
+    suite_add_tcase(s, cpu);
 #ifdef FS_WITH_CUDA
     tcase_add_test(ops, test_memory_and_init);
     tcase_add_loop_test(ops, test_fc, 0, NCASES(fc_cases));
     tcase_add_loop_test(ops, test_modconv, 0, NCASES(mc_cases));
+    tcase_add_loop_test(ops, test_modconv_precision, 0, 3 * NCASES(mc_cases));
+    tcase_add_loop_test(ops, test_modconv_fp16_range, 0, 3);
+    tcase_add_loop_test(ops, test_modconv_mixed, 0, 2);
     tcase_add_loop_test(ops, test_modconv_noise_bits, 0, 2);
     tcase_add_loop_test(ops, test_conv2d, 0, NCASES(cv_cases));
     tcase_add_loop_test(ops, test_upfirdn2d, 0, NCASES(ufd_cases));
@@ -996,8 +1235,10 @@ int main(void)
     tcase_add_loop_test(ops, test_project, 0, 2);
     tcase_add_loop_test(ops, test_avg_pool2d, 0, 3);
     tcase_add_loop_test(ops, test_instance_norm, 0, 3);
+    tcase_add_loop_test(ops, test_to_uint8, 0, 3);
     tcase_add_loop_test(models, test_generator_goldens, 0, NCASES(g_fixtures));
     tcase_add_loop_test(models, test_generator_random_noise, 0, 2);
+    tcase_add_loop_test(models, test_generator_precision, 0, 2 * 2); /* tiny, tiny-cond */
     tcase_add_loop_test(models, test_discriminator_scores, 0, NCASES(d_fixtures));
     tcase_add_test(models, test_cvaegan_goldens);
 #else
