@@ -40,7 +40,42 @@ typedef struct {
     const float *x;    /* input after the optional FIR */
     const float *wmat; /* weight * weight_gain */
     int h, w, stride, pad, oh, ow, rows, tiles, chunks, chunk;
+    int group;         /* samples per task on the small-output path */
 } conv_ctx;
+
+/* Small outputs (the last discriminator layers: 2x2 to 8x8 pixels) make a
+ * per-sample GEMM all packing and no compute; there a task unrolls a group of
+ * samples side by side, so the weight is packed once for the whole group. */
+static void conv_group_task(void *ctx, int t, int worker)
+{
+    conv_ctx *c = ctx;
+    const fs_conv2d_args *a = c->a;
+    int n0 = (t / c->chunks) * c->group, chunk = t % c->chunks;
+    int gn = a->n - n0 < c->group ? a->n - n0 : c->group;
+    int o0 = chunk * c->chunk, o1 = o0 + c->chunk > a->cout ? a->cout : o0 + c->chunk;
+    int ohw = c->oh * c->ow, np = gn * ohw, kdim = a->cin * a->k * a->k;
+    float *col = c->m->col[worker];
+    float *out = col + (size_t)kdim * np; /* [o1 - o0, np] */
+    for (int s = 0; s < gn; s++) {
+        /* im2col writes rows of length ohw; lay the samples side by side */
+        float *tmpcol = out; /* reuse the output area as scratch for one sample */
+        im2col(c->x + (size_t)(n0 + s) * a->cin * c->h * c->w, a->cin, c->h, c->w, a->k,
+               c->stride, c->pad, c->ow, 0, c->oh, tmpcol);
+        for (int r = 0; r < kdim; r++)
+            memcpy(col + (size_t)r * np + (size_t)s * ohw, tmpcol + (size_t)r * ohw,
+                   (size_t)ohw * sizeof *col);
+    }
+    fs_sgemm_ws(o1 - o0, np, kdim, c->wmat + (size_t)o0 * kdim, (size_t)kdim, col, (size_t)np, out,
+                (size_t)np, 0, c->m->scratch[worker]);
+    for (int s = 0; s < gn; s++)
+        for (int o = o0; o < o1; o++) {
+            float bias = a->b ? a->b[o] : 0.0f;
+            const float *src = out + (size_t)(o - o0) * np + (size_t)s * ohw;
+            float *dst = a->y + ((size_t)(n0 + s) * a->cout + o) * ohw;
+            for (int q = 0; q < ohw; q++)
+                dst[q] = fs_act_apply(src[q] + bias, a->act, a->gain, a->clamp);
+        }
+}
 
 static void conv_task(void *ctx, int t, int worker)
 {
@@ -70,16 +105,20 @@ fs_status fs_cpu_conv2d(fs_backend *b, const fs_conv2d_args *a)
 {
     fs_cpu *m = fs_cpu_of(b);
     size_t wn = (size_t)a->cout * a->cin * a->k * a->k;
-    float *wmat = malloc(wn * sizeof *wmat);
-    float *tmp = NULL;
-    if (!wmat)
-        return fs_error(FS_ERR_NOMEM, "cpu conv2d: out of memory");
-    for (size_t i = 0; i < wn; i++)
-        wmat[i] = a->weight[i] * a->weight_gain;
+    /* The gain is folded into a copy of the weight, as the official layer does;
+     * with gain 1 (CVAE-GAN) the stored weight is used as it is. */
+    float *wmat = NULL, *tmp = NULL;
+    if (a->weight_gain != 1.0f) {
+        wmat = malloc(wn * sizeof *wmat);
+        if (!wmat)
+            return fs_error(FS_ERR_NOMEM, "cpu conv2d: out of memory");
+        for (size_t i = 0; i < wn; i++)
+            wmat[i] = a->weight[i] * a->weight_gain;
+    }
     int stride = a->stride > 0 ? a->stride : 1;
-    conv_ctx c = {a, m, a->x, wmat, a->h, a->w, stride, a->pad,
+    conv_ctx c = {a, m, a->x, wmat ? wmat : a->weight, a->h, a->w, stride, a->pad,
                   (a->h + 2 * a->pad - a->k) / stride + 1, (a->w + 2 * a->pad - a->k) / stride + 1,
-                  0, 0, 1, a->cout};
+                  0, 0, 1, a->cout, 1};
     fs_status st = FS_OK;
     if (a->down == 2) {
         /* The official order: FIR with the conv's padding folded in, then a 1x1
@@ -104,15 +143,31 @@ fs_status fs_cpu_conv2d(fs_backend *b, const fs_conv2d_args *a)
         c.oh = (fh - a->k) / c.stride + 1;
         c.ow = (fw - a->k) / c.stride + 1;
     }
-    int kdim = a->cin * a->k * a->k;
-    c.rows = fs_cpu_tile_rows((long)kdim * c.ow, c.oh);
-    c.tiles = (c.oh + c.rows - 1) / c.rows;
-    c.chunks = fs_cpu_channel_chunks(m, a->n * c.tiles, a->cout, 16);
-    c.chunk = (a->cout + c.chunks - 1) / c.chunks;
-    if (st == FS_OK)
-        st = fs_cpu_ensure_col(m, (size_t)kdim * c.rows * c.ow);
-    if (st == FS_OK)
-        fs_pool_run(m->pool, a->n * c.tiles * c.chunks, conv_task, &c);
+    int kdim = a->cin * a->k * a->k, ohw = c.oh * c.ow;
+    if (ohw < 256 && a->n > 1) {
+        /* about 256 output columns per GEMM, within the 4 MB tile budget */
+        long per_sample = (long)(kdim + a->cout) * ohw;
+        c.group = 256 / ohw;
+        if ((long)c.group * per_sample > (1L << 20))
+            c.group = (int)((1L << 20) / per_sample);
+        c.group = c.group < 1 ? 1 : c.group > a->n ? a->n : c.group;
+        int groups = (a->n + c.group - 1) / c.group;
+        c.chunks = fs_cpu_channel_chunks(m, groups, a->cout, 16);
+        c.chunk = (a->cout + c.chunks - 1) / c.chunks;
+        if (st == FS_OK)
+            st = fs_cpu_ensure_col(m, (size_t)(kdim + c.chunk) * c.group * ohw + (size_t)kdim * ohw);
+        if (st == FS_OK)
+            fs_pool_run(m->pool, groups * c.chunks, conv_group_task, &c);
+    } else {
+        c.rows = fs_cpu_tile_rows((long)kdim * c.ow, c.oh);
+        c.tiles = (c.oh + c.rows - 1) / c.rows;
+        c.chunks = fs_cpu_channel_chunks(m, a->n * c.tiles, a->cout, 16);
+        c.chunk = (a->cout + c.chunks - 1) / c.chunks;
+        if (st == FS_OK)
+            st = fs_cpu_ensure_col(m, (size_t)kdim * c.rows * c.ow);
+        if (st == FS_OK)
+            fs_pool_run(m->pool, a->n * c.tiles * c.chunks, conv_task, &c);
+    }
     free(wmat);
     free(tmp);
     return st;
@@ -122,28 +177,31 @@ typedef struct {
     const fs_conv_transpose2d_args *a;
     fs_cpu *m;
     const float *wmat; /* [cout * k * k, cin] */
-    int oh, ow;
+    int oh, ow, chunks, chunk;
 } convt_ctx;
 
 /* y[o, y s - p + ky, x s - p + kx] += W[i, o, ky, kx] x[i, y, x]: one GEMM over
- * i for every (o, ky, kx) and input pixel, then a scatter; one task per
- * sample, so no two tasks write the same output. */
-static void convt_task(void *ctx, int n, int worker)
+ * i for every (o, ky, kx) and input pixel, then a scatter. A task owns one
+ * sample's output channels [o0, o1), so no two tasks write the same output. */
+static void convt_task(void *ctx, int t, int worker)
 {
     convt_ctx *c = ctx;
     const fs_conv_transpose2d_args *a = c->a;
+    int n = t / c->chunks, o0 = (t % c->chunks) * c->chunk;
+    int o1 = o0 + c->chunk > a->cout ? a->cout : o0 + c->chunk;
     size_t hw = (size_t)a->h * a->w, kk = (size_t)a->k * a->k;
-    float *p = c->m->col[worker]; /* [cout * kk, hw] */
-    fs_sgemm_ws(a->cout * (int)kk, (int)hw, a->cin, c->wmat, (size_t)a->cin,
-                a->x + (size_t)n * a->cin * hw, hw, p, hw, 0, c->m->scratch[worker]);
+    const float *p = c->m->col[worker]; /* [(o1 - o0) * kk, hw] */
+    fs_sgemm_ws((o1 - o0) * (int)kk, (int)hw, a->cin, c->wmat + (size_t)o0 * kk * a->cin,
+                (size_t)a->cin, a->x + (size_t)n * a->cin * hw, hw, c->m->col[worker], hw, 0,
+                c->m->scratch[worker]);
     float *y = a->y + (size_t)n * a->cout * c->oh * c->ow;
-    for (int o = 0; o < a->cout; o++) {
+    for (int o = o0; o < o1; o++) {
         float *yo = y + (size_t)o * c->oh * c->ow;
         for (size_t q = 0; q < (size_t)c->oh * c->ow; q++)
             yo[q] = a->b ? a->b[o] : 0.0f;
         for (int ky = 0; ky < a->k; ky++)
             for (int kx = 0; kx < a->k; kx++) {
-                const float *src = p + ((size_t)o * kk + (size_t)ky * a->k + kx) * hw;
+                const float *src = p + ((size_t)(o - o0) * kk + (size_t)ky * a->k + kx) * hw;
                 for (int iy = 0; iy < a->h; iy++) {
                     int oy = iy * a->stride - a->pad + ky;
                     if (oy < 0 || oy >= c->oh)
@@ -170,10 +228,12 @@ fs_status fs_cpu_conv_transpose2d(fs_backend *b, const fs_conv_transpose2d_args 
             for (size_t q = 0; q < kk; q++)
                 wmat[((size_t)o * kk + q) * a->cin + i] = a->weight[((size_t)i * a->cout + o) * kk + q];
     convt_ctx c = {a, m, wmat, (a->h - 1) * a->stride - 2 * a->pad + a->k,
-                   (a->w - 1) * a->stride - 2 * a->pad + a->k};
-    fs_status st = fs_cpu_ensure_col(m, (size_t)a->cout * kk * a->h * a->w);
+                   (a->w - 1) * a->stride - 2 * a->pad + a->k, 1, a->cout};
+    c.chunks = fs_cpu_channel_chunks(m, a->n, a->cout, 2);
+    c.chunk = (a->cout + c.chunks - 1) / c.chunks;
+    fs_status st = fs_cpu_ensure_col(m, (size_t)c.chunk * kk * a->h * a->w);
     if (st == FS_OK)
-        fs_pool_run(m->pool, a->n, convt_task, &c);
+        fs_pool_run(m->pool, a->n * c.chunks, convt_task, &c);
     free(wmat);
     return st;
 }
