@@ -78,7 +78,7 @@ $(LIB): $(LIB_OBJS) $(CU_OBJS)
 $(BUILD)/facesynth: $(APP_OBJS) $(LIB)
 	$(CC) $(CFLAGS) $(APP_OBJS) $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/%.c tests/check_util.h $(LIB) $(BUILD)/facesynth
+$(BUILD)/tests/%: tests/%.c tests/check_util.h tests/cli_util.h $(LIB) $(BUILD)/facesynth
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) $< $(LIB) $(LDFLAGS) $(CHECK_LIBS) $(LDLIBS) -o $@
 

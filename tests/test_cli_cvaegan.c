@@ -4,17 +4,15 @@
  * to a relative L2 error <= 1e-5), results independent of --batch, the labels
  * files, PNG directories (resized), the resize rules themselves, and one-line
  * errors with exit status 2 that leave no files behind. */
-#include "check_util.h"
+#define CLI_TMP_PREFIX "/tmp/fs_cvae"
+#include "cli_util.h"
 
 #include <stdarg.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
-#include "../engine/file.h"
 #include "../engine/image_io.h"
 #include "../engine/image_resize.h"
 #include "../engine/rng.h"
-#include "../weights_tools/npy.h"
 
 #define CV FS_FIXTURES "/cvaegan/tiny"
 #define NET "--network " CV "/cvaegan.pt "
@@ -27,95 +25,6 @@
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static char *make_tmpdir(void)
-{
-    char *d = strdup("/tmp/fs_cvae_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(d));
-    return d;
-}
-
-static void remove_tree(const char *d)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static int exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0;
-}
-
-static int count_entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
-    closedir(d);
-    return n;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    b[n] = '\0';
-    fclose(f);
-    return b;
-}
-
-/* Runs build/facesynth (or $FS_CLI) with args; stderr into err; stdout into a
- * file whose name goes to out_path (removed when out_path is NULL). */
-static int run_cli(const char *args, char *err, size_t cap, char *out_path, size_t out_cap)
-{
-    char e[64], o[64], cmd[4096];
-    snprintf(e, sizeof e, "/tmp/fs_cvae_err.%ld", (long)getpid());
-    snprintf(o, sizeof o, "/tmp/fs_cvae_out.%ld", (long)getpid());
-    const char *bin = getenv("FS_CLI") ? getenv("FS_CLI") : "build/facesynth";
-    snprintf(cmd, sizeof cmd, "%s %s 2>%s >%s", bin, args, e, o);
-    int rc = system(cmd);
-    FILE *f = fopen(e, "r");
-    size_t n = f ? fread(err, 1, cap - 1, f) : 0;
-    err[n] = '\0';
-    if (f)
-        fclose(f);
-    unlink(e);
-    if (out_path)
-        snprintf(out_path, out_cap, "%s", o);
-    else
-        unlink(o);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-static void run_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void run_ok(const char *fmt, ...)
-{
-    char args[2048], err[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    int rc = run_cli(args, err, sizeof err, NULL, 0);
-    ck_assert_msg(rc == 0, "'%s' exited %d: %s", args, rc, err);
-}
-
-typedef struct {
-    float *data;
-    int ndim;
-    int64_t shape[FS_NPY_MAX_DIMS];
-    size_t numel;
-} arr;
-
 static arr load(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static arr load(const char *fmt, ...)
 {
@@ -124,20 +33,7 @@ static arr load(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(path, sizeof path, fmt, ap);
     va_end(ap);
-    arr a;
-    memset(&a, 0, sizeof a);
-    fs_status s = fs_npy_read_f32(path, &a.ndim, a.shape, &a.data);
-    ck_assert_msg(s == FS_OK, "%s: %s", path, fs_error_message());
-    a.numel = 1;
-    for (int d = 0; d < a.ndim; d++)
-        a.numel *= (size_t)a.shape[d];
-    return a;
-}
-
-static void save(const char *path, int ndim, const int64_t *shape, const float *data)
-{
-    ck_assert_msg(fs_npy_write(path, FS_DTYPE_F32, ndim, shape, data) == FS_OK, "%s",
-                  fs_error_message());
+    return load_f32(path);
 }
 
 static void expect_close(const arr *got, const char *golden)
@@ -155,17 +51,6 @@ static void assert_same(const arr *a, const arr *b, const char *what)
 {
     ck_assert_uint_eq(a->numel, b->numel);
     ck_assert_msg(memcmp(a->data, b->data, a->numel * sizeof(float)) == 0, "%s differ", what);
-}
-
-static int files_equal(const char *a, const char *b)
-{
-    fs_file_map ma, mb;
-    ck_assert_int_eq(fs_file_map_open(a, &ma), FS_OK);
-    ck_assert_int_eq(fs_file_map_open(b, &mb), FS_OK);
-    int eq = ma.size == mb.size && memcmp(ma.data, mb.data, ma.size) == 0;
-    fs_file_map_close(&ma);
-    fs_file_map_close(&mb);
-    return eq;
 }
 
 /* float [n, 3, R, R] in [-1, 1] -> PNGs dir/NAME%02d.png, each pixel repeated
@@ -360,7 +245,7 @@ START_TEST(test_generate_seeds_identity)
     ck_assert_float_eq_tol(z[1], 0.40015721f, 1e-7f);
     char p[512];
     snprintf(p, sizeof p, "%s/z.npy", d);
-    save(p, 2, (const int64_t[]){6, ZD}, z);
+    save_f32(p, 2, (const int64_t[]){6, ZD}, z);
     run_ok("generate " NET "--z %s --identity 2 --outdir %s/zz --save-raw %s/rawz.npy -q", p, d,
            d);
     arr rz = load("%s/rawz.npy", d);
@@ -405,7 +290,7 @@ START_TEST(test_generate_mix_weights)
     /* and --c with the label row gives the same floats */
     char p[512];
     snprintf(p, sizeof p, "%s/c1.npy", d);
-    save(p, 2, (const int64_t[]){1, NID}, wb);
+    save_f32(p, 2, (const int64_t[]){1, NID}, wb);
     run_ok("generate " NET "--z " CV "/z.npy --c %s --outdir %s/c --save-raw %s/rc.npy -q", p, d,
            d);
     arr rc = load("%s/rc.npy", d);
@@ -545,7 +430,7 @@ START_TEST(test_encode_png_dir)
         fs_image_hwc_u8_to_chw_f32(u8 + (size_t)i * IMG_LEN, RES, RES, 3,
                                    img + (size_t)i * IMG_LEN);
     snprintf(npy, sizeof npy, "%s/px.npy", d);
-    save(npy, 4, (const int64_t[]){4, 3, RES, RES}, img);
+    save_f32(npy, 4, (const int64_t[]){4, 3, RES, RES}, img);
     run_ok("encode " NET "--images %s --mean --save-raw %s/a.npy -q", p128, d);
     run_ok("encode " NET "--images %s --mean --save-raw %s/b.npy -q", p256, d);
     run_ok("encode " NET "--images %s --mean --save-raw %s/c.npy -q", npy, d);
@@ -686,7 +571,7 @@ START_TEST(test_score_png_dir)
     }
     char p[512];
     snprintf(p, sizeof p, "%s/img.npy", d);
-    save(p, 4, (const int64_t[]){3, 3, RES, RES}, img);
+    save_f32(p, 4, (const int64_t[]){3, 3, RES, RES}, img);
     free(img);
     run_ok("score " NET "--images %s --save-raw-dir %s/b -q", p, d);
     for (int k = 0; k < 4; k++) {
@@ -761,11 +646,6 @@ END_TEST
  * 32), c3.npy [1, 3] (n_id is 5), img64.npy [1, 3, 64, 64], eps31.npy [4, 31],
  * drop.txt (renames generator.fc away), m.fsw (the converted model), sq/ (a
  * 100 x 80 PNG), bad/ (a good PNG and a corrupt one). */
-typedef struct {
-    const char *args;
-    const char *needle;
-} cli_bad;
-
 #define OUT " --outdir @/out --save-raw @/raw.npy"
 
 static const cli_bad bad_cases[] = {
@@ -834,36 +714,22 @@ static const cli_bad bad_cases[] = {
     {"convert " CV "/cvaegan.pt --rename @/nothing -o @/out", "@/nothing"},
 };
 
-static void expand(char *dst, size_t cap, const char *s, const char *dir)
-{
-    size_t n = 0, dl = strlen(dir);
-    for (; *s && n + dl + 1 < cap; s++) {
-        if (*s == '@') {
-            memcpy(dst + n, dir, dl);
-            n += dl;
-        } else {
-            dst[n++] = *s;
-        }
-    }
-    dst[n] = '\0';
-}
-
 static void make_bad_inputs(const char *dir)
 {
     char p[512];
     float z[2 * 64] = {0};
     snprintf(p, sizeof p, "%s/z64.npy", dir);
-    save(p, 2, (const int64_t[]){2, 64}, z);
+    save_f32(p, 2, (const int64_t[]){2, 64}, z);
     float c[3] = {1, 0, 0};
     snprintf(p, sizeof p, "%s/c3.npy", dir);
-    save(p, 2, (const int64_t[]){1, 3}, c);
+    save_f32(p, 2, (const int64_t[]){1, 3}, c);
     float *img = calloc(3 * 64 * 64, sizeof *img);
     snprintf(p, sizeof p, "%s/img64.npy", dir);
-    save(p, 4, (const int64_t[]){1, 3, 64, 64}, img);
+    save_f32(p, 4, (const int64_t[]){1, 3, 64, 64}, img);
     free(img);
     float eps[4 * 31] = {0};
     snprintf(p, sizeof p, "%s/eps31.npy", dir);
-    save(p, 2, (const int64_t[]){4, 31}, eps);
+    save_f32(p, 2, (const int64_t[]){4, 31}, eps);
     snprintf(p, sizeof p, "%s/drop.txt", dir);
     FILE *f = fopen(p, "w");
     ck_assert_ptr_nonnull(f);

@@ -8,12 +8,12 @@
  * with exit status 2 and no files left behind, score against the official
  * discriminator logits; the float -> uint8 rule (incl. the cases an FMA would
  * get wrong), PNG round trips in every colour type, and the progress lines. */
-#include "check_util.h"
+#define CLI_TMP_PREFIX "/tmp/fs_gen"
+#include "cli_util.h"
 
 #include <png.h>
 #include <stdarg.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "../engine/file.h"
 #include "../engine/image_io.h"
@@ -25,116 +25,6 @@
 #define COND SG2 "/tiny-cond"
 
 /* ---- helpers ---------------------------------------------------------------- */
-
-static char *make_tmpdir(void)
-{
-    char *d = strdup("/tmp/fs_gen_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(d));
-    return d;
-}
-
-static void remove_tree(const char *d)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static int exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0;
-}
-
-/* Entries in a directory (0 when it does not exist). */
-static int count_entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.' || (e->d_name[1] && strcmp(e->d_name, ".."));
-    closedir(d);
-    return n;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    b[n] = '\0';
-    fclose(f);
-    return b;
-}
-
-/* Runs build/facesynth with args; stderr into err, stdout kept in a file
- * named by out_path (if not NULL). Returns the exit status. */
-static int run_cli(const char *args, char *err, size_t cap, char *out_path, size_t out_cap)
-{
-    char e[64], o[64], cmd[4096];
-    snprintf(e, sizeof e, "/tmp/fs_gen_err.%ld", (long)getpid());
-    snprintf(o, sizeof o, "/tmp/fs_gen_out.%ld", (long)getpid());
-    /* FS_CLI: another build of the binary (e.g. build-asan/facesynth) */
-    const char *bin = getenv("FS_CLI") ? getenv("FS_CLI") : "build/facesynth";
-    snprintf(cmd, sizeof cmd, "%s %s 2>%s >%s", bin, args, e, o);
-    int rc = system(cmd);
-    FILE *f = fopen(e, "r");
-    size_t n = f ? fread(err, 1, cap - 1, f) : 0;
-    err[n] = '\0';
-    if (f)
-        fclose(f);
-    unlink(e);
-    if (out_path)
-        snprintf(out_path, out_cap, "%s", o);
-    else
-        unlink(o);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-static int run_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run_ok(const char *fmt, ...)
-{
-    char args[2048], err[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    int rc = run_cli(args, err, sizeof err, NULL, 0);
-    ck_assert_msg(rc == 0, "'%s' exited %d: %s", args, rc, err);
-    return rc;
-}
-
-typedef struct {
-    float *data;
-    int ndim;
-    int64_t shape[FS_NPY_MAX_DIMS];
-    size_t numel;
-} arr;
-
-static arr load_f32(const char *path)
-{
-    arr a;
-    memset(&a, 0, sizeof a);
-    fs_status s = fs_npy_read_f32(path, &a.ndim, a.shape, &a.data);
-    ck_assert_msg(s == FS_OK, "%s: %s", path, fs_error_message());
-    a.numel = 1;
-    for (int d = 0; d < a.ndim; d++)
-        a.numel *= (size_t)a.shape[d];
-    return a;
-}
-
-static void save_f32(const char *path, int ndim, const int64_t *shape, const float *data)
-{
-    ck_assert_msg(fs_npy_write(path, FS_DTYPE_F32, ndim, shape, data) == FS_OK, "%s",
-                  fs_error_message());
-}
 
 /* A uint8 [h, w, 3] fixture (the official PNG pixels). */
 static uint8_t *load_u8_hwc(const char *path, int *h, int *w)
@@ -176,17 +66,6 @@ static void assert_png_equals_u8(const char *png, const uint8_t *want, int h, in
     ck_assert_msg(bad == 0, "%s: %zu of %d bytes differ (first at %zu: %u vs %u)", png, bad,
                   w * h * 3, first, got[first], want[first]);
     free(got);
-}
-
-static int files_equal(const char *a, const char *b)
-{
-    fs_file_map ma, mb;
-    ck_assert_int_eq(fs_file_map_open(a, &ma), FS_OK);
-    ck_assert_int_eq(fs_file_map_open(b, &mb), FS_OK);
-    int eq = ma.size == mb.size && memcmp(ma.data, mb.data, ma.size) == 0;
-    fs_file_map_close(&ma);
-    fs_file_map_close(&mb);
-    return eq;
 }
 
 /* ---- float -> uint8 ------------------------------------------------------------ */
@@ -732,11 +611,6 @@ END_TEST
 /* In args and needle, @ stands for the test's temporary directory, which
  * holds: z64.npy [2, 64] (tiny wants 128), c3.npy [1, 3] (tiny-cond wants 5),
  * img8.npy [8, 3, 16, 16], file (a regular file), empty/ (a directory). */
-typedef struct {
-    const char *args;
-    const char *needle;
-} cli_bad;
-
 #define NET "--network " TINY "/network-snapshot.pkl "
 #define CNET "--network " COND "/network-snapshot.pkl "
 #define OUT " --outdir @/out --save-raw @/raw.npy"
@@ -787,21 +661,6 @@ static const cli_bad cli_bad_cases[] = {
     {"score --network " TINY "/network-snapshot.pkl --save-raw @/raw.npy", "missing --images"},
     {"score --network " TINY "/network-snapshot.pkl --images @/empty --bogus", "'--bogus'"},
 };
-
-/* Copies s with every @ replaced by dir. */
-static void expand(char *dst, size_t cap, const char *s, const char *dir)
-{
-    size_t n = 0, dl = strlen(dir);
-    for (; *s && n + dl + 1 < cap; s++) {
-        if (*s == '@') {
-            memcpy(dst + n, dir, dl);
-            n += dl;
-        } else {
-            dst[n++] = *s;
-        }
-    }
-    dst[n] = '\0';
-}
 
 static void make_bad_inputs(const char *dir)
 {

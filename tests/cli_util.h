@@ -1,0 +1,170 @@
+/* Helpers shared by the command-line suites (tests/test_cli_*.c): temporary
+ * directories, reading files, running build/facesynth (or $FS_CLI) with its
+ * stderr and stdout captured, and float32 .npy arrays.
+ *
+ * A suite defines CLI_TMP_PREFIX (e.g. "/tmp/fs_gen") before including this
+ * header; temporary directories are CLI_TMP_PREFIX "_XXXXXX" and the captured
+ * streams CLI_TMP_PREFIX "_err.<pid>" / "_out.<pid>". */
+#ifndef FS_CLI_UTIL_H
+#define FS_CLI_UTIL_H
+
+#include "check_util.h"
+
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "../engine/file.h"
+#include "../weights_tools/npy.h"
+
+#ifndef CLI_TMP_PREFIX
+#error "define CLI_TMP_PREFIX before including cli_util.h"
+#endif
+
+static inline char *make_tmpdir(void)
+{
+    char *d = strdup(CLI_TMP_PREFIX "_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(d));
+    return d;
+}
+
+static inline void remove_tree(const char *d)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static inline int exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+/* Entries in a directory other than "." and ".." (0 when it does not exist). */
+static inline int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n;
+}
+
+static inline char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
+    b[n] = '\0';
+    fclose(f);
+    return b;
+}
+
+/* Runs build/facesynth (or $FS_CLI, another build of the binary, e.g.
+ * build-asan/facesynth) with args; stderr into err; stdout into a file whose
+ * name goes to out_path (removed when out_path is NULL). Returns the exit
+ * status. */
+static inline int run_cli(const char *args, char *err, size_t cap, char *out_path,
+                          size_t out_cap)
+{
+    char e[64], o[64], cmd[4096];
+    snprintf(e, sizeof e, CLI_TMP_PREFIX "_err.%ld", (long)getpid());
+    snprintf(o, sizeof o, CLI_TMP_PREFIX "_out.%ld", (long)getpid());
+    const char *bin = getenv("FS_CLI") ? getenv("FS_CLI") : "build/facesynth";
+    snprintf(cmd, sizeof cmd, "%s %s 2>%s >%s", bin, args, e, o);
+    int rc = system(cmd);
+    FILE *f = fopen(e, "r");
+    size_t n = f ? fread(err, 1, cap - 1, f) : 0;
+    err[n] = '\0';
+    if (f)
+        fclose(f);
+    unlink(e);
+    if (out_path)
+        snprintf(out_path, out_cap, "%s", o);
+    else
+        unlink(o);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* run_cli with printf-style args; the test fails unless it exits 0. */
+static inline int run_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline int run_ok(const char *fmt, ...)
+{
+    char args[2048], err[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    int rc = run_cli(args, err, sizeof err, NULL, 0);
+    ck_assert_msg(rc == 0, "'%s' exited %d: %s", args, rc, err);
+    return rc;
+}
+
+typedef struct {
+    float *data;
+    int ndim;
+    int64_t shape[FS_NPY_MAX_DIMS];
+    size_t numel;
+} arr;
+
+static inline arr load_f32(const char *path)
+{
+    arr a;
+    memset(&a, 0, sizeof a);
+    fs_status s = fs_npy_read_f32(path, &a.ndim, a.shape, &a.data);
+    ck_assert_msg(s == FS_OK, "%s: %s", path, fs_error_message());
+    a.numel = 1;
+    for (int d = 0; d < a.ndim; d++)
+        a.numel *= (size_t)a.shape[d];
+    return a;
+}
+
+static inline void save_f32(const char *path, int ndim, const int64_t *shape, const float *data)
+{
+    ck_assert_msg(fs_npy_write(path, FS_DTYPE_F32, ndim, shape, data) == FS_OK, "%s",
+                  fs_error_message());
+}
+
+static inline int files_equal(const char *a, const char *b)
+{
+    fs_file_map ma, mb;
+    ck_assert_int_eq(fs_file_map_open(a, &ma), FS_OK);
+    ck_assert_int_eq(fs_file_map_open(b, &mb), FS_OK);
+    int eq = ma.size == mb.size && memcmp(ma.data, mb.data, ma.size) == 0;
+    fs_file_map_close(&ma);
+    fs_file_map_close(&mb);
+    return eq;
+}
+
+/* A command line that must fail: args, and a piece of the one-line error
+ * (in both, @ stands for the test's temporary directory; see expand). */
+typedef struct {
+    const char *args;
+    const char *needle;
+} cli_bad;
+
+/* Copies s with every @ replaced by dir. */
+static inline void expand(char *dst, size_t cap, const char *s, const char *dir)
+{
+    size_t n = 0, dl = strlen(dir);
+    for (; *s && n + dl + 1 < cap; s++) {
+        if (*s == '@') {
+            memcpy(dst + n, dir, dl);
+            n += dl;
+        } else {
+            dst[n++] = *s;
+        }
+    }
+    dst[n] = '\0';
+}
+
+#endif
