@@ -1,6 +1,7 @@
 /* Progress lines on stderr (see progress.h). */
 #include "progress.h"
 
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -94,7 +95,11 @@ void fs_progress_finish(fs_progress *p)
     fs_progress_abort(p);
     double el = p->clock() - p->t0;
     double rate = el > 0 ? (double)p->done / el : 0;
-    fprintf(p->out, "facesynth: %llu %s in %.2f s (%.*f %s)\n", (unsigned long long)p->done,
-            p->noun, el, rate < 10 ? 2 : 1, rate, p->rate_unit);
+    /* "1 image", not "1 images": the nouns are regular plurals */
+    int len = (int)strlen(p->noun);
+    if (p->done == 1 && len > 1 && p->noun[len - 1] == 's')
+        len--;
+    fprintf(p->out, "facesynth: %llu %.*s in %.2f s (%.*f %s)\n", (unsigned long long)p->done,
+            len, p->noun, el, rate < 10 ? 2 : 1, rate, p->rate_unit);
     fflush(p->out);
 }
