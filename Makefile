@@ -117,7 +117,7 @@ fuzz: $(FUZZ_BINS)
 # CVAE-GAN benchmark, CPU or CUDA (bench/run_cvaegan_bench.sh runs it).
 .PHONY: bench
 bench: $(BUILD)/bench/bench_generator_cpu $(BUILD)/bench/bench_cvaegan
-$(BUILD)/bench/%: bench/%.c $(LIB)
+$(BUILD)/bench/%: bench/%.c bench/bench_util.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
 

@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "../engine/backend.h"
 #include "../engine/rng.h"
 #include "../engine/stylegan2.h"
@@ -44,50 +45,6 @@
 #endif
 #include "../engine/weights.h"
 #include "../weights_tools/convert.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* CPU time (user + system) of the whole process, all threads. */
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-typedef struct {
-    double median, min, max, mean;
-} stats;
-
-static stats stats_of(const double *v, int n)
-{
-    stats s = {0, 0, 0, 0};
-    if (n <= 0)
-        return s;
-    double *t = malloc((size_t)n * sizeof *t);
-    memcpy(t, v, (size_t)n * sizeof *t);
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    s.min = t[0];
-    s.max = t[n - 1];
-    s.median = n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-    for (int i = 0; i < n; i++)
-        s.mean += t[i];
-    s.mean /= n;
-    free(t);
-    return s;
-}
 
 /* Multiply-accumulates per image, by kind. */
 typedef struct {
@@ -157,20 +114,6 @@ static void usage(FILE *f)
             "  FILE: any checkpoint (converted in memory) or a .fsw weight file\n"
             "  defaults: batch 1, reps 5, warmup 1, threads 0 (one per core), psi 1, seed 0,\n"
             "  noise const\n");
-}
-
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fputc('\\', f);
-        if ((unsigned char)*s < 0x20)
-            fprintf(f, "\\u%04x", *s);
-        else
-            fputc(*s, f);
-    }
-    fputc('"', f);
 }
 
 static void json_stats(FILE *f, const char *name, stats s, const double *v, int n)
