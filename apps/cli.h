@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "../engine/backend.h"
+#include "../engine/network.h"
 #include "../engine/status.h"
 #include "../engine/weights.h"
 #include "../weights_tools/convert.h"

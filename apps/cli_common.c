@@ -138,49 +138,27 @@ fs_status cli_open_network(const char *path, cli_net_kind kind, const cli_net_op
         cli_net_opts_init(&defaults);
         no = &defaults;
     }
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return fs_error(FS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char magic[8];
-    size_t k = fread(magic, 1, sizeof magic, f);
-    fclose(f);
+    /* Converter flags mean nothing to a file that is already converted:
+     * refuse them before any work. */
+    int flat = fs_network_is_flat(path);
+    if (flat < 0)
+        return FS_ERR_IO;
+    if (flat && no->first_flag)
+        return fs_error(FS_ERR_ARG, "%s is a converted weight file: %s applies only to a "
+                        "checkpoint converted on the fly", path, no->first_flag);
+    fs_network_opts o;
+    fs_network_opts_default(&o);
+    o.convert = no->conv;
+    o.convert.net = FS_NET_DEFAULT;
+    o.want = kind == CLI_NET_DISCRIMINATOR ? FS_WANT_DISCRIMINATOR
+             : kind == CLI_NET_GENERATOR   ? FS_WANT_GENERATOR
+                                           : FS_WANT_CVAEGAN;
     fs_weights *w = NULL;
-    fs_status s;
-    if (k == sizeof magic && memcmp(magic, FS_FSW_MAGIC, sizeof magic) == 0) {
-        if (no->first_flag)
-            return fs_error(FS_ERR_ARG, "%s is a converted weight file: %s applies only to a "
-                            "checkpoint converted on the fly", path, no->first_flag);
-        s = fs_weights_open(path, FS_WEIGHTS_VERIFY_ALL, &w);
-    } else {
-        /* Any checkpoint the converter reads, converted in memory. Its data
-         * checksums were computed a moment ago: verifying them again would
-         * only cost time. A CVAE-GAN state dict holds every network, whatever
-         * --net says. */
-        fs_convert_options o = no->conv;
-        o.net = kind == CLI_NET_DISCRIMINATOR ? FS_NET_D : FS_NET_DEFAULT;
-        uint8_t *buf;
-        size_t len;
-        s = fs_convert_to_memory(path, &o, &buf, &len, NULL);
-        if (s == FS_OK)
-            s = fs_weights_open_owned(buf, len, path, FS_WEIGHTS_SKIP_DATA_CRC, &w);
-    }
-    if (s != FS_OK)
-        return s;
-    fs_family fam = fs_weights_family(w);
-    fs_family want = kind == CLI_NET_DISCRIMINATOR ? FS_FAMILY_STYLEGAN2_D
-                     : kind == CLI_NET_GENERATOR   ? FS_FAMILY_STYLEGAN2_G
-                                                   : FS_FAMILY_CVAEGAN;
-    if (fam != want && fam != FS_FAMILY_CVAEGAN)
-        s = fs_error(FS_ERR_ARG, "%s: holds a %s, not %s", path, fs_family_name(fam),
-                     kind == CLI_NET_DISCRIMINATOR ? "a StyleGAN2 discriminator or a CVAE-GAN"
-                     : kind == CLI_NET_GENERATOR   ? "a StyleGAN2 generator or a CVAE-GAN"
-                                                   : "a CVAE-GAN");
-    else if (fam == FS_FAMILY_CVAEGAN && no->first_sg2_flag)
-        s = fs_error(FS_ERR_ARG, "%s: holds a CVAE-GAN: %s applies only to StyleGAN2 "
-                     "checkpoints", path, no->first_sg2_flag);
-    if (s != FS_OK) {
+    FS_TRY(fs_network_open(path, &o, &w, NULL));
+    if (fs_weights_family(w) == FS_FAMILY_CVAEGAN && no->first_sg2_flag) {
         fs_weights_free(w);
-        return s;
+        return fs_error(FS_ERR_ARG, "%s: holds a CVAE-GAN: %s applies only to StyleGAN2 "
+                        "checkpoints", path, no->first_sg2_flag);
     }
     *out = w;
     return FS_OK;

@@ -1,8 +1,9 @@
-/* `facesynth info`: what a weight file holds. */
+/* `facesynth info`: what a weight file or a checkpoint holds. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "../engine/network.h"
 #include "../engine/weights.h"
 #include "cli.h"
 
@@ -12,7 +13,8 @@ static void usage(FILE *f)
             "usage: facesynth info FILE [--tensors]\n"
             "\n"
             "Validates a flat weight file (checksums, bounds, required tensors) and prints its\n"
-            "model family, hyper-parameters, tensor count and bytes.\n"
+            "model family, hyper-parameters, tensor count and bytes. FILE may also be any\n"
+            "checkpoint `convert` reads: it is described as converted in memory.\n"
             "\n"
             "options:\n"
             "      --tensors   also list every tensor: name, dtype, shape, bytes\n"
@@ -54,8 +56,11 @@ int cmd_info(int argc, char **argv)
     }
     if (optind != argc - 1)
         return cli_usage_error("info", optind >= argc ? "missing FILE" : "more than one FILE");
+    /* A checkpoint is described through its in-memory conversion: what the
+     * engine would run is what matters, whatever the source format. */
     fs_weights *w;
-    fs_status s = fs_weights_open(argv[optind], FS_WEIGHTS_VERIFY_ALL, &w);
+    fs_network_source src;
+    fs_status s = fs_network_open(argv[optind], NULL, &w, &src);
     if (s != FS_OK)
         return cli_fail(s);
     uint64_t data_bytes;
@@ -64,6 +69,9 @@ int cmd_info(int argc, char **argv)
     for (size_t i = 0; i < fs_weights_tensor_count(w); i++)
         tensor_bytes += fs_weights_tensor_at(w, i)->nbytes;
     printf("file      %s\n", argv[optind]);
+    if (src.converted)
+        printf("source    %s (%s), converted in memory; `facesynth convert` saves it\n",
+               src.report.format, src.report.net);
     printf("family    %s\n", fs_family_name(fs_weights_family(w)));
     printf("tensors   %zu (%llu bytes of data, %llu bytes in the file)\n",
            fs_weights_tensor_count(w), (unsigned long long)tensor_bytes,

@@ -29,7 +29,10 @@ fs_status fs_cvaegan_init(fs_cvaegan **out, const fs_weights *w, fs_backend *b)
         return fs_error(FS_ERR_NOMEM, "out of memory");
     m->b = b;
     m->w = w;
-    fs_status s = fs_cvaegan_config_from_weights(w, &m->cfg);
+    /* The family check: a model never trusts a file it did not check. */
+    fs_status s = fs_cvaegan_check_weights(w);
+    if (s == FS_OK)
+        s = fs_cvaegan_config_from_weights(w, &m->cfg);
     if (s == FS_OK)
         s = fs_dev_weights_upload(&m->dw, w, b);
     if (s != FS_OK) {

@@ -2,7 +2,7 @@
  * exactly the naming of specs/cvaegan.md. */
 #include <stdio.h>
 
-#include "cvaegan.h"
+#include "cvaegan_config.h"
 
 int fs_cvaegan_num_deconvs(const fs_cvaegan_config *c)
 {

@@ -35,7 +35,10 @@ fs_status fs_sg2_discriminator_init(fs_sg2_discriminator **out, const fs_weights
         return fs_error(FS_ERR_NOMEM, "out of memory");
     d->b = b;
     d->w = w;
-    fs_status s = fs_sg2_config_from_weights(w, &d->cfg);
+    /* The family check: a model never trusts a file it did not check. */
+    fs_status s = fs_sg2_check_weights(w);
+    if (s == FS_OK)
+        s = fs_sg2_config_from_weights(w, &d->cfg);
     if (s == FS_OK)
         s = fs_dev_weights_upload(&d->dw, w, b);
     if (s == FS_OK)

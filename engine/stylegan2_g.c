@@ -76,7 +76,10 @@ fs_status fs_sg2_generator_init(fs_sg2_generator **out, const fs_weights *w, fs_
         return fs_error(FS_ERR_NOMEM, "out of memory");
     g->b = b;
     g->w = w;
-    fs_status s = fs_sg2_config_from_weights(w, &g->cfg);
+    /* The family check: a model never trusts a file it did not check. */
+    fs_status s = fs_sg2_check_weights(w);
+    if (s == FS_OK)
+        s = fs_sg2_config_from_weights(w, &g->cfg);
     if (s == FS_OK)
         s = fs_dev_weights_upload(&g->dw, w, b);
     if (s == FS_OK)

@@ -9,7 +9,6 @@
 
 #include "crc32c.h"
 #include "file.h"
-#include "model_check.h"
 
 struct fs_weights {
     char *label;
@@ -323,8 +322,7 @@ static fs_status open_common(fs_weights *w, unsigned flags)
     char *sp = w->strings;
     double *ap = w->arrays;
     FS_TRY(parse_meta(w, meta_off, meta_size, meta_count, &sp, &ap));
-    FS_TRY(parse_dir(w, dir_off, tensor_count, &sp, flags));
-    return fs_model_check(w);
+    return parse_dir(w, dir_off, tensor_count, &sp, flags);
 }
 
 static fs_status alloc_handle(const char *label, fs_weights **out)

@@ -3,8 +3,9 @@
  * fs_weights_open maps the file and validates everything before the engine
  * may touch it: header, bounds and overflow of every region, alignment,
  * checksums of header, metadata, directory and each tensor, known dtypes,
- * unique well-formed names, and finally that the tensors the declared
- * architecture needs are all present with the right shapes. */
+ * unique well-formed names. It knows nothing of models: whether the tensors
+ * are the ones a family needs is the family check, which network.h
+ * fs_network_open and every model _init run. */
 #ifndef FS_WEIGHTS_H
 #define FS_WEIGHTS_H
 
@@ -23,7 +24,7 @@ typedef enum {
     FS_FAMILY_INVALID = 0,
     FS_FAMILY_STYLEGAN2_G = 1, /* StyleGAN2 generator */
     FS_FAMILY_STYLEGAN2_D = 2, /* StyleGAN2 discriminator */
-    FS_FAMILY_CVAEGAN = 3,     /* reserved for the CVAE-GAN */
+    FS_FAMILY_CVAEGAN = 3,     /* CVAE-GAN: encoder, generator, both discriminators */
 } fs_family;
 
 const char *fs_family_name(fs_family f); /* "stylegan2-generator", ... */

@@ -347,6 +347,14 @@ START_TEST(test_cli_convert_and_info)
     ck_assert_ptr_nonnull(strstr(text, "img_resolution         32"));
     ck_assert_ptr_nonnull(strstr(text, "synthesis.b32.torgb.weight"));
     unlink(out);
+    /* a checkpoint is described through its in-memory conversion */
+    ck_assert_int_eq(run_cli("info " SG2 "/tiny/G_ema.pt", err, sizeof err), 0);
+    f = fopen("/tmp/fs_cli_out", "r");
+    n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(text, "converted in memory"));
+    ck_assert_ptr_nonnull(strstr(text, "stylegan2-generator"));
 }
 END_TEST
 
@@ -363,7 +371,7 @@ static const cli_bad cli_bad_cases[] = {
     {"convert " SG2 "/tiny/G_ema.pt", "-o"},
     {"convert " SG2 "/tiny/G_ema.pt -o /nonexistent-dir/x.fsw", "/nonexistent-dir/x.fsw"},
     {"convert " SG2 "/tiny/G_ema.pt -o /tmp/fs_cli_bad.fsw --conv-clamp -1", "--conv-clamp"},
-    {"info " SG2 "/tiny/G_ema.pt", "G_ema.pt"},
+    {"info " SG2 "/tiny/z.npy", "z.npy"},
     {"frobnicate", "frobnicate"},
 };
 
