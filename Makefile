@@ -1,6 +1,10 @@
 # facesynth build.
 #   make             library, CPU backend and build/facesynth (+ CUDA objects when nvcc exists)
-#   make check       run every Check suite (GPU cases report as skipped without a device)
+#   make demo        install missing build packages, build, generate four images into out/
+#   make check       install missing test packages, then run every Check suite
+#                    (GPU cases report as skipped without a device)
+#   make check T=weights   run one suite (tests/test_weights.c); CK_RUN_CASE=... narrows further
+#   make deps        install every package the build, tests, fuzzers and valgrind use
 #   make check-asan  the same suites built with AddressSanitizer + UBSan
 #   make check-valgrind   the same suites under valgrind (CK_FORK=no)
 #   make fuzz        build the libFuzzer harnesses with clang and run each FUZZ_SECONDS
@@ -25,7 +29,7 @@ CFLAGS   += $(PNG_CFLAGS)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 
-LIB_SRCS  := $(wildcard engine/*.c) $(wildcard weights_tools/*.c)
+LIB_SRCS  := $(wildcard engine/*.c) $(wildcard engine/cpu/*.c) $(wildcard weights_tools/*.c)
 APP_SRCS  := $(wildcard apps/*.c)
 TEST_SRCS := $(wildcard tests/test_*.c)
 CU_SRCS   := $(wildcard kernels/*.cu)
@@ -59,8 +63,32 @@ $(BUILD)/bench/bench_cuda_layers: bench/bench_cuda_layers.c kernels/cuda_backend
 	$(CC) $(CFLAGS) $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcudnn -Wl,-rpath,$(CUDA_HOME)/lib64 -o $@
 endif
 
-.PHONY: all check check-asan check-valgrind fuzz install uninstall clean
+.PHONY: all demo deps deps-build deps-test check check-run check-asan check-valgrind fuzz install uninstall clean
 all: $(BUILD)/facesynth
+
+# Debian packages. A fresh machine gets them from `make demo` / `make check`
+# (apt-get as root or through password-less sudo; otherwise one message that
+# lists what to install). pkg-config is read again by the sub-make, after the
+# install, so its flags are never stale.
+BUILD_PKGS := build-essential pkg-config libpng-dev
+TEST_PKGS  := check libsubunit-dev
+DEV_PKGS   := valgrind clang libclang-rt-14-dev
+define fs_install
+if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO=sudo; \
+else echo "facesynth: missing packages; install them with: sudo apt-get install $(1)" >&2; exit 1; fi; \
+export DEBIAN_FRONTEND=noninteractive; $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends $(1)
+endef
+deps-build:
+	@pkg-config --exists libpng 2>/dev/null || { $(call fs_install,$(BUILD_PKGS)); }
+deps-test: deps-build
+	@pkg-config --exists check 2>/dev/null || { $(call fs_install,$(TEST_PKGS)); }
+deps: deps-test
+	@command -v valgrind >/dev/null && command -v clang >/dev/null || { $(call fs_install,$(DEV_PKGS)); }
+
+demo: deps-build
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/facesynth generate --network tests/fixtures/stylegan2/tiny/network-snapshot.pkl \
+	    --seeds 0-3 --trunc 0.7 --outdir out
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -78,23 +106,29 @@ $(LIB): $(LIB_OBJS) $(CU_OBJS)
 $(BUILD)/facesynth: $(APP_OBJS) $(LIB)
 	$(CC) $(CFLAGS) $(APP_OBJS) $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/%.c tests/check_util.h tests/cli_util.h $(LIB) $(BUILD)/facesynth
+# A test binary depends on the library and its own headers only: a change in
+# apps/ rebuilds build/facesynth, which the CLI suites run, and relinks nothing here.
+$(BUILD)/tests/%: tests/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) $< $(LIB) $(LDFLAGS) $(CHECK_LIBS) $(LDLIBS) -o $@
 
 # Suites run from the repository root (fixture paths are relative to it).
 # GPU test cases carry the Check tag "gpu"; without a device they skip themselves.
-check: $(TEST_BINS)
-	@fail=0; for t in $(TEST_BINS); do \
+# T=name runs tests/test_name.c alone.
+RUN_BINS := $(if $(T),$(BUILD)/tests/test_$(T),$(TEST_BINS))
+check: deps-test
+	@$(MAKE) --no-print-directory check-run
+check-run: $(RUN_BINS) $(BUILD)/facesynth
+	@fail=0; for t in $(RUN_BINS); do \
 	  echo "== $$t"; $$t || fail=1; \
 	done; test $$fail = 0
 
 check-asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer" \
-	  LDFLAGS="-fsanitize=address,undefined" NVCC= check
+	  LDFLAGS="-fsanitize=address,undefined" NVCC= check-run
 
-check-valgrind: $(TEST_BINS)
-	@fail=0; for t in $(TEST_BINS); do echo "== valgrind $$t"; \
+check-valgrind: $(RUN_BINS) $(BUILD)/facesynth
+	@fail=0; for t in $(RUN_BINS); do echo "== valgrind $$t"; \
 	  CK_FORK=no valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect $$t || fail=1; \
 	done; test $$fail = 0
 
@@ -139,4 +173,4 @@ uninstall:
 clean:
 	rm -rf build build-asan
 
--include $(LIB_OBJS:.o=.d) $(APP_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(APP_OBJS:.o=.d) $(TEST_BINS:=.d)
