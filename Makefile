@@ -120,7 +120,7 @@ check: deps-test
 	@$(MAKE) --no-print-directory check-run
 check-run: $(RUN_BINS) $(BUILD)/facesynth
 	@fail=0; for t in $(RUN_BINS); do \
-	  echo "== $$t"; $$t || fail=1; \
+	  echo "== $$t"; FS_CLI=$(BUILD)/facesynth $$t || fail=1; \
 	done; test $$fail = 0
 
 check-asan:
@@ -129,7 +129,7 @@ check-asan:
 
 check-valgrind: $(RUN_BINS) $(BUILD)/facesynth
 	@fail=0; for t in $(RUN_BINS); do echo "== valgrind $$t"; \
-	  CK_FORK=no valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect $$t || fail=1; \
+	  FS_CLI=$(BUILD)/facesynth CK_FORK=no valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect $$t || fail=1; \
 	done; test $$fail = 0
 
 # libFuzzer harnesses (clang from Debian). Each runs FUZZ_SECONDS on its corpus.
