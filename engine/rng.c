@@ -1,7 +1,10 @@
-/* numpy-compatible MT19937 + legacy Gaussian, and Philox4x32-10 normals. */
+/* numpy-compatible MT19937 + legacy Gaussian, and the Philox4x32-10 normals
+ * of op_math.h behind a linkable name. */
 #include "rng.h"
 
 #include <math.h>
+
+#include "op_math.h"
 
 void fs_np_random_seed(fs_np_random *r, uint32_t seed)
 {
@@ -69,33 +72,12 @@ double fs_np_random_gauss(fs_np_random *r)
 
 void fs_philox4x32(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
 {
-    uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3];
-    uint32_t k0 = key[0], k1 = key[1];
-    for (int round = 0; round < 10; round++) {
-        uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2;
-        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
-        uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
-        c1 = (uint32_t)p1;
-        c3 = (uint32_t)p0;
-        c0 = n0;
-        c2 = n2;
-        k0 += 0x9E3779B9u;
-        k1 += 0xBB67AE85u;
-    }
-    out[0] = c0;
-    out[1] = c1;
-    out[2] = c2;
-    out[3] = c3;
+    for (int i = 0; i < 4; i++)
+        out[i] = ctr[i];
+    fs_philox4x32_10(out, key[0], key[1]);
 }
 
 float fs_philox_normal(uint64_t seed, uint32_t stream, uint64_t index)
 {
-    uint32_t ctr[4] = {(uint32_t)index, (uint32_t)(index >> 32), stream, 0x5eed5eedu};
-    uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
-    uint32_t o[4];
-    fs_philox4x32(ctr, key, o);
-    /* Box-Muller on two 53-bit uniforms; u1 in (0, 1] keeps log finite. */
-    double u1 = ((double)(((uint64_t)o[0] << 21) ^ (o[1] >> 11)) + 1.0) / 9007199254740992.0;
-    double u2 = (double)(((uint64_t)o[2] << 21) ^ (o[3] >> 11)) / 9007199254740992.0;
-    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+    return fs_philox_normal_at(seed, stream, index);
 }

@@ -1,6 +1,6 @@
 /* Plain convolution layers on the GPU (discriminator, CVAE-GAN, the
- * generator's resnet skip), as cpu_conv2d: weight * weight_gain, bias,
- * activation, gain, clamp.
+ * generator's resnet skip), as engine/cpu/conv2d.c: conv2d (weight *
+ * weight_gain, bias, activation, gain, clamp) and conv_transpose2d.
  *   down == 2: the official FIR down-sampling order. The FIR runs first with
  *              the conv's padding folded in (pads p0/p1 from k and the filter
  *              length), decimating by 2 itself for a 1x1 conv; then the conv
@@ -80,4 +80,40 @@ fs_status cuda_conv2d(fs_backend *b, const fs_conv2d_args *a)
         FS_TRY(igemm_launch(&p, stream));
     }
     return FS_OK;
+}
+
+/* ---- conv_transpose2d ----------------------------------------------------------------------- */
+
+fs_status cuda_conv_transpose2d(fs_backend *b, const fs_conv_transpose2d_args *a)
+{
+    FS_TRY(cuda_enter(b));
+    if (a->stride < 1 || a->k < 1)
+        return fs_error(FS_ERR_ARG, "cuda conv_transpose2d: kernel %d, stride %d", a->k, a->stride);
+    int oh = (a->h - 1) * a->stride - 2 * a->pad + a->k, ow = (a->w - 1) * a->stride - 2 * a->pad + a->k;
+    if (a->n <= 0 || a->cout <= 0 || oh <= 0 || ow <= 0)
+        return FS_OK;
+    igemm_params p = {};
+    p.x = a->x;
+    p.cin = a->cin;
+    p.h = a->h;
+    p.w = a->w;
+    p.x_sample_stride = (size_t)a->cin * a->h * a->w;
+    p.scale = NULL;
+    p.wt = a->weight;
+    p.cout = a->cout;
+    p.k = a->k;
+    p.w_transposed = 1;
+    p.wgain = 1.0f;
+    p.n = a->n;
+    p.y = a->y;
+    p.yh = oh;
+    p.yw = ow;
+    p.y_sample_stride = (size_t)a->cout * oh * ow;
+    p.epi.mode = EPI_CONV;
+    p.epi.bias = a->b;
+    p.epi.bias_gain = 1.0f;
+    p.epi.act = FS_ACT_LINEAR;
+    p.epi.gain = 1.0f;
+    p.epi.clamp = 0.0f;
+    return convt_launch(&p, a->stride, a->pad, cuda_impl_of(b)->stream);
 }

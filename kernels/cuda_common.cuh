@@ -4,10 +4,11 @@
  * convolution that fc, conv2d, modconv and conv_transpose2d are all built on,
  * and the op entry points the ops table points at.
  *
- * Device helpers repeat the CPU oracle's formulas (engine/cpu_backend.c,
- * engine/rng.c) operation for operation, so that results differ only by
- * summation order and FMA contraction (float ops) or not at all (the Philox
- * noise, which is computed in double and rounded once, as on the CPU). */
+ * The scalar formulas (activation, Philox noise) are engine/op_math.h, the
+ * very code the CPU oracle runs; the kernels otherwise follow the oracle's
+ * loops (engine/cpu/), so results differ only by summation order and FMA
+ * contraction (float ops) or not at all (the noise, computed in double and
+ * rounded once). */
 #ifndef FS_KERNELS_CUDA_COMMON_CUH
 #define FS_KERNELS_CUDA_COMMON_CUH
 
@@ -16,6 +17,7 @@
 #include <stdint.h>
 
 #include "../engine/backend.h"
+#include "../engine/op_math.h"
 #include "../engine/status.h"
 
 /* Any failing CUDA call: record "file:line: call: reason" and return
@@ -66,51 +68,17 @@ static inline unsigned cuda_blocks(size_t n, int block)
 
 /* ---- device helpers ------------------------------------------------------------ */
 
-#define FS_SQRT2F 1.41421356237309504880f
-
-/* cpu_backend.c act_apply, operation for operation. */
+/* The activation epilogue and the Philox normal come from engine/op_math.h,
+ * shared with the CPU backend: act_apply and philox_normal are its functions
+ * under the kernels' short names. */
 __device__ __forceinline__ float act_apply(float x, int act, float gain, float clamp)
 {
-    switch (act) {
-    case FS_ACT_LRELU: x = (x < 0 ? x * 0.2f : x) * FS_SQRT2F; break;
-    case FS_ACT_RELU: x = x < 0 ? 0.0f : x; break;
-    case FS_ACT_LEAKY001: x = x < 0 ? x * 0.01f : x; break;
-    case FS_ACT_TANH: x = tanhf(x); break;
-    default: break;
-    }
-    x *= gain;
-    if (clamp > 0)
-        x = x < -clamp ? -clamp : x > clamp ? clamp : x;
-    return x;
+    return fs_act_apply(x, (fs_act)act, gain, clamp);
 }
 
-/* engine/rng.c fs_philox_normal, bit for bit: the same Philox4x32-10 rounds
- * (__umulhi gives the high word of the 32x32 product), the same counter
- * {index lo, index hi, stream, 0x5eed5eed} and key {seed lo, seed hi}, and
- * Box-Muller in double rounded once to float. Double sqrt and division are
- * IEEE-exact on the device; log and cos are within 1-2 ulp of double, which
- * leaves the float result identical unless a value falls within ~2^-29 of a
- * float rounding boundary. */
 __device__ __forceinline__ float philox_normal(uint64_t seed, uint32_t stream, uint64_t index)
 {
-    uint32_t c0 = (uint32_t)index, c1 = (uint32_t)(index >> 32), c2 = stream, c3 = 0x5eed5eedu;
-    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-#pragma unroll
-    for (int round = 0; round < 10; round++) {
-        uint32_t hi0 = __umulhi(0xD2511F53u, c0), lo0 = 0xD2511F53u * c0;
-        uint32_t hi1 = __umulhi(0xCD9E8D57u, c2), lo1 = 0xCD9E8D57u * c2;
-        uint32_t n0 = hi1 ^ c1 ^ k0;
-        uint32_t n2 = hi0 ^ c3 ^ k1;
-        c1 = lo1;
-        c3 = lo0;
-        c0 = n0;
-        c2 = n2;
-        k0 += 0x9E3779B9u;
-        k1 += 0xBB67AE85u;
-    }
-    double u1 = ((double)((((uint64_t)c0) << 21) ^ (c1 >> 11)) + 1.0) / 9007199254740992.0;
-    double u2 = (double)((((uint64_t)c2) << 21) ^ (c3 >> 11)) / 9007199254740992.0;
-    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+    return fs_philox_normal_at(seed, stream, index);
 }
 
 /* Sum over the block (blockDim.x a multiple of 32, at most 1024), returned to

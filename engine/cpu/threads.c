@@ -1,6 +1,6 @@
 /* Fork-join pool: the caller thread is worker 0 and works too; tasks are
  * claimed with an atomic counter so uneven tiles balance themselves. */
-#include "cpu_threads.h"
+#include "threads.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "status.h"
+#include "../status.h"
 
 typedef struct fs_cpu_fir fs_cpu_fir;
 

@@ -4,7 +4,7 @@
  * written with GCC vector extensions and compiled twice (baseline x86-64 and
  * AVX2 + FMA), the best one picked at run time, so one binary is both
  * portable and fast. */
-#include "cpu_gemm.h"
+#include "gemm.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +51,7 @@ static void pack_a(int mc, int kc, const float *a, size_t lda, float *ap)
 }
 
 #define FS_GEMM_NAME(x) x##_base
-#include "cpu_gemm_kernel.inc"
+#include "gemm_kernel.inc"
 #undef FS_GEMM_NAME
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -61,7 +61,7 @@ static void pack_a(int mc, int kc, const float *a, size_t lda, float *ap)
  * is written as multiply-add precisely so that it becomes one. */
 #pragma GCC optimize("fp-contract=fast")
 #define FS_GEMM_NAME(x) x##_avx2
-#include "cpu_gemm_kernel.inc"
+#include "gemm_kernel.inc"
 #undef FS_GEMM_NAME
 #pragma GCC pop_options
 #define FS_HAVE_AVX2_KERNEL 1

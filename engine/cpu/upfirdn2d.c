@@ -1,5 +1,5 @@
 /* upfirdn2d on the CPU: one FIR plan per call, planes spread over the workers. */
-#include "cpu_fir.h"
+#include "fir_plan.h"
 #include "cpu_internal.h"
 
 typedef struct {

@@ -3,7 +3,7 @@
 #ifndef FS_CPU_THREADS_H
 #define FS_CPU_THREADS_H
 
-#include "status.h"
+#include "../status.h"
 
 typedef struct fs_pool fs_pool;
 typedef void (*fs_task_fn)(void *ctx, int task, int worker);

@@ -1,7 +1,7 @@
 /* The CPU backend's to_uint8 op: the image conversion of image_io.c
  * (fs_image_f32_to_u8, the one shared formula), NCHW float -> NHWC uint8. */
 #include "cpu_internal.h"
-#include "image_io.h"
+#include "../image_io.h"
 
 fs_status fs_cpu_to_uint8(fs_backend *b, const float *x, uint8_t *y, int n, int c, int h, int w)
 {

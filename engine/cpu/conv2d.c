@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu_fir.h"
+#include "fir_plan.h"
 #include "cpu_internal.h"
 
 /* im2col: rows [r0, r1) of the output of a k x k correlation with stride and

@@ -1,17 +1,16 @@
 /* Internals shared by the CPU backend's op files: the backend state (thread
- * pool, per-worker GEMM and im2col scratch), the activation epilogue, and the
- * tiling rule. Not part of the public interface. */
+ * pool, per-worker GEMM and im2col scratch) and the tiling rules. The scalar
+ * formulas shared with the CUDA kernels live in ../op_math.h. Not public. */
 #ifndef FS_CPU_INTERNAL_H
 #define FS_CPU_INTERNAL_H
 
 #include <math.h>
 #include <stddef.h>
 
-#include "backend.h"
-#include "cpu_gemm.h"
-#include "cpu_threads.h"
-
-#define FS_SQRT2 1.41421356237309504880f
+#include "../backend.h"
+#include "../op_math.h"
+#include "gemm.h"
+#include "threads.h"
 
 typedef struct {
     fs_pool *pool;
@@ -22,21 +21,6 @@ typedef struct {
 } fs_cpu;
 
 static inline fs_cpu *fs_cpu_of(fs_backend *b) { return b->impl; }
-
-static inline float fs_act_apply(float x, fs_act act, float gain, float clamp)
-{
-    switch (act) {
-    case FS_ACT_LRELU: x = (x < 0 ? x * 0.2f : x) * FS_SQRT2; break;
-    case FS_ACT_RELU: x = x < 0 ? 0.0f : x; break;
-    case FS_ACT_LEAKY001: x = x < 0 ? x * 0.01f : x; break;
-    case FS_ACT_TANH: x = tanhf(x); break;
-    default: break;
-    }
-    x *= gain;
-    if (clamp > 0)
-        x = x < -clamp ? -clamp : x > clamp ? clamp : x;
-    return x;
-}
 
 /* Grows every worker's tile buffer to at least `floats`. */
 fs_status fs_cpu_ensure_col(fs_cpu *m, size_t floats);

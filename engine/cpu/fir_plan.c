@@ -1,7 +1,7 @@
 /* FIR plans (see cpu_fir.h). Semantics are those of stylegan2-ada's
  * upfirdn2d: zero-insert by `up`, pad (pad0 before, pad1 after), convolve with
  * the flipped filter times gain, keep every `down`-th sample. */
-#include "cpu_fir.h"
+#include "fir_plan.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu_fir.h"
+#include "fir_plan.h"
 #include "cpu_internal.h"
-#include "rng.h"
+#include "../rng.h"
 
 typedef struct {
     const fs_modconv_args *a;
