@@ -4,6 +4,7 @@
  * each tensor, and last the family's own list of required tensors. */
 #include "weights.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -218,6 +219,45 @@ static fs_status parse_meta(fs_weights *w, uint64_t off, uint64_t size, uint32_t
     return FS_OK;
 }
 
+/* The format says every data byte outside a tensor is zero: before the first
+ * tensor, between tensors and after the last one. No checksum covers those
+ * bytes, so they are compared with zero here, whatever the flags: a writer
+ * leaves at most 255 of them per tensor, so even with FS_WEIGHTS_SKIP_DATA_CRC
+ * this reads a few hundred bytes per tensor, on pages the tensors share.
+ * keys are sorted by offset and the tensors are known not to overlap. */
+static fs_status check_data_padding(const fs_weights *w, const sort_key *keys, size_t count)
+{
+    const uint8_t *data = w->buf + w->data_offset;
+    uint64_t at = 0; /* end of the last non-empty tensor so far */
+    const char *after = NULL;
+    for (size_t i = 0; i <= count; i++) {
+        const fs_tensor *t = i < count ? &w->tensors[keys[i].index] : NULL;
+        if (t && t->nbytes == 0)
+            continue; /* an empty tensor owns no bytes */
+        uint64_t end = t ? t->offset : w->data_size;
+        for (uint64_t k = at; k < end; k++)
+            if (data[k] != 0) {
+                char where[160];
+                if (!t && after)
+                    snprintf(where, sizeof where, "after the last tensor '%s'", after);
+                else if (!t)
+                    snprintf(where, sizeof where, "a data region without tensors");
+                else if (after)
+                    snprintf(where, sizeof where, "between tensors '%s' and '%s'", after, t->name);
+                else
+                    snprintf(where, sizeof where, "before the first tensor '%s'", t->name);
+                return fs_error(FS_ERR_FORMAT,
+                                "%s: non-zero padding byte at data offset %llu (%s)", w->label,
+                                (unsigned long long)k, where);
+            }
+        if (t) {
+            at = t->offset + t->nbytes;
+            after = t->name;
+        }
+    }
+    return FS_OK;
+}
+
 static fs_status parse_dir(fs_weights *w, uint64_t dir_off, uint32_t count, char **strp,
                            unsigned flags)
 {
@@ -297,6 +337,8 @@ static fs_status parse_dir(fs_weights *w, uint64_t dir_off, uint32_t count, char
         if (x->nbytes && y->nbytes && x->offset + x->nbytes > y->offset)
             s = fs_error(FS_ERR_FORMAT, "%s: tensors '%s' and '%s' overlap", L, x->name, y->name);
     }
+    if (s == FS_OK)
+        s = check_data_padding(w, keys, count);
     qsort(keys, count, sizeof *keys, cmp_by_name);
     for (size_t i = 0; i < count; i++)
         w->by_name[i] = keys[i].index;

@@ -216,6 +216,36 @@ static void c_data_crc(uint8_t *b, size_t *l)
     uint8_t *e = dir_entry(b, 3);
     b[rd64(b + FS_FSW_OFF_DATA_OFFSET) + rd64(e + FS_FSW_DIR_OFFSET)] ^= 0x40;
 }
+/* Data bytes outside every tensor: the format says they are zero, and no
+ * checksum covers them, so the reader compares them with zero. */
+static uint8_t *data_end_of(uint8_t *b, int i)
+{
+    uint8_t *e = dir_entry(b, i);
+    return b + rd64(b + FS_FSW_OFF_DATA_OFFSET) + rd64(e + FS_FSW_DIR_OFFSET) +
+           rd64(e + FS_FSW_DIR_NBYTES);
+}
+static void c_pad_between(uint8_t *b, size_t *l)
+{
+    /* mapping.embed.weight is 96 bytes: 160 bytes of padding follow it. */
+    ck_assert_uint_eq(rd64(dir_entry(b, 0) + FS_FSW_DIR_NBYTES) % FS_FSW_TENSOR_ALIGN, 96);
+    data_end_of(b, 0)[0] = 0x01;
+}
+static void c_pad_between_last_byte(uint8_t *b, size_t *l)
+{
+    uint8_t *next = b + rd64(b + FS_FSW_OFF_DATA_OFFSET) + rd64(dir_entry(b, 1) + FS_FSW_DIR_OFFSET);
+    next[-1] = 0x80;
+}
+static void c_pad_after_last(uint8_t *b, size_t *l)
+{
+    /* The tensor that ends last must leave padding before the end of the file. */
+    uint32_t n = rd32(b + FS_FSW_OFF_TENSOR_COUNT);
+    uint8_t *end = b;
+    for (uint32_t i = 0; i < n; i++)
+        if (data_end_of(b, (int)i) > end)
+            end = data_end_of(b, (int)i);
+    ck_assert(end < b + *l);
+    b[*l - 1] = 0x20;
+}
 static void c_meta_key(uint8_t *b, size_t *l) { b[128 + 8] = '/'; }
 static void c_meta_type(uint8_t *b, size_t *l) { b[128 + 2] = 9; }
 static void c_meta_len(uint8_t *b, size_t *l) { wr32(b + 128 + 4, 0x7fffffff); }
@@ -282,6 +312,9 @@ static const corruption table[] = {
     {"metadata bit flip", c_meta_crc, 0, FS_ERR_CHECKSUM},
     {"directory bit flip", c_dir_crc, 0, FS_ERR_CHECKSUM},
     {"tensor data bit flip", c_data_crc, 0, FS_ERR_CHECKSUM},
+    {"padding between tensors (first byte)", c_pad_between, 0, FS_ERR_FORMAT},
+    {"padding between tensors (last byte)", c_pad_between_last_byte, 0, FS_ERR_FORMAT},
+    {"padding after the last tensor", c_pad_after_last, 0, FS_ERR_FORMAT},
     {"bad metadata key", c_meta_key, 2, FS_ERR_FORMAT},
     {"unknown metadata type", c_meta_type, 2, FS_ERR_UNSUPPORTED},
     {"metadata length out of range", c_meta_len, 2, FS_ERR_FORMAT},
@@ -331,6 +364,29 @@ START_TEST(test_corruption_table)
 }
 END_TEST
 
+/* Non-zero padding is refused with FS_WEIGHTS_SKIP_DATA_CRC too (the flag
+ * fs_network_open uses for a file it has just converted in memory): the check
+ * does not depend on the data CRC pass. */
+START_TEST(test_padding_checked_without_data_crc)
+{
+    static void (*const corrupt[])(uint8_t *, size_t *) = {c_pad_between, c_pad_between_last_byte,
+                                                           c_pad_after_last};
+    arena a = {{0}, 0};
+    size_t len;
+    uint8_t *buf = build_file(FS_DTYPE_F32, &len, &a);
+    size_t n = len;
+    corrupt[_i](buf, &n);
+    fs_weights *w = NULL;
+    fs_status s = fs_weights_open_buffer(buf, n, LABEL, FS_WEIGHTS_SKIP_DATA_CRC, &w);
+    ck_assert_msg(s == FS_ERR_FORMAT, "got %s (%s)", fs_status_string(s), fs_error_message());
+    ck_assert_ptr_null(w);
+    ck_assert_ptr_nonnull(strstr(fs_error_message(), "non-zero padding"));
+    ck_assert_ptr_nonnull(strstr(fs_error_message(), LABEL));
+    free(buf);
+    arena_free(&a);
+}
+END_TEST
+
 START_TEST(test_truncation_everywhere)
 {
     arena a = {{0}, 0};
@@ -364,6 +420,7 @@ int main(void)
     tcase_add_test(tc, test_half_conversions);
     tcase_add_loop_test(tc, test_round_trip, 0, 3);
     tcase_add_loop_test(tc, test_corruption_table, 0, (int)(sizeof table / sizeof table[0]));
+    tcase_add_loop_test(tc, test_padding_checked_without_data_crc, 0, 3);
     tcase_add_test(tc, test_truncation_everywhere);
     tcase_add_test(tc, test_open_missing_file);
     tcase_set_timeout(tc, 60);
