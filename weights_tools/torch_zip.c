@@ -4,7 +4,10 @@
  * Every record lives under one folder whose name torch takes from the output
  * file name, so the prefix is read from the archive rather than assumed.
  * Storages are bound to "<prefix>/data/<key>" records in place: torch stores
- * records uncompressed and 64-byte aligned, so tensors are used where they lie. */
+ * records uncompressed and 64-byte aligned, so tensors are used where they lie.
+ * Every record that is read (byteorder, data.pkl, each referenced storage) has
+ * its CRC-32 verified first; records that are never read (version,
+ * .data/serialization_id, storages no tensor refers to) are not. */
 #include <stdio.h>
 #include <string.h>
 
@@ -82,8 +85,10 @@ fs_status fs_torch_zip_load(fs_pickle *p, const uint8_t *buf, size_t len, fs_pv 
                          label, name, (unsigned long long)r->size, (unsigned long long)want);
             break;
         }
-        /* CRCs of large records are skipped: the flat file checksums what we keep. */
-        s = fs_zip_entry_data(z, r, 0, &st->u.storage.data);
+        /* The record's CRC-32 is checked like every other member's: the flat
+         * file's checksums would only seal whatever bytes we read here, so a
+         * flipped bit in a storage must be caught now or never. */
+        s = fs_zip_entry_data(z, r, 1, &st->u.storage.data);
     }
     fs_zip_free(z);
     return s;

@@ -35,7 +35,9 @@ const fs_zip_entry *fs_zip_entry_at(const fs_zip *z, size_t i);
 const fs_zip_entry *fs_zip_find(const fs_zip *z, const char *name);
 
 /* Pointer to a stored entry's bytes inside buf; FS_ERR_UNSUPPORTED for a
- * compressed entry. verify_crc: also check the CRC-32 of the data. */
+ * compressed entry. verify_crc: also check the CRC-32 of the data
+ * (FS_ERR_CHECKSUM on a mismatch). Readers of checkpoints pass 1 for every
+ * entry they use: the check is cheap next to reading the bytes at all. */
 fs_status fs_zip_entry_data(const fs_zip *z, const fs_zip_entry *e, int verify_crc,
                             const uint8_t **data);
 
