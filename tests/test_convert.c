@@ -5,6 +5,7 @@
  * one-line message naming the file, no output file, exit status 2). */
 #include "check_util.h"
 
+#include <errno.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -253,6 +254,9 @@ static const bad_case bad_cases[] = {
     {SG2 "/tiny/rosinality.pt", FS_NET_D, FS_ERR_UNSUPPORTED, "rosinality"},
     {SG2 "/tiny/meta.json", FS_NET_DEFAULT, FS_ERR_UNSUPPORTED, "unrecognised"},
     {SG2 "/tiny/missing.pkl", FS_NET_DEFAULT, FS_ERR_IO, "cannot open"},
+    /* issue 15: --net means nothing to a CVAE-GAN state dict (it holds every network) */
+    {FS_FIXTURES "/cvaegan/tiny/cvaegan.pt", FS_NET_D, FS_ERR_ARG, "--net applies only"},
+    {FS_FIXTURES "/cvaegan/tiny/cvaegan.pt", FS_NET_G, FS_ERR_ARG, "CVAE-GAN"},
 };
 
 START_TEST(test_bad_inputs)
@@ -268,6 +272,188 @@ START_TEST(test_bad_inputs)
     ck_assert_ptr_null(buf);
     ck_assert_msg(strstr(fs_error_message(), c->path) && strstr(fs_error_message(), c->needle),
                   "message '%s'", fs_error_message());
+}
+END_TEST
+
+/* StyleGAN2 hyper-parameter flags are refused for a CVAE-GAN, and the
+ * discriminator-only --mbstd-group for a generator, instead of being ignored. */
+START_TEST(test_flags_that_do_not_apply)
+{
+    static const struct {
+        const char *path, *flag;
+    } cases[] = {
+        {FS_FIXTURES "/cvaegan/tiny/cvaegan.pt", "--conv-clamp"},
+        {FS_FIXTURES "/cvaegan/tiny/cvaegan.pt", "--architecture"},
+        {FS_FIXTURES "/cvaegan/tiny/cvaegan.pt", "--mapping-lr"},
+        {FS_FIXTURES "/cvaegan/tiny/cvaegan.pt", "--num-fp16-res"},
+        {FS_FIXTURES "/cvaegan/tiny/cvaegan.pt", "--mbstd-group"},
+        {SG2 "/tiny/G_ema.pt", "--mbstd-group"},
+        {SG2 "/tiny/network-snapshot.pkl", "--mbstd-group"},
+    };
+    fs_convert_options o;
+    fs_convert_options_default(&o);
+    fs_sg2_overrides *ov = &o.overrides;
+    switch (_i) {
+    case 0: ov->has_conv_clamp = 1; ov->conv_clamp = 256; break;
+    case 1: ov->has_architecture = 1; ov->architecture = FS_SG2_ARCH_SKIP; break;
+    case 2: ov->has_mapping_lr = 1; ov->mapping_lr = 0.01; break;
+    case 3: ov->has_num_fp16_res = 1; ov->num_fp16_res = 2; break;
+    default: ov->has_mbstd_group = 1; ov->mbstd_group_size = 4; break;
+    }
+    uint8_t *buf = NULL;
+    size_t len;
+    fs_status s = fs_convert_to_memory(cases[_i].path, &o, &buf, &len, NULL);
+    ck_assert_msg(s == FS_ERR_ARG, "%s %s: %s (%s)", cases[_i].path, cases[_i].flag,
+                  fs_status_string(s), fs_error_message());
+    ck_assert_ptr_null(buf);
+    ck_assert_msg(strstr(fs_error_message(), cases[_i].path) &&
+                      strstr(fs_error_message(), cases[_i].flag),
+                  "message '%s'", fs_error_message());
+    /* the same flag is fine where it applies */
+    if (_i == 4) {
+        fs_weights *w = convert_mem(SG2 "/tiny/D.pt", FS_NET_DEFAULT, ov);
+        fs_weights_free(w);
+    }
+}
+END_TEST
+
+static int exists(const char *p);
+static int run_cli(const char *args, char *err, size_t cap);
+
+static char *tmp_dir(void)
+{
+    char *d = strdup("/tmp/fs_conv_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(d));
+    return d;
+}
+
+static void rm_tree(const char *d)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    fs_file_map m;
+    ck_assert_int_eq(fs_file_map_open(from, &m), FS_OK);
+    FILE *f = fopen(to, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(m.data, 1, m.size, f), m.size);
+    ck_assert_int_eq(fclose(f), 0);
+    fs_file_map_close(&m);
+}
+
+static int same_bytes(const char *a, const char *b)
+{
+    fs_file_map x, y;
+    ck_assert_int_eq(fs_file_map_open(a, &x), FS_OK);
+    ck_assert_int_eq(fs_file_map_open(b, &y), FS_OK);
+    int same = x.size == y.size && (x.size == 0 || memcmp(x.data, y.data, x.size) == 0);
+    fs_file_map_close(&x);
+    fs_file_map_close(&y);
+    return same;
+}
+
+/* `convert x.pkl -o x.pkl` and every other spelling of the input as the
+ * output (./, a/../, a symlink, a hard link) is refused before anything is
+ * written; the checkpoint keeps its bytes and no temporary is left. */
+START_TEST(test_output_names_the_input)
+{
+    char *d = tmp_dir();
+    char in[256], p[256], sym[256], hard[256];
+    snprintf(in, sizeof in, "%s/x.pkl", d);
+    copy_file(SG2 "/tiny/network-snapshot.pkl", in);
+    snprintf(p, sizeof p, "%s/sub", d);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    snprintf(sym, sizeof sym, "%s/link.pkl", d);
+    ck_assert_int_eq(symlink("x.pkl", sym), 0);
+    snprintf(hard, sizeof hard, "%s/hard.pkl", d);
+    ck_assert_int_eq(link(in, hard) == 0 || errno == EPERM, 1);
+    char outs[5][256];
+    snprintf(outs[0], sizeof outs[0], "%s", in);
+    snprintf(outs[1], sizeof outs[1], "%s/./x.pkl", d);
+    snprintf(outs[2], sizeof outs[2], "%s/sub/../x.pkl", d);
+    snprintf(outs[3], sizeof outs[3], "%s", sym);
+    snprintf(outs[4], sizeof outs[4], "%s", hard);
+    fs_convert_options o;
+    fs_convert_options_default(&o);
+    for (int i = 0; i < 5; i++) {
+        if (i == 4 && !exists(hard))
+            continue; /* no hard links on this file system */
+        fs_status s = fs_convert_file(in, outs[i], &o, NULL);
+        ck_assert_msg(s == FS_ERR_ARG, "-o %s: %s (%s)", outs[i], fs_status_string(s),
+                      fs_error_message());
+        ck_assert_msg(strstr(fs_error_message(), outs[i]) && strstr(fs_error_message(), "input"),
+                      "message '%s'", fs_error_message());
+        ck_assert(!strchr(fs_error_message(), '\n'));
+        ck_assert_msg(same_bytes(in, SG2 "/tiny/network-snapshot.pkl"), "-o %s changed the input",
+                      outs[i]);
+    }
+    /* the input named through the symlink, the output as itself: the same file too */
+    ck_assert_int_eq(fs_convert_file(sym, in, &o, NULL), FS_ERR_ARG);
+    /* the command: exit status 2, one line naming the output */
+    char args[600], err[4096];
+    snprintf(args, sizeof args, "convert %s -o %s", in, outs[2]);
+    ck_assert_int_eq(run_cli(args, err, sizeof err), 2);
+    ck_assert_msg(strstr(err, outs[2]) && strstr(err, "the output is the input"), "stderr '%s'",
+                  err);
+    ck_assert_msg(strchr(err, '\n') == err + strlen(err) - 1, "not one line: '%s'", err);
+    ck_assert(same_bytes(in, SG2 "/tiny/network-snapshot.pkl"));
+    /* the directory holds only what the test made: no temporary file */
+    DIR *dir = opendir(d);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(dir)))
+        n += e->d_name[0] != '.';
+    closedir(dir);
+    ck_assert_int_eq(n, exists(hard) ? 4 : 3);
+    /* a different output next to it is fine */
+    snprintf(p, sizeof p, "%s/x.fsw", d);
+    ck_assert_msg(fs_convert_file(in, p, &o, NULL) == FS_OK, "%s", fs_error_message());
+    rm_tree(d);
+    free(d);
+}
+END_TEST
+
+/* A .fsw given to convert says it is already converted; a safetensors file
+ * with an absurd header length names that length, not "unrecognised". */
+START_TEST(test_messages)
+{
+    char *d = tmp_dir();
+    char fsw[256], st[256];
+    snprintf(fsw, sizeof fsw, "%s/done.fsw", d);
+    fs_convert_options o;
+    fs_convert_options_default(&o);
+    ck_assert_int_eq(fs_convert_file(SG2 "/tiny/G_ema.pt", fsw, &o, NULL), FS_OK);
+    ck_assert(same_bytes(fsw, fsw));
+    uint8_t *buf = NULL;
+    size_t len;
+    ck_assert_int_eq(fs_convert_to_memory(fsw, &o, &buf, &len, NULL), FS_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(fs_error_message(), fsw) && strstr(fs_error_message(), "already converted"),
+                  "message '%s'", fs_error_message());
+    static const uint64_t lens[] = {UINT64_C(1) << 50, UINT64_C(200000000), 4096};
+    static const fs_status want[] = {FS_ERR_LIMIT, FS_ERR_LIMIT, FS_ERR_FORMAT};
+    static const char *const text[] = {"1125899906842624", "200000000", "4096"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(st, sizeof st, "%s/bad%d.safetensors", d, i);
+        FILE *f = fopen(st, "wb");
+        ck_assert_ptr_nonnull(f);
+        uint8_t hdr[8];
+        for (int k = 0; k < 8; k++)
+            hdr[k] = (uint8_t)(lens[i] >> (8 * k));
+        fwrite(hdr, 1, 8, f);
+        fputs("{\"a\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}}", f);
+        ck_assert_int_eq(fclose(f), 0);
+        fs_status s = fs_convert_to_memory(st, &o, &buf, &len, NULL);
+        ck_assert_msg(s == want[i], "%s: %s (%s)", st, fs_status_string(s), fs_error_message());
+        ck_assert_msg(strstr(fs_error_message(), st) && strstr(fs_error_message(), text[i]) &&
+                          strstr(fs_error_message(), "impossible safetensors header length"),
+                      "message '%s'", fs_error_message());
+    }
+    rm_tree(d);
+    free(d);
 }
 END_TEST
 
@@ -310,16 +496,42 @@ END_TEST
 
 /* ---- the command line -------------------------------------------------------- */
 
+/* The binary of this build ($FS_CLI, which make check sets to
+ * $(BUILD)/facesynth), and per-process names for the captured streams and
+ * outputs, so that suites of other builds can run at the same time. */
+static char cli_out[64], cli_err[64], cli_bad_fsw[64];
+
+static void cli_names(void)
+{
+    snprintf(cli_out, sizeof cli_out, "/tmp/fs_conv_out.%ld", (long)getpid());
+    snprintf(cli_err, sizeof cli_err, "/tmp/fs_conv_err.%ld", (long)getpid());
+    snprintf(cli_bad_fsw, sizeof cli_bad_fsw, "/tmp/fs_conv_bad.%ld.fsw", (long)getpid());
+}
+
+/* args may contain @OUT@, which stands for cli_bad_fsw. */
 static int run_cli(const char *args, char *err, size_t cap)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "build/facesynth %s 2>/tmp/fs_cli_err >/tmp/fs_cli_out", args);
+    cli_names();
+    const char *bin = getenv("FS_CLI") ? getenv("FS_CLI") : "build/facesynth";
+    char cmd[2048], expanded[1024];
+    size_t o = 0;
+    for (const char *p = args; *p && o + 64 < sizeof expanded;) {
+        if (!strncmp(p, "@OUT@", 5)) {
+            o += (size_t)snprintf(expanded + o, sizeof expanded - o, "%s", cli_bad_fsw);
+            p += 5;
+        } else {
+            expanded[o++] = *p++;
+        }
+    }
+    expanded[o] = '\0';
+    snprintf(cmd, sizeof cmd, "exec %s %s 2>%s >%s", bin, expanded, cli_err, cli_out);
     int rc = system(cmd);
-    FILE *f = fopen("/tmp/fs_cli_err", "r");
+    FILE *f = fopen(cli_err, "r");
     size_t n = f ? fread(err, 1, cap - 1, f) : 0;
     err[n] = '\0';
     if (f)
         fclose(f);
+    unlink(cli_err);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
@@ -332,13 +544,14 @@ static int exists(const char *p)
 START_TEST(test_cli_convert_and_info)
 {
     char err[4096];
-    const char *out = "/tmp/fs_cli_tiny.fsw";
+    cli_names();
+    const char *out = cli_bad_fsw;
     unlink(out);
-    ck_assert_int_eq(run_cli("convert " SG2 "/tiny/network-snapshot.pkl -o /tmp/fs_cli_tiny.fsw",
-                             err, sizeof err), 0);
+    ck_assert_int_eq(run_cli("convert " SG2 "/tiny/network-snapshot.pkl -o @OUT@", err, sizeof err),
+                     0);
     ck_assert(exists(out));
-    ck_assert_int_eq(run_cli("info /tmp/fs_cli_tiny.fsw --tensors", err, sizeof err), 0);
-    FILE *f = fopen("/tmp/fs_cli_out", "r");
+    ck_assert_int_eq(run_cli("info @OUT@ --tensors", err, sizeof err), 0);
+    FILE *f = fopen(cli_out, "r");
     char text[16384];
     size_t n = fread(text, 1, sizeof text - 1, f);
     text[n] = '\0';
@@ -349,12 +562,13 @@ START_TEST(test_cli_convert_and_info)
     unlink(out);
     /* a checkpoint is described through its in-memory conversion */
     ck_assert_int_eq(run_cli("info " SG2 "/tiny/G_ema.pt", err, sizeof err), 0);
-    f = fopen("/tmp/fs_cli_out", "r");
+    f = fopen(cli_out, "r");
     n = fread(text, 1, sizeof text - 1, f);
     text[n] = '\0';
     fclose(f);
     ck_assert_ptr_nonnull(strstr(text, "converted in memory"));
     ck_assert_ptr_nonnull(strstr(text, "stylegan2-generator"));
+    unlink(cli_out);
 }
 END_TEST
 
@@ -364,13 +578,15 @@ typedef struct {
 } cli_bad;
 
 static const cli_bad cli_bad_cases[] = {
-    {"convert " SG2 "/tiny/z.npy -o /tmp/fs_cli_bad.fsw", "z.npy"},
-    {"convert " SG2 "/tiny/G_ema.pt -o /tmp/fs_cli_bad.fsw --net X", "--net"},
-    {"convert " SG2 "/tiny/G_ema.pt -o /tmp/fs_cli_bad.fsw --dtype f8", "--dtype"},
-    {"convert " SG2 "/tiny/G_ema.pt -o /tmp/fs_cli_bad.fsw --bogus", "--bogus"},
+    {"convert " SG2 "/tiny/z.npy -o @OUT@", "z.npy"},
+    {"convert " SG2 "/tiny/G_ema.pt -o @OUT@ --net X", "--net"},
+    {"convert " SG2 "/tiny/G_ema.pt -o @OUT@ --dtype f8", "--dtype"},
+    {"convert " SG2 "/tiny/G_ema.pt -o @OUT@ --bogus", "--bogus"},
     {"convert " SG2 "/tiny/G_ema.pt", "-o"},
     {"convert " SG2 "/tiny/G_ema.pt -o /nonexistent-dir/x.fsw", "/nonexistent-dir/x.fsw"},
-    {"convert " SG2 "/tiny/G_ema.pt -o /tmp/fs_cli_bad.fsw --conv-clamp -1", "--conv-clamp"},
+    {"convert " SG2 "/tiny/G_ema.pt -o @OUT@ --conv-clamp -1", "--conv-clamp"},
+    {"convert " FS_FIXTURES "/cvaegan/tiny/cvaegan.pt -o @OUT@ --net D", "--net"},
+    {"convert " FS_FIXTURES "/cvaegan/tiny/cvaegan.pt -o @OUT@ --conv-clamp 256", "--conv-clamp"},
     {"info " SG2 "/tiny/z.npy", "z.npy"},
     {"frobnicate", "frobnicate"},
 };
@@ -379,12 +595,14 @@ START_TEST(test_cli_errors)
 {
     const cli_bad *c = &cli_bad_cases[_i];
     char err[4096];
-    unlink("/tmp/fs_cli_bad.fsw");
+    cli_names();
+    unlink(cli_bad_fsw);
     ck_assert_int_eq(run_cli(c->args, err, sizeof err), 2);
     ck_assert_msg(strstr(err, c->needle) != NULL, "'%s': stderr '%s'", c->args, err);
     char *nl = strchr(err, '\n');
     ck_assert_msg(nl && nl[1] == '\0', "'%s': not exactly one line: '%s'", c->args, err);
-    ck_assert(!exists("/tmp/fs_cli_bad.fsw"));
+    ck_assert(!exists(cli_bad_fsw));
+    unlink(cli_out);
 }
 END_TEST
 
@@ -404,6 +622,9 @@ int main(void)
     suite_add_tcase(s, tc);
     TCase *bad = tcase_create("bad_input");
     tcase_add_loop_test(bad, test_bad_inputs, 0, (int)(sizeof bad_cases / sizeof *bad_cases));
+    tcase_add_loop_test(bad, test_flags_that_do_not_apply, 0, 7);
+    tcase_add_test(bad, test_output_names_the_input);
+    tcase_add_test(bad, test_messages);
     tcase_add_loop_test(bad, test_truncated_sources, 0,
                         (int)(sizeof truncated_sources / sizeof *truncated_sources));
     tcase_set_timeout(bad, 120);

@@ -8,8 +8,10 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../engine/file.h"
+#include "../engine/weights_format.h"
 #include "cvaegan_import.h"
 #include "safetensors.h"
 #include "sg2_sources.h"
@@ -180,13 +182,19 @@ static fs_status from_safetensors(job *j, const fs_convert_options *o)
     return FS_OK;
 }
 
+/* A u64 header length, then the JSON header's '{'. The length is not
+ * required to fit the file here: a file shaped like safetensors whose length
+ * is absurd goes to the safetensors reader, which names the impossible value,
+ * instead of being called an unrecognised format. No other format we read
+ * has '{' at offset 8 (zip: the method field; torch legacy: its magic number;
+ * pickles: a frame length or the top-level opcodes). */
 static int looks_like_safetensors(const uint8_t *b, size_t n)
 {
-    if (n < 10)
+    if (n < 10 || memcmp(b, "PK\x03\x04", 4) == 0)
         return 0;
     uint64_t hl;
     memcpy(&hl, b, 8);
-    return hl >= 2 && hl <= n - 8 && b[8] == '{';
+    return hl >= 2 && b[8] == '{';
 }
 
 static fs_status load_source(job *j, const fs_convert_options *o)
@@ -195,6 +203,11 @@ static fs_status load_source(job *j, const fs_convert_options *o)
     size_t n = j->map.size;
     if (n == 0)
         return fs_error(FS_ERR_FORMAT, "%s: empty file", j->label);
+    if (n >= 8 && memcmp(b, FS_FSW_MAGIC, 8) == 0)
+        return fs_error(FS_ERR_UNSUPPORTED,
+                        "%s: already converted: a facesynth weight file (.fsw) is used as it "
+                        "is (--network, info); there is nothing to convert",
+                        j->label);
     if (n >= 6 && memcmp(b, "\x93NUMPY", 6) == 0)
         return fs_error(FS_ERR_UNSUPPORTED,
                         "%s: a .npy file holds one array, not a network (use it for --z, --ws, "
@@ -256,7 +269,57 @@ static fs_status decide_family(job *j, const fs_convert_options *o)
     return FS_OK;
 }
 
+/* Flags that mean nothing to the family found are refused, never ignored: a
+ * CVAE-GAN state dict holds every network and none of the StyleGAN2
+ * hyper-parameters, and a generator has no minibatch-std layer. */
+static fs_status check_flags_apply(const job *j, const fs_convert_options *o)
+{
+    const fs_sg2_overrides *ov = &o->overrides;
+    const char *sg2_flag = ov->has_conv_clamp     ? "--conv-clamp"
+                           : ov->has_architecture ? "--architecture"
+                           : ov->has_mapping_lr   ? "--mapping-lr"
+                           : ov->has_num_fp16_res ? "--num-fp16-res"
+                           : ov->has_mbstd_group  ? "--mbstd-group"
+                                                  : NULL;
+    if (j->is_cvaegan) {
+        if (o->net != FS_NET_DEFAULT)
+            return fs_error(FS_ERR_ARG,
+                            "%s: holds a CVAE-GAN, whose state dict has every network in one "
+                            "file: --net applies only to StyleGAN2 checkpoints",
+                            j->label);
+        if (sg2_flag)
+            return fs_error(FS_ERR_ARG,
+                            "%s: holds a CVAE-GAN: %s applies only to StyleGAN2 checkpoints",
+                            j->label, sg2_flag);
+        return FS_OK;
+    }
+    if (!j->cfg.is_discriminator && ov->has_mbstd_group)
+        return fs_error(FS_ERR_ARG,
+                        "%s: holds a StyleGAN2 generator: --mbstd-group applies only to a "
+                        "discriminator",
+                        j->label);
+    return FS_OK;
+}
+
 typedef enum { OUT_FILE, OUT_MEMORY } out_kind;
+
+/* `convert x.pkl -o x.pkl` would rename the new file over the checkpoint it
+ * came from. Path strings cannot tell (./x.pkl, a/../x.pkl, a symlink, a
+ * hard link), so the existing output is compared with the input by device
+ * and inode. An output that does not exist yet cannot be the input; an input
+ * that cannot be stat'ed is left for the open to report. */
+static fs_status check_output_is_not_input(const char *in_path, const char *out_path)
+{
+    struct stat si, so;
+    if (stat(in_path, &si) != 0 || stat(out_path, &so) != 0)
+        return FS_OK;
+    if (si.st_dev == so.st_dev && si.st_ino == so.st_ino)
+        return fs_error(FS_ERR_ARG,
+                        "%s: the output is the input checkpoint %s itself (same device and "
+                        "inode); refusing to overwrite it",
+                        out_path, in_path);
+    return FS_OK;
+}
 
 static fs_status run(const char *in_path, const fs_convert_options *o, out_kind kind,
                      const char *out_path, uint8_t **buf, size_t *len, fs_convert_report *rep)
@@ -271,6 +334,8 @@ static fs_status run(const char *in_path, const fs_convert_options *o, out_kind 
     fs_sd_init(&j.canon, in_path);
     if (!fs_dtype_is_storable(o->dtype))
         return fs_error(FS_ERR_ARG, "output dtype must be f32, f16 or bf16");
+    if (kind == OUT_FILE)
+        FS_TRY(check_output_is_not_input(in_path, out_path));
     fs_weights_writer *w = NULL;
     fs_status s = fs_file_map_open(in_path, &j.map);
     if (s == FS_OK)
@@ -284,6 +349,8 @@ static fs_status run(const char *in_path, const fs_convert_options *o, out_kind 
     }
     if (s == FS_OK)
         s = decide_family(&j, o);
+    if (s == FS_OK)
+        s = check_flags_apply(&j, o);
     if (s == FS_OK && !j.is_cvaegan) {
         fs_sg2_apply_overrides(&j.cfg, &o->overrides);
         s = fs_sg2_config_finalize(&j.cfg, in_path);

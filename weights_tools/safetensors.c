@@ -298,11 +298,14 @@ fs_status fs_safetensors_open(const uint8_t *buf, size_t len, const char *label,
                         label, len);
     uint64_t n = rd64(buf);
     if (n > ST_MAX_HEADER)
-        return fs_error(FS_ERR_LIMIT, "%s: header length %llu exceeds %u bytes (offset 0)", label,
-                        (unsigned long long)n, ST_MAX_HEADER);
+        return fs_error(FS_ERR_LIMIT,
+                        "%s: impossible safetensors header length %llu: more than the %u-byte "
+                        "limit (offset 0)",
+                        label, (unsigned long long)n, ST_MAX_HEADER);
     if (n > len - 8)
         return fs_error(FS_ERR_FORMAT,
-                        "%s: header length %llu runs past the end of the %zu-byte file (offset 0)",
+                        "%s: impossible safetensors header length %llu: runs past the end of the "
+                        "%zu-byte file (offset 0)",
                         label, (unsigned long long)n, len);
     if (n == 0 || buf[8] != '{')
         return fs_error(FS_ERR_FORMAT, "%s: header does not start with '{' (offset 8)", label);
