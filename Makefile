@@ -44,7 +44,7 @@ LIB       := $(BUILD)/libfacesynth.a
 ifneq ($(NVCC),)
 CUDA_HOME   ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 CUDA_ARCHS  ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90a,code=sm_90a
-NVCCFLAGS   ?= -O3 -std=c++17 $(CUDA_ARCHS) -Xcompiler -Wall,-fPIC
+NVCCFLAGS   ?= -O3 -std=c++20 $(CUDA_ARCHS) -Xcompiler -Wall,-fPIC
 CU_OBJS     := $(CU_SRCS:%.cu=$(BUILD)/obj/%.o)
 CFLAGS      += -DFS_WITH_CUDA=1 -I$(CUDA_HOME)/include
 LDLIBS      += -L$(CUDA_HOME)/lib64 -lcudart_static -lstdc++ -ldl -lrt
@@ -133,14 +133,26 @@ check-valgrind: $(RUN_BINS) $(BUILD)/facesynth
 	done; test $$fail = 0
 
 # libFuzzer harnesses (clang from Debian). Each runs FUZZ_SECONDS on its corpus.
-FUZZ_SECONDS ?= 60
-FUZZ_CC      ?= clang
-FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz_*.c)
-FUZZ_BINS    := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-FUZZ_FLAGS   := -g -O1 -std=c11 -D_DEFAULT_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -pthread
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+# The library is compiled once, with the sanitizers and the fuzzer's coverage
+# instrumentation, into $(BUILD)/fuzz/libfacesynth-fuzz.a; each harness is one
+# small compile linked against it (not a rebuild of every source).
+FUZZ_SECONDS  ?= 60
+FUZZ_CC       ?= clang
+FUZZ_SRCS     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS     := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_FLAGS    := -g -O1 -std=c11 -D_DEFAULT_SOURCE -fsanitize=address,undefined -fno-sanitize-recover=undefined -pthread $(PNG_CFLAGS)
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/fuzz/obj/%.o)
+FUZZ_LIB      := $(BUILD)/fuzz/libfacesynth-fuzz.a
+$(BUILD)/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(PNG_CFLAGS) $< $(LIB_SRCS) -lpng -lm -o $@
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+$(FUZZ_LIB): $(FUZZ_LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB) -lpng -lm -o $@
+-include $(FUZZ_LIB_OBJS:.o=.d)
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do n=$$(basename $$f); mkdir -p $(BUILD)/fuzz/corpus-$$n; \
 	  echo "== $$n ($(FUZZ_SECONDS) s)"; \

@@ -1,9 +1,18 @@
-/* The backend interface: the operations a StyleGAN2 forward pass is made of,
- * behind one table of function pointers. The model code (stylegan2_g.c,
- * stylegan2_d.c) computes shapes and calls these; the CPU backend
- * (cpu_backend.c) is the float32 oracle, and the CUDA backend implements the
- * same table with its own kernels. All pointers an op receives are the
- * backend's own memory (host memory for the CPU, device memory for CUDA).
+/* The backend interface: the operations every model is made of (StyleGAN2's
+ * generator and discriminator, the CVAE-GAN's encoder, generator and
+ * discriminators), behind one table of function pointers. The model code
+ * (engine/stylegan2_g.c, stylegan2_d.c, cvaegan.c) computes shapes and calls
+ * these; the CPU backend (engine/cpu/) is the float32 oracle, and the CUDA
+ * backend (kernels/) implements the same table with its own kernels, one
+ * same-named file per op family (docs/ops.md). All pointers an op receives
+ * are the backend's own memory (host memory for the CPU, device memory for
+ * CUDA).
+ *
+ * Plans: a model prepares each layer once, at _init, with ops->plan (the
+ * weights pre-packed or transposed in the backend's own layout, FIR index
+ * tables built, ...) and passes the plan in the layer's args on every call,
+ * so nothing is repacked or re-planned per forward. An op given plan NULL
+ * prepares what it needs per call (tests, one-off callers).
  *
  * Layouts: activations NCHW float32; weights as the flat file stores them. */
 #ifndef FS_BACKEND_H
@@ -26,6 +35,21 @@ typedef enum {
     FS_ACT_TANH = 4,
 } fs_act;
 
+/* The ops that take a plan. */
+typedef enum {
+    FS_OP_FC = 1,
+    FS_OP_MODCONV,
+    FS_OP_CONV2D,
+    FS_OP_CONV_TRANSPOSE2D,
+    FS_OP_UPFIRDN2D,
+} fs_op_kind;
+
+/* A backend's prepared form of one layer (opaque, backend-defined). It fixes
+ * everything in the layer's args except the batch n and the activation
+ * pointers (x, y, styles, noise seeds); an op checks the shapes it was made
+ * for and refuses others. */
+typedef struct fs_plan fs_plan;
+
 typedef enum {
     FS_NOISE_CONST = 0,  /* the stored noise_const map, the same for every sample */
     FS_NOISE_RANDOM = 1, /* Philox normals keyed by (per-sample seed, layer) */
@@ -42,6 +66,7 @@ typedef struct {
     int n, in, out;
     float weight_gain, bias_gain, gain, clamp;
     fs_act act;
+    const fs_plan *plan; /* FS_OP_FC, or NULL */
 } fs_fc_args;
 
 /* One modulated convolution layer of the synthesis network, everything after
@@ -69,6 +94,7 @@ typedef struct {
      * num_fp16_res resolutions). Only a CUDA backend in FS_CUDA_MIXED
      * precision reads it; the CPU computes every layer in float32. */
     int fp16;
+    const fs_plan *plan; /* FS_OP_MODCONV, or NULL */
 } fs_modconv_args;
 
 /* A plain conv layer: weight * weight_gain, bias, activation, gain, clamp.
@@ -85,6 +111,7 @@ typedef struct {
     float weight_gain, gain, clamp;
     fs_act act;
     int stride, pad;  /* down != 2; stride 0 means 1 */
+    const fs_plan *plan; /* FS_OP_CONV2D, or NULL */
 } fs_conv2d_args;
 
 /* ConvTranspose2d(k, stride, pad) with bias: y [n, cout, (h-1)s - 2p + k, ...];
@@ -95,6 +122,7 @@ typedef struct {
     const float *b;
     float *y;
     int n, cin, cout, h, w, k, stride, pad;
+    const fs_plan *plan; /* FS_OP_CONV_TRANSPOSE2D, or NULL */
 } fs_conv_transpose2d_args;
 
 /* upfirdn2d: zero-insert by up, pad, convolve with fir * gain (true
@@ -106,6 +134,7 @@ typedef struct {
     const float *fir; /* 2-D [fir_len, fir_len] */
     int fir_len;
     float gain;
+    const fs_plan *plan; /* FS_OP_UPFIRDN2D, or NULL */
 } fs_upfirdn2d_args;
 
 typedef struct fs_backend fs_backend;
@@ -117,6 +146,17 @@ typedef struct {
     void (*release)(fs_backend *b, void *p);
     fs_status (*upload)(fs_backend *b, void *dst, const void *src, size_t bytes);
     fs_status (*download)(fs_backend *b, void *dst, const void *src, size_t bytes);
+    /* The plan of one layer: args points to the op's fs_*_args (kind says
+     * which) filled as every later call will fill it; n and the activation
+     * pointers are ignored. *out may be NULL where the backend needs none. */
+    fs_status (*plan)(fs_backend *b, fs_op_kind kind, const void *args, fs_plan **out);
+    void (*plan_free)(fs_backend *b, fs_plan *p);
+    /* dst[r * ldd + j] = src[r * lds + j] for r < rows, j < cols (floats, both
+     * in backend memory; lds may be 0 to repeat one row): the broadcast of w
+     * to every layer, the label embedding's place in the mapping input, the
+     * learned constant of every sample. */
+    fs_status (*copy_rows)(fs_backend *b, float *dst, size_t ldd, const float *src, size_t lds,
+                           size_t rows, size_t cols);
     fs_status (*fc)(fs_backend *b, const fs_fc_args *a);
     /* x[i, :] *= rsqrt(mean(x[i, :]^2) + 1e-8) */
     fs_status (*normalize_2nd_moment)(fs_backend *b, float *x, int n, int c);

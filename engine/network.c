@@ -84,8 +84,10 @@ fs_status fs_network_open(const char *path, const fs_network_opts *o, fs_weights
         /* The data checksums of a file converted a moment ago would only
          * re-prove the copy just made: skip them. */
         fs_convert_options co = o->convert;
-        if (o->want == FS_WANT_DISCRIMINATOR)
+        if (o->want == FS_WANT_DISCRIMINATOR) {
             co.net = FS_NET_D;
+            co.net_from_role = 1;
+        }
         uint8_t *buf;
         size_t len;
         fs_convert_report rep;

@@ -4,8 +4,8 @@
  * the CUDA kernels (kernels/cuda_common.cuh), so the oracle and the kernels
  * cannot drift apart.
  *
- * Activations: docs/stylegan2.md §1.7. Philox and its Box-Muller rounding:
- * docs/stylegan2.md §5. */
+ * Activations: docs/stylegan2.md §1.4 (step 6) and §2, docs/cvaegan.md §2.
+ * Philox and its Box-Muller rounding: docs/stylegan2.md §1.9. */
 #ifndef FS_OP_MATH_H
 #define FS_OP_MATH_H
 

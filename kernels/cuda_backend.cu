@@ -86,6 +86,32 @@ static fs_status cuda_download(fs_backend *b, void *dst, const void *src, size_t
     return FS_OK;
 }
 
+/* copy_rows: one element per thread, grid-stride. lds may be 0 (one source
+ * row repeated), which cudaMemcpy2D does not allow. Tiny on every call path
+ * (w to num_ws rows, the constant to n samples): latency-bound. */
+__global__ void copy_rows_kernel1(float *__restrict__ dst, size_t ldd, const float *__restrict__ src,
+                                  size_t lds, size_t rows, size_t cols)
+{
+    size_t total = rows * cols;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
+         i += (size_t)gridDim.x * blockDim.x) {
+        size_t r = i / cols, c = i % cols;
+        dst[r * ldd + c] = src[r * lds + c];
+    }
+}
+
+static fs_status cuda_copy_rows(fs_backend *b, float *dst, size_t ldd, const float *src,
+                                size_t lds, size_t rows, size_t cols)
+{
+    if (rows == 0 || cols == 0)
+        return FS_OK;
+    FS_TRY(cuda_enter(b));
+    copy_rows_kernel1<<<cuda_blocks(rows * cols, 256), 256, 0, cuda_impl_of(b)->stream>>>(
+        dst, ldd, src, lds, rows, cols);
+    CUDA_CHECK_LAUNCH("copy_rows_kernel1");
+    return FS_OK;
+}
+
 static fs_status cuda_synchronize(fs_backend *b)
 {
     FS_TRY(cuda_enter(b));
@@ -111,28 +137,45 @@ static void cuda_destroy(fs_backend *b)
     free(b);
 }
 
+/* The v1 kernels read every weight as the flat file stores it, in fp32, so a
+ * layer needs no prepared form here yet: the plan is NULL and ops run as
+ * before. Pre-packed fp16 weights in the kernels' own layout are CUDA v2's
+ * plan. */
+static fs_status cuda_plan(fs_backend *b, fs_op_kind kind, const void *args, fs_plan **out)
+{
+    *out = NULL;
+    return FS_OK;
+}
+
+static void cuda_plan_free(fs_backend *b, fs_plan *p) {}
+
+/* Designated initialisers in declaration order (C++20), so the table cannot
+ * silently shift when backend.h gains an op. */
 static const fs_backend_ops cuda_ops = {
-    /* .name = */ "cuda",
-    /* .destroy = */ cuda_destroy,
-    /* .alloc = */ cuda_alloc,
-    /* .release = */ cuda_release,
-    /* .upload = */ cuda_upload,
-    /* .download = */ cuda_download,
-    /* .fc = */ cuda_fc,
-    /* .normalize_2nd_moment = */ cuda_normalize_2nd_moment,
-    /* .lerp_rows = */ cuda_lerp_rows,
-    /* .modconv = */ cuda_modconv,
-    /* .conv2d = */ cuda_conv2d,
-    /* .upfirdn2d = */ cuda_upfirdn2d,
-    /* .bias_act = */ cuda_bias_act,
-    /* .axpby = */ cuda_axpby,
-    /* .mbstd = */ cuda_mbstd,
-    /* .project = */ cuda_project,
-    /* .conv_transpose2d = */ cuda_conv_transpose2d,
-    /* .instance_norm = */ cuda_instance_norm,
-    /* .avg_pool2d = */ cuda_avg_pool2d,
-    /* .synchronize = */ cuda_synchronize,
-    /* .to_uint8 = */ cuda_to_uint8,
+    .name = "cuda",
+    .destroy = cuda_destroy,
+    .alloc = cuda_alloc,
+    .release = cuda_release,
+    .upload = cuda_upload,
+    .download = cuda_download,
+    .plan = cuda_plan,
+    .plan_free = cuda_plan_free,
+    .copy_rows = cuda_copy_rows,
+    .fc = cuda_fc,
+    .normalize_2nd_moment = cuda_normalize_2nd_moment,
+    .lerp_rows = cuda_lerp_rows,
+    .modconv = cuda_modconv,
+    .conv2d = cuda_conv2d,
+    .upfirdn2d = cuda_upfirdn2d,
+    .bias_act = cuda_bias_act,
+    .axpby = cuda_axpby,
+    .mbstd = cuda_mbstd,
+    .project = cuda_project,
+    .conv_transpose2d = cuda_conv_transpose2d,
+    .instance_norm = cuda_instance_norm,
+    .avg_pool2d = cuda_avg_pool2d,
+    .synchronize = cuda_synchronize,
+    .to_uint8 = cuda_to_uint8,
 };
 
 extern "C" void *fs_backend_cuda_stream(fs_backend *b)

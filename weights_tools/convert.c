@@ -282,7 +282,7 @@ static fs_status check_flags_apply(const job *j, const fs_convert_options *o)
                            : ov->has_mbstd_group  ? "--mbstd-group"
                                                   : NULL;
     if (j->is_cvaegan) {
-        if (o->net != FS_NET_DEFAULT)
+        if (o->net != FS_NET_DEFAULT && !o->net_from_role)
             return fs_error(FS_ERR_ARG,
                             "%s: holds a CVAE-GAN, whose state dict has every network in one "
                             "file: --net applies only to StyleGAN2 checkpoints",

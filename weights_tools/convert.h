@@ -31,6 +31,10 @@ typedef struct {
     fs_dtype dtype;            /* of every stored tensor; default f32 */
     fs_sg2_overrides overrides;
     const char *rename_path;   /* --rename rules for state dicts, or NULL */
+    /* 1: net was chosen by what the caller runs (network.h fs_network_open
+     * asking for a discriminator), not by a user's --net; a file that holds
+     * every network in one state dict (a CVAE-GAN) then satisfies it. */
+    int net_from_role;
 } fs_convert_options;
 
 typedef struct {

@@ -38,7 +38,7 @@ typedef struct {
     const fs_conv2d_args *a;
     fs_cpu *m;
     const float *x;    /* input after the optional FIR */
-    const float *wmat; /* weight * weight_gain */
+    fs_cpu_wop wop;    /* weight * weight_gain, [cout, cin k k] */
     int h, w, stride, pad, oh, ow, rows, tiles, chunks, chunk;
     int group;         /* samples per task on the small-output path */
 } conv_ctx;
@@ -65,8 +65,8 @@ static void conv_group_task(void *ctx, int t, int worker)
             memcpy(col + (size_t)r * np + (size_t)s * ohw, tmpcol + (size_t)r * ohw,
                    (size_t)ohw * sizeof *col);
     }
-    fs_sgemm_ws(o1 - o0, np, kdim, c->wmat + (size_t)o0 * kdim, (size_t)kdim, col, (size_t)np, out,
-                (size_t)np, 0, c->m->scratch[worker]);
+    fs_cpu_gemm_w(&c->wop, o0, o1 - o0, np, kdim, col, (size_t)np, out, (size_t)np,
+                  c->m->scratch[worker]);
     for (int s = 0; s < gn; s++)
         for (int o = o0; o < o1; o++) {
             float bias = a->b ? a->b[o] : 0.0f;
@@ -91,8 +91,8 @@ static void conv_task(void *ctx, int t, int worker)
     im2col(c->x + (size_t)n * a->cin * c->h * c->w, a->cin, c->h, c->w, a->k, c->stride, c->pad,
            c->ow, r0, r1, col);
     float *y = a->y + (size_t)n * a->cout * ohw;
-    fs_sgemm_ws(o1 - o0, np, kdim, c->wmat + (size_t)o0 * kdim, (size_t)kdim, col, (size_t)np,
-                y + (size_t)o0 * ohw + (size_t)r0 * c->ow, ohw, 0, c->m->scratch[worker]);
+    fs_cpu_gemm_w(&c->wop, o0, o1 - o0, np, kdim, col, (size_t)np,
+                  y + (size_t)o0 * ohw + (size_t)r0 * c->ow, ohw, c->m->scratch[worker]);
     for (int o = o0; o < o1; o++) {
         float bias = a->b ? a->b[o] : 0.0f;
         float *yo = y + (size_t)o * ohw + (size_t)r0 * c->ow;
@@ -101,40 +101,92 @@ static void conv_task(void *ctx, int t, int worker)
     }
 }
 
+/* The official down-sampling order: FIR with the conv's padding folded in,
+ * then a 1x1 conv on the decimated image, or a stride-2 'valid' k x k conv.
+ * The pre-filter's geometry: */
+static void down_geometry(const fs_conv2d_args *a, int *p0, int *p1, int *fdown, int *fh, int *fw)
+{
+    *p0 = a->k / 2 + (a->fir_len - 2 + 1) / 2;
+    *p1 = a->k / 2 + (a->fir_len - 2) / 2;
+    *fdown = a->k == 1 ? 2 : 1;
+    *fh = (a->h + *p0 + *p1 - a->fir_len) / *fdown + 1;
+    *fw = (a->w + *p0 + *p1 - a->fir_len) / *fdown + 1;
+}
+
+static fs_status down_fir(const fs_conv2d_args *a, fs_cpu_fir **fir)
+{
+    int p0, p1, fdown, fh, fw;
+    down_geometry(a, &p0, &p1, &fdown, &fh, &fw);
+    return fs_cpu_fir_plan(fir, a->h, a->w, 1, fdown, p0, p1, a->fir, a->fir_len, 1.0f);
+}
+
+/* The gain folded into a copy of the weight, as the official layer does (none
+ * at gain 1, the CVAE-GAN's), packed as the GEMM's A operand; the pre-filter
+ * of a down-sampling layer. */
+fs_status fs_cpu_conv2d_plan(const fs_conv2d_args *a, fs_plan *p)
+{
+    p->cin = a->cin;
+    p->cout = a->cout;
+    p->k = a->k;
+    p->h = a->h;
+    p->w = a->w;
+    p->up = a->down;
+    int kdim = a->cin * a->k * a->k;
+    p->packed = malloc(fs_sgemm_packed_a_floats(a->cout, kdim) * sizeof *p->packed);
+    float *scaled = a->weight_gain != 1.0f ? malloc((size_t)a->cout * kdim * sizeof *scaled) : NULL;
+    if (!p->packed || (a->weight_gain != 1.0f && !scaled)) {
+        free(scaled);
+        return fs_error(FS_ERR_NOMEM, "cpu conv2d: out of memory for a plan");
+    }
+    for (size_t i = 0; scaled && i < (size_t)a->cout * kdim; i++)
+        scaled[i] = a->weight[i] * a->weight_gain;
+    fs_sgemm_pack_a(a->cout, kdim, scaled ? scaled : a->weight, (size_t)kdim, p->packed);
+    p->packed_rows = a->cout;
+    free(scaled);
+    return a->down == 2 ? down_fir(a, &p->fir) : FS_OK;
+}
+
 fs_status fs_cpu_conv2d(fs_backend *b, const fs_conv2d_args *a)
 {
     fs_cpu *m = fs_cpu_of(b);
+    const fs_plan *plan = a->plan;
+    if (plan)
+        FS_TRY(fs_cpu_plan_check(plan, FS_OP_CONV2D, a->cin, a->cout, a->k, a->h, a->w, a->down));
     size_t wn = (size_t)a->cout * a->cin * a->k * a->k;
-    /* The gain is folded into a copy of the weight, as the official layer does;
-     * with gain 1 (CVAE-GAN) the stored weight is used as it is. */
     float *wmat = NULL, *tmp = NULL;
-    if (a->weight_gain != 1.0f) {
+    fs_cpu_fir *own_fir = NULL;
+    if (!plan && a->weight_gain != 1.0f) {
         wmat = malloc(wn * sizeof *wmat);
         if (!wmat)
-            return fs_error(FS_ERR_NOMEM, "cpu conv2d: out of memory");
+            return fs_error(FS_ERR_NOMEM, "cpu conv2d: out of memory for a %zu-float weight", wn);
         for (size_t i = 0; i < wn; i++)
             wmat[i] = a->weight[i] * a->weight_gain;
     }
     int stride = a->stride > 0 ? a->stride : 1;
-    conv_ctx c = {a, m, a->x, wmat ? wmat : a->weight, a->h, a->w, stride, a->pad,
-                  (a->h + 2 * a->pad - a->k) / stride + 1, (a->w + 2 * a->pad - a->k) / stride + 1,
-                  0, 0, 1, a->cout, 1};
+    conv_ctx c = {.a = a, .m = m, .x = a->x, .h = a->h, .w = a->w, .stride = stride,
+                  .pad = a->pad, .oh = (a->h + 2 * a->pad - a->k) / stride + 1,
+                  .ow = (a->w + 2 * a->pad - a->k) / stride + 1, .chunks = 1, .chunk = a->cout,
+                  .group = 1};
+    int kdim = a->cin * a->k * a->k;
+    if (plan)
+        c.wop = (fs_cpu_wop){.packed = plan->packed, .rows = plan->packed_rows};
+    else
+        c.wop = (fs_cpu_wop){.raw = wmat ? wmat : a->weight, .ld = (size_t)kdim};
     fs_status st = FS_OK;
     if (a->down == 2) {
-        /* The official order: FIR with the conv's padding folded in, then a 1x1
-         * conv on the decimated image, or a stride-2 'valid' k x k conv. */
-        int p0 = a->k / 2 + (a->fir_len - 2 + 1) / 2, p1 = a->k / 2 + (a->fir_len - 2) / 2;
-        int fdown = a->k == 1 ? 2 : 1;
-        fs_upfirdn2d_args u = {a->x, NULL, a->n * a->cin, a->h, a->w, 1, fdown, p0, p1,
-                               a->fir, a->fir_len, 1.0f};
-        int fh = (a->h + p0 + p1 - a->fir_len) / fdown + 1, fw = (a->w + p0 + p1 - a->fir_len) / fdown + 1;
+        int p0, p1, fdown, fh, fw;
+        down_geometry(a, &p0, &p1, &fdown, &fh, &fw);
         tmp = malloc((size_t)a->n * a->cin * fh * fw * sizeof *tmp);
         if (!tmp) {
             free(wmat);
-            return fs_error(FS_ERR_NOMEM, "cpu conv2d: out of memory");
+            return fs_error(FS_ERR_NOMEM, "cpu conv2d: out of memory for %d filtered planes",
+                            a->n * a->cin);
         }
-        u.y = tmp;
-        st = fs_cpu_upfirdn2d(b, &u);
+        if (!plan)
+            st = down_fir(a, &own_fir);
+        if (st == FS_OK)
+            st = fs_cpu_upfirdn2d_run(m, plan ? plan->fir : own_fir, a->x, tmp, a->n * a->cin,
+                                      a->h, a->w);
         c.x = tmp;
         c.h = fh;
         c.w = fw;
@@ -143,7 +195,7 @@ fs_status fs_cpu_conv2d(fs_backend *b, const fs_conv2d_args *a)
         c.oh = (fh - a->k) / c.stride + 1;
         c.ow = (fw - a->k) / c.stride + 1;
     }
-    int kdim = a->cin * a->k * a->k, ohw = c.oh * c.ow;
+    int ohw = c.oh * c.ow;
     if (ohw < 256 && a->n > 1) {
         /* about 256 output columns per GEMM, within the 4 MB tile budget */
         long per_sample = (long)(kdim + a->cout) * ohw;
@@ -153,7 +205,7 @@ fs_status fs_cpu_conv2d(fs_backend *b, const fs_conv2d_args *a)
         c.group = c.group < 1 ? 1 : c.group > a->n ? a->n : c.group;
         int groups = (a->n + c.group - 1) / c.group;
         c.chunks = fs_cpu_channel_chunks(m, groups, a->cout, 16);
-        c.chunk = (a->cout + c.chunks - 1) / c.chunks;
+        c.chunk = fs_cpu_chunk(a->cout, &c.chunks, 1);
         if (st == FS_OK)
             st = fs_cpu_ensure_col(m, (size_t)(kdim + c.chunk) * c.group * ohw + (size_t)kdim * ohw);
         if (st == FS_OK)
@@ -162,12 +214,13 @@ fs_status fs_cpu_conv2d(fs_backend *b, const fs_conv2d_args *a)
         c.rows = fs_cpu_tile_rows((long)kdim * c.ow, c.oh);
         c.tiles = (c.oh + c.rows - 1) / c.rows;
         c.chunks = fs_cpu_channel_chunks(m, a->n * c.tiles, a->cout, 16);
-        c.chunk = (a->cout + c.chunks - 1) / c.chunks;
+        c.chunk = fs_cpu_chunk(a->cout, &c.chunks, 1);
         if (st == FS_OK)
             st = fs_cpu_ensure_col(m, (size_t)kdim * c.rows * c.ow);
         if (st == FS_OK)
             fs_pool_run(m->pool, a->n * c.tiles * c.chunks, conv_task, &c);
     }
+    fs_cpu_fir_free(own_fir);
     free(wmat);
     free(tmp);
     return st;
@@ -216,24 +269,53 @@ static void convt_task(void *ctx, int t, int worker)
     }
 }
 
+/* W [cin, cout, k, k] as PyTorch stores it, as the GEMM's [cout k k, cin]. */
+static float *convt_weight(const fs_conv_transpose2d_args *a)
+{
+    size_t kk = (size_t)a->k * a->k;
+    float *wmat = malloc((size_t)a->cout * kk * a->cin * sizeof *wmat);
+    if (wmat)
+        for (int i = 0; i < a->cin; i++)
+            for (int o = 0; o < a->cout; o++)
+                for (size_t q = 0; q < kk; q++)
+                    wmat[((size_t)o * kk + q) * a->cin + i] =
+                        a->weight[((size_t)i * a->cout + o) * kk + q];
+    return wmat;
+}
+
+fs_status fs_cpu_conv_transpose2d_plan(const fs_conv_transpose2d_args *a, fs_plan *p)
+{
+    p->cin = a->cin;
+    p->cout = a->cout;
+    p->k = a->k;
+    p->h = a->h;
+    p->w = a->w;
+    p->up = a->stride;
+    if (!(p->wmat = convt_weight(a)))
+        return fs_error(FS_ERR_NOMEM, "cpu conv_transpose2d: out of memory for a plan");
+    return FS_OK;
+}
+
 fs_status fs_cpu_conv_transpose2d(fs_backend *b, const fs_conv_transpose2d_args *a)
 {
     fs_cpu *m = fs_cpu_of(b);
     size_t kk = (size_t)a->k * a->k;
-    float *wmat = malloc((size_t)a->cout * kk * a->cin * sizeof *wmat);
-    if (!wmat)
-        return fs_error(FS_ERR_NOMEM, "cpu conv_transpose2d: out of memory");
-    for (int i = 0; i < a->cin; i++)
-        for (int o = 0; o < a->cout; o++)
-            for (size_t q = 0; q < kk; q++)
-                wmat[((size_t)o * kk + q) * a->cin + i] = a->weight[((size_t)i * a->cout + o) * kk + q];
-    convt_ctx c = {a, m, wmat, (a->h - 1) * a->stride - 2 * a->pad + a->k,
-                   (a->w - 1) * a->stride - 2 * a->pad + a->k, 1, a->cout};
+    float *own = NULL;
+    const float *wmat;
+    if (a->plan) {
+        FS_TRY(fs_cpu_plan_check(a->plan, FS_OP_CONV_TRANSPOSE2D, a->cin, a->cout, a->k, a->h,
+                                 a->w, a->stride));
+        wmat = a->plan->wmat;
+    } else if (!(wmat = own = convt_weight(a))) {
+        return fs_error(FS_ERR_NOMEM, "cpu conv_transpose2d: out of memory for the weight");
+    }
+    convt_ctx c = {.a = a, .m = m, .wmat = wmat, .oh = (a->h - 1) * a->stride - 2 * a->pad + a->k,
+                   .ow = (a->w - 1) * a->stride - 2 * a->pad + a->k};
     c.chunks = fs_cpu_channel_chunks(m, a->n, a->cout, 2);
     c.chunk = (a->cout + c.chunks - 1) / c.chunks;
     fs_status st = fs_cpu_ensure_col(m, (size_t)c.chunk * kk * a->h * a->w);
     if (st == FS_OK)
         fs_pool_run(m->pool, a->n * c.chunks, convt_task, &c);
-    free(wmat);
+    free(own);
     return st;
 }

@@ -1,12 +1,14 @@
 /* The CPU backend: the table of backend.h filled with the float32 ops of the
- * cpu_*.c files, plus memory, threads and per-worker scratch. This backend is
- * the oracle the CUDA kernels are tested against, so every op follows the
- * official formulas literally (research/stylegan2.md §1.4-1.7, §2); speed
- * comes from tiling, threads and the blocked GEMM, never from changing the math. */
+ * op files of engine/cpu/, plus memory, threads, per-worker scratch and the
+ * layer plans. This backend is the oracle the CUDA kernels are tested
+ * against, so every op follows the official formulas literally
+ * (docs/stylegan2.md §1.4-1.7, §2); speed comes from tiling, threads, plans
+ * and the blocked GEMM, never from changing the math. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cpu_internal.h"
+#include "fir_plan.h"
 
 static void *cpu_alloc(fs_backend *b, size_t bytes)
 {
@@ -62,6 +64,78 @@ int fs_cpu_channel_chunks(const fs_cpu *m, int tasks, int cout, int align)
     return chunks < 1 ? 1 : chunks;
 }
 
+int fs_cpu_chunk(int cout, int *chunks, int rows_per_channel)
+{
+    int mr = fs_sgemm_mr(), g = rows_per_channel, t = mr;
+    while (t) { /* gcd(rows_per_channel, MR) */
+        int r = g % t;
+        g = t;
+        t = r;
+    }
+    int step = mr / g;
+    int chunk = (cout + *chunks - 1) / *chunks;
+    chunk = (chunk + step - 1) / step * step;
+    if (chunk > cout)
+        chunk = cout;
+    *chunks = (cout + chunk - 1) / chunk;
+    return chunk;
+}
+
+fs_status fs_cpu_plan_check(const fs_plan *p, fs_op_kind kind, int cin, int cout, int k, int h,
+                            int w, int up)
+{
+    if (p->kind != kind || p->cin != cin || p->cout != cout || p->k != k || p->h != h ||
+        p->w != w || p->up != up)
+        return fs_error(FS_ERR_ARG, "cpu backend: a layer plan used for another layer (planned "
+                        "op %d %dx%d k%d %dx%d up%d, called as op %d %dx%d k%d %dx%d up%d)",
+                        (int)p->kind, p->cin, p->cout, p->k, p->h, p->w, p->up, (int)kind, cin,
+                        cout, k, h, w, up);
+    return FS_OK;
+}
+
+void fs_cpu_plan_free(fs_backend *b, fs_plan *p)
+{
+    if (!p)
+        return;
+    free(p->wmat);
+    free(p->packed);
+    fs_cpu_fir_free(p->fir);
+    free(p);
+}
+
+fs_status fs_cpu_plan(fs_backend *b, fs_op_kind kind, const void *args, fs_plan **out)
+{
+    *out = NULL;
+    fs_plan *p = calloc(1, sizeof *p);
+    if (!p)
+        return fs_error(FS_ERR_NOMEM, "cpu backend: out of memory for a layer plan");
+    p->kind = kind;
+    fs_status s;
+    switch (kind) {
+    case FS_OP_FC: s = fs_cpu_fc_plan(args, p); break;
+    case FS_OP_MODCONV: s = fs_cpu_modconv_plan(args, p); break;
+    case FS_OP_CONV2D: s = fs_cpu_conv2d_plan(args, p); break;
+    case FS_OP_CONV_TRANSPOSE2D: s = fs_cpu_conv_transpose2d_plan(args, p); break;
+    case FS_OP_UPFIRDN2D: s = fs_cpu_upfirdn2d_plan(args, p); break;
+    default: s = fs_error(FS_ERR_ARG, "cpu backend: no plan for op %d", (int)kind); break;
+    }
+    if (s != FS_OK) {
+        fs_cpu_plan_free(b, p);
+        return s;
+    }
+    *out = p;
+    return FS_OK;
+}
+
+/* Floats, row by row: the broadcast and placement copies of the models. */
+static fs_status cpu_copy_rows(fs_backend *b, float *dst, size_t ldd, const float *src,
+                               size_t lds, size_t rows, size_t cols)
+{
+    for (size_t r = 0; r < rows; r++)
+        memcpy(dst + r * ldd, src + r * lds, cols * sizeof *dst);
+    return FS_OK;
+}
+
 static void cpu_destroy(fs_backend *b)
 {
     fs_cpu *m = fs_cpu_of(b);
@@ -87,6 +161,9 @@ static const fs_backend_ops cpu_ops = {
     .release = cpu_release,
     .upload = cpu_copy,
     .download = cpu_copy,
+    .plan = fs_cpu_plan,
+    .plan_free = fs_cpu_plan_free,
+    .copy_rows = cpu_copy_rows,
     .fc = fs_cpu_fc,
     .normalize_2nd_moment = fs_cpu_normalize,
     .lerp_rows = fs_cpu_lerp_rows,

@@ -12,6 +12,8 @@
 #include "gemm.h"
 #include "threads.h"
 
+struct fs_cpu_fir;
+
 typedef struct {
     fs_pool *pool;
     int threads;
@@ -21,6 +23,61 @@ typedef struct {
 } fs_cpu;
 
 static inline fs_cpu *fs_cpu_of(fs_backend *b) { return b->impl; }
+
+/* The CPU form of a layer (backend.h fs_plan), made once at network init. */
+struct fs_plan {
+    fs_op_kind kind;
+    int cin, cout, k, h, w, up; /* the shapes it was made for (upfirdn2d: cin = nc) */
+    float *wmat;                /* the weight in the op's GEMM layout, where that is not the
+                                 * stored one (fc: [in, out] * gain; transposed convs:
+                                 * [cout k k, cin]; conv2d: * weight_gain) */
+    float *packed;              /* the GEMM's A operand packed once (modconv, conv2d) */
+    int packed_rows;
+    struct fs_cpu_fir *fir;     /* modconv up: the blur of T; upfirdn2d; conv2d down: pre-filter */
+};
+
+fs_status fs_cpu_plan(fs_backend *b, fs_op_kind kind, const void *args, fs_plan **out);
+void fs_cpu_plan_free(fs_backend *b, fs_plan *p);
+/* FS_ERR_ARG unless p was made for this op and these shapes. */
+fs_status fs_cpu_plan_check(const fs_plan *p, fs_op_kind kind, int cin, int cout, int k, int h,
+                            int w, int up);
+/* Per-op plan makers, each in its op's file; p arrives zeroed with kind and
+ * shapes set. */
+fs_status fs_cpu_fc_plan(const fs_fc_args *a, fs_plan *p);
+fs_status fs_cpu_modconv_plan(const fs_modconv_args *a, fs_plan *p);
+fs_status fs_cpu_conv2d_plan(const fs_conv2d_args *a, fs_plan *p);
+fs_status fs_cpu_conv_transpose2d_plan(const fs_conv_transpose2d_args *a, fs_plan *p);
+fs_status fs_cpu_upfirdn2d_plan(const fs_upfirdn2d_args *a, fs_plan *p);
+
+/* upfirdn2d of nc planes [h, w] with a ready FIR plan (shared by conv2d). */
+fs_status fs_cpu_upfirdn2d_run(fs_cpu *m, const struct fs_cpu_fir *fir, const float *x, float *y,
+                               int nc, int h, int w);
+
+/* The weight operand A of a conv GEMM, rows = output channels x rpc: packed
+ * once by a plan, or the raw row-major matrix. */
+typedef struct {
+    const float *raw;
+    size_t ld;
+    const float *packed;
+    int rows;
+} fs_cpu_wop;
+
+/* C[m, n] = A[row0 : row0 + m] B; with a packed A, row0 must sit on a strip
+ * (fs_cpu_chunk keeps it there). */
+static inline void fs_cpu_gemm_w(const fs_cpu_wop *w, int row0, int m, int n, int k,
+                                 const float *bm, size_t ldb, float *c, size_t ldc,
+                                 float *scratch)
+{
+    if (w->packed)
+        fs_sgemm_ws_packed(m, n, k, w->packed, row0, w->rows, bm, ldb, c, ldc, 0, scratch);
+    else
+        fs_sgemm_ws(m, n, k, w->raw + (size_t)row0 * w->ld, w->ld, bm, ldb, c, ldc, 0, scratch);
+}
+
+/* Output channels per chunk for *chunks chunks of cout, rounded so that each
+ * chunk's first GEMM row (channel x rows_per_channel) starts a packed strip;
+ * *chunks is updated to the count that covers cout. */
+int fs_cpu_chunk(int cout, int *chunks, int rows_per_channel);
 
 /* Grows every worker's tile buffer to at least `floats`. */
 fs_status fs_cpu_ensure_col(fs_cpu *m, size_t floats);

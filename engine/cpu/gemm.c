@@ -106,6 +106,52 @@ void fs_sgemm_ws(int m, int n, int k, const float *a, size_t lda, const float *b
     }
 }
 
+int fs_sgemm_mr(void) { return MR; }
+
+static size_t padded_rows(int m) { return ((size_t)m + MR - 1) / MR * MR; }
+
+size_t fs_sgemm_packed_a_floats(int m, int k) { return padded_rows(m) * (size_t)(k > 0 ? k : 1); }
+
+/* Block pc (KC columns from pc) lives at pc * padded_rows: every earlier
+ * block is a full KC wide. Within it, strip s at s * kc * MR, as pack_a lays
+ * out one MC panel. */
+void fs_sgemm_pack_a(int m, int k, const float *a, size_t lda, float *packed)
+{
+    size_t mp = padded_rows(m);
+    for (int pc = 0; pc < k; pc += KC) {
+        int kc = k - pc < KC ? k - pc : KC;
+        pack_a(m, kc, a + pc, lda, packed + (size_t)pc * mp);
+    }
+}
+
+void fs_sgemm_ws_packed(int m, int n, int k, const float *packed, int row0, int m_total,
+                        const float *b, size_t ldb, float *c, size_t ldc, int accumulate,
+                        float *scratch)
+{
+    macro_fn macro_kernel = pick_kernel();
+    float *bp = scratch;
+    size_t mp = padded_rows(m_total);
+    if (k == 0) {
+        if (!accumulate)
+            for (int i = 0; i < m; i++)
+                memset(c + (size_t)i * ldc, 0, (size_t)n * sizeof *c);
+        return;
+    }
+    for (int jc = 0; jc < n; jc += NC) {
+        int nc = n - jc < NC ? n - jc : NC;
+        for (int pc = 0; pc < k; pc += KC) {
+            int kc = k - pc < KC ? k - pc : KC;
+            pack_b(kc, nc, b + (size_t)pc * ldb + jc, ldb, bp);
+            const float *block = packed + (size_t)pc * mp;
+            for (int ic = 0; ic < m; ic += MC) {
+                int mc = m - ic < MC ? m - ic : MC;
+                macro_kernel(mc, nc, kc, block + (size_t)(row0 + ic) / MR * kc * MR, bp,
+                             c + (size_t)ic * ldc + jc, ldc, accumulate || pc > 0);
+            }
+        }
+    }
+}
+
 void fs_sgemm(int m, int n, int k, const float *a, size_t lda, const float *b, size_t ldb,
               float *c, size_t ldc, int accumulate)
 {

@@ -16,7 +16,7 @@
 typedef struct {
     const fs_modconv_args *a;
     fs_cpu *m;
-    const float *wmat;  /* same: W [cout, cin k k]; up: [cout * 9, cin] */
+    fs_cpu_wop wop;     /* same: W [cout, cin k k]; up: [cout * 9, cin] */
     const float *dcoef; /* [n, cout] or NULL */
     float *t;           /* up: T of samples [n0, n0 + gn): [gn, cout, 2h+1, 2w+1] */
     int n0, rows, tiles, chunks, chunk;
@@ -97,8 +97,8 @@ static void same_task(void *ctx, int t, int worker)
     im2col_scaled(a->x + (size_t)n * a->cin * hw, a->styles + (size_t)n * a->cin, a->cin, a->h,
                   a->w, a->k, r0, r1, col);
     float *y = a->y + (size_t)n * a->cout * hw;
-    fs_sgemm_ws(o1 - o0, np, kdim, c->wmat + (size_t)o0 * kdim, (size_t)kdim, col, (size_t)np,
-                y + (size_t)o0 * hw + (size_t)r0 * a->w, hw, 0, c->m->scratch[worker]);
+    fs_cpu_gemm_w(&c->wop, o0, o1 - o0, np, kdim, col, (size_t)np,
+                  y + (size_t)o0 * hw + (size_t)r0 * a->w, hw, c->m->scratch[worker]);
     for (int o = o0; o < o1; o++)
         epilogue(a, n, c->dcoef, y + (size_t)o * hw, o, a->h, a->w, r0, r1);
 }
@@ -123,8 +123,8 @@ static void up_task(void *ctx, int t, int worker)
             dst[q] = src[q] * s[i];
     }
     float *p = col + (size_t)a->cin * np; /* [oc * 9, np] */
-    fs_sgemm_ws(oc * 9, np, a->cin, c->wmat + (size_t)o0 * 9 * a->cin, (size_t)a->cin, col,
-                (size_t)np, p, (size_t)np, 0, c->m->scratch[worker]);
+    fs_cpu_gemm_w(&c->wop, o0 * 9, oc * 9, np, a->cin, col, (size_t)np, p, (size_t)np,
+                  c->m->scratch[worker]);
     int th = 2 * a->h + 1, tw = 2 * a->w + 1;
     int p_end = r1 == a->h ? th : 2 * r1;
     float *tn = c->t + (size_t)(n - c->n0) * a->cout * th * tw;
@@ -181,32 +181,85 @@ static void demod_coefs(const fs_modconv_args *a, float *d)
 
 #define T_BUDGET_FLOATS (64u << 20) /* 256 MB of transposed-conv output at once */
 
+/* The up-sampling conv's GEMM operand: W [cout, cin, 3, 3] as [cout * 9, cin]. */
+static float *up_weight(const fs_modconv_args *a)
+{
+    float *wmat = malloc((size_t)a->cout * 9 * a->cin * sizeof *wmat);
+    if (wmat)
+        for (int o = 0; o < a->cout; o++)
+            for (int i = 0; i < a->cin; i++)
+                for (int q = 0; q < 9; q++)
+                    wmat[((size_t)o * 9 + q) * a->cin + i] = a->weight[((size_t)o * a->cin + i) * 9 + q];
+    return wmat;
+}
+
+static fs_status up_fir(const fs_modconv_args *a, fs_cpu_fir **fir)
+{
+    return fs_cpu_fir_plan(fir, 2 * a->h + 1, 2 * a->w + 1, 1, 1, 1, 1, a->fir, a->fir_len, 4.0f);
+}
+
+/* The static half of the layer, once: the weight packed as the GEMM's A
+ * operand (transposed first for up-sampling), and the blur's index tables. */
+fs_status fs_cpu_modconv_plan(const fs_modconv_args *a, fs_plan *p)
+{
+    if (a->up != 1 && !(a->up == 2 && a->k == 3))
+        return fs_error(FS_ERR_UNSUPPORTED, "cpu modconv: up=%d with k=%d", a->up, a->k);
+    p->cin = a->cin;
+    p->cout = a->cout;
+    p->k = a->k;
+    p->h = a->h;
+    p->w = a->w;
+    p->up = a->up;
+    int rows = a->up == 2 ? a->cout * 9 : a->cout, kdim = a->up == 2 ? a->cin : a->cin * a->k * a->k;
+    float *up = NULL;
+    if (a->up == 2 && !(up = up_weight(a)))
+        return fs_error(FS_ERR_NOMEM, "cpu modconv: out of memory for a plan");
+    p->packed = malloc(fs_sgemm_packed_a_floats(rows, kdim) * sizeof *p->packed);
+    if (!p->packed) {
+        free(up);
+        return fs_error(FS_ERR_NOMEM, "cpu modconv: out of memory for a plan");
+    }
+    fs_sgemm_pack_a(rows, kdim, up ? up : a->weight, (size_t)kdim, p->packed);
+    p->packed_rows = rows;
+    free(up);
+    return a->up == 2 ? up_fir(a, &p->fir) : FS_OK;
+}
+
 fs_status fs_cpu_modconv(fs_backend *b, const fs_modconv_args *a)
 {
     fs_cpu *m = fs_cpu_of(b);
     if (a->up != 1 && !(a->up == 2 && a->k == 3))
         return fs_error(FS_ERR_UNSUPPORTED, "cpu modconv: up=%d with k=%d", a->up, a->k);
+    const fs_plan *plan = a->plan;
+    if (plan)
+        FS_TRY(fs_cpu_plan_check(plan, FS_OP_MODCONV, a->cin, a->cout, a->k, a->h, a->w, a->up));
     float *dcoef = NULL, *wmat = NULL, *t = NULL;
-    fs_cpu_fir *fir = NULL;
+    fs_cpu_fir *own_fir = NULL;
     fs_status st = FS_OK;
     mc_ctx c;
     memset(&c, 0, sizeof c);
     c.a = a;
     c.m = m;
+    if (plan) {
+        c.wop.packed = plan->packed;
+        c.wop.rows = plan->packed_rows;
+    }
     if (a->demodulate) {
         dcoef = malloc((size_t)a->n * a->cout * sizeof *dcoef);
         if (!dcoef)
-            return fs_error(FS_ERR_NOMEM, "cpu modconv: out of memory");
+            return fs_error(FS_ERR_NOMEM, "cpu modconv: out of memory for %d x %d demodulation "
+                            "coefficients", a->n, a->cout);
         demod_coefs(a, dcoef);
         c.dcoef = dcoef;
     }
     if (a->up == 1) {
         int kdim = a->cin * a->k * a->k;
-        c.wmat = a->weight;
+        c.wop.raw = a->weight;
+        c.wop.ld = (size_t)kdim;
         c.rows = fs_cpu_tile_rows((long)kdim * a->w, a->h);
         c.tiles = (a->h + c.rows - 1) / c.rows;
         c.chunks = fs_cpu_channel_chunks(m, a->n * c.tiles, a->cout, 16);
-        c.chunk = (a->cout + c.chunks - 1) / c.chunks;
+        c.chunk = fs_cpu_chunk(a->cout, &c.chunks, 1);
         st = fs_cpu_ensure_col(m, (size_t)kdim * c.rows * a->w);
         if (st == FS_OK)
             fs_pool_run(m->pool, a->n * c.tiles * c.chunks, same_task, &c);
@@ -218,28 +271,31 @@ fs_status fs_cpu_modconv(fs_backend *b, const fs_modconv_args *a)
     size_t per_sample = (size_t)a->cout * th * tw;
     int group = (int)(T_BUDGET_FLOATS / per_sample);
     group = group < 1 ? 1 : group > a->n ? a->n : group;
-    wmat = malloc((size_t)a->cout * 9 * a->cin * sizeof *wmat);
     t = malloc((size_t)group * per_sample * sizeof *t);
-    if (!wmat || !t) {
-        st = fs_error(FS_ERR_NOMEM, "cpu modconv: out of memory");
+    if (!t) {
+        st = fs_error(FS_ERR_NOMEM, "cpu modconv: out of memory for %d transposed-conv planes",
+                      group * a->cout);
         goto done;
     }
-    for (int o = 0; o < a->cout; o++)
-        for (int i = 0; i < a->cin; i++)
-            for (int q = 0; q < 9; q++)
-                wmat[((size_t)o * 9 + q) * a->cin + i] = a->weight[((size_t)o * a->cin + i) * 9 + q];
-    if ((st = fs_cpu_fir_plan(&fir, (int)th, (int)tw, 1, 1, 1, 1, a->fir, a->fir_len, 4.0f)) != FS_OK)
-        goto done;
-    c.wmat = wmat;
+    if (!plan) {
+        if (!(wmat = up_weight(a))) {
+            st = fs_error(FS_ERR_NOMEM, "cpu modconv: out of memory for the weight");
+            goto done;
+        }
+        c.wop.raw = wmat;
+        c.wop.ld = (size_t)a->cin;
+        if ((st = up_fir(a, &own_fir)) != FS_OK)
+            goto done;
+    }
     c.t = t;
-    c.fir = fir;
+    c.fir = plan ? plan->fir : own_fir;
     c.rows = fs_cpu_tile_rows((long)(a->cin + a->cout * 9) * a->w, a->h);
     c.tiles = (a->h + c.rows - 1) / c.rows;
     c.chunks = fs_cpu_channel_chunks(m, group * c.tiles, a->cout, 8);
-    c.chunk = (a->cout + c.chunks - 1) / c.chunks;
+    c.chunk = fs_cpu_chunk(a->cout, &c.chunks, 9);
     size_t need = (size_t)(a->cin + c.chunk * 9) * (c.rows + 1) * a->w;
-    if (need < fs_cpu_fir_tmp_floats(fir))
-        need = fs_cpu_fir_tmp_floats(fir);
+    if (need < fs_cpu_fir_tmp_floats(c.fir))
+        need = fs_cpu_fir_tmp_floats(c.fir);
     if ((st = fs_cpu_ensure_col(m, need)) != FS_OK)
         goto done;
     for (int n0 = 0; n0 < a->n; n0 += group) {
@@ -249,7 +305,7 @@ fs_status fs_cpu_modconv(fs_backend *b, const fs_modconv_args *a)
         fs_pool_run(m->pool, gn * a->cout, fir_task, &c);
     }
 done:
-    fs_cpu_fir_free(fir);
+    fs_cpu_fir_free(own_fir);
     free(dcoef);
     free(wmat);
     free(t);
