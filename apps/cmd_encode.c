@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../engine/backend.h"
@@ -257,10 +258,20 @@ int cmd_encode(int argc, char **argv)
     if (!!st.eps_path + st.mean + st.has_seed > 1)
         return cli_usage_error(CMD, "--eps, --mean and --seed are mutually exclusive");
     const char *outs[3] = {st.z_path, st.mu_path, st.lv_path};
-    for (int i = 0; i < 3; i++)
+    static const char *const out_flags[3] = {"--save-raw", "--save-mu", "--save-logvar"};
+    for (int i = 0; i < 3; i++) {
         for (int j = 0; j < i; j++)
             if (outs[i] && outs[j] && !strcmp(outs[i], outs[j]))
                 return cli_usage_error(CMD, "two outputs are the same file '%s'", outs[i]);
+        /* Refused now: cli_probe_output would pass them (it creates
+         * "<path>.tmp.<pid>") and only the final rename would fail. */
+        struct stat sb;
+        if (outs[i] && !*outs[i])
+            return cli_usage_error(CMD, "%s is empty", out_flags[i]);
+        if (outs[i] && stat(outs[i], &sb) == 0 && S_ISDIR(sb.st_mode))
+            return cli_fail(fs_error(FS_ERR_IO, "%s: %s names a directory, not a file", outs[i],
+                                     out_flags[i]));
+    }
     fs_status s = prepare(&st);
     if (s == FS_OK)
         s = run(&st);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../engine/backend.h"
 #include "../engine/file.h"
@@ -265,6 +266,14 @@ int cmd_score(int argc, char **argv)
         return cli_usage_error(CMD, "missing --images FILE.npy|DIR");
     if (st.raw_dir && !*st.raw_dir)
         return cli_usage_error(CMD, "--save-raw-dir is empty");
+    /* Refused now: the probe in prepare would pass them (it creates
+     * "<path>.tmp.<pid>") and only the final rename would fail. */
+    struct stat sb;
+    if (st.raw_path && !*st.raw_path)
+        return cli_usage_error(CMD, "--save-raw is empty");
+    if (st.raw_path && stat(st.raw_path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return cli_fail(fs_error(FS_ERR_IO, "%s: --save-raw names a directory, not a file",
+                                 st.raw_path));
     fs_status s = cli_open_network(st.network, CLI_NET_DISCRIMINATOR, &st.net, &st.w);
     if (s != FS_OK)
         return cli_fail(s);

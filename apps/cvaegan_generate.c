@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../engine/backend.h"
 #include "../engine/cvaegan.h"
@@ -171,10 +172,31 @@ static int parse_mix(cvae_gen *g)
     return 0;
 }
 
+/* An output file name that can never be written: 0 or an exit status.
+ * cli_probe_output cannot tell, since it creates "<path>.tmp.<pid>", which
+ * works for "" and for a directory; only the final rename would fail, after
+ * every PNG was written. */
+static int check_out_path(const char *flag, const char *path)
+{
+    struct stat sb;
+    if (!path)
+        return 0;
+    if (!*path)
+        return cli_usage_error(CMD, "%s is empty", flag);
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return cli_fail(fs_error(FS_ERR_IO, "%s: %s names a directory, not a file", path, flag));
+    return 0;
+}
+
 /* Everything that can fail before the first image; 0 or an exit status. */
 static int prepare(cvae_gen *g)
 {
     const cli_cvae_gen_args *a = g->a;
+    int prc = check_out_path("--save-raw", a->raw_path);
+    if (!prc)
+        prc = check_out_path("--save-labels", a->labels_path);
+    if (prc)
+        return prc;
     fs_status s = cli_backend_open(a->threads, &g->b);
     if (s == FS_OK)
         s = fs_cvaegan_init(&g->m, g->w, g->b);
@@ -234,6 +256,9 @@ static int prepare(cvae_gen *g)
         if (n > 4 && !strcmp(a->raw_path + n - 4, ".npy"))
             n -= 4;
         snprintf(g->raw_labels_path, n + 16, "%.*s.labels.npy", (int)n, a->raw_path);
+        int rc = check_out_path("--save-raw (its labels file)", g->raw_labels_path);
+        if (rc)
+            return rc;
     }
     if (a->labels_path && a->raw_path && !strcmp(a->labels_path, a->raw_path))
         return cli_usage_error(CMD, "--save-labels and --save-raw name the same file");
@@ -278,7 +303,8 @@ static int prepare(cvae_gen *g)
 }
 
 /* The label of image i into row (n_id floats). r: the image's RandomState,
- * just after its z was drawn (seeds only). */
+ * just after its z was drawn; NULL with --z (parse_mix refuses random
+ * weights without seeds). */
 static void make_label(const cvae_gen *g, uint64_t i, fs_np_random *r, float *row)
 {
     size_t nid = (size_t)g->nid;
@@ -333,7 +359,7 @@ static fs_status run(cvae_gen *g)
             } else {
                 memcpy(z, g->zfile + i * (uint64_t)zd, (size_t)zd * sizeof *z);
             }
-            make_label(g, i, &r, c);
+            make_label(g, i, a->seeds ? &r : NULL, c);
             if (g->labels)
                 memcpy(g->labels + i * (uint64_t)nid, c, (size_t)nid * sizeof *c);
         }

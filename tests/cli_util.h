@@ -70,17 +70,19 @@ static inline char *slurp(const char *path)
 }
 
 /* Runs build/facesynth (or $FS_CLI, another build of the binary, e.g.
- * build-asan/facesynth) with args; stderr into err; stdout into a file whose
- * name goes to out_path (removed when out_path is NULL). Returns the exit
- * status. */
-static inline int run_cli(const char *args, char *err, size_t cap, char *out_path,
-                          size_t out_cap)
+ * build-asan/facesynth, or a wrapped one: "valgrind -q --error-exitcode=9
+ * build/facesynth") with args; stderr into err; stdout into a file whose
+ * name goes to out_path (removed when out_path is NULL). Returns the wait
+ * status. The shell execs the command, so a crash shows as WIFSIGNALED
+ * rather than as the shell's exit status 128 + N. */
+static inline int run_cli_wait(const char *args, char *err, size_t cap, char *out_path,
+                               size_t out_cap)
 {
     char e[64], o[64], cmd[4096];
     snprintf(e, sizeof e, CLI_TMP_PREFIX "_err.%ld", (long)getpid());
     snprintf(o, sizeof o, CLI_TMP_PREFIX "_out.%ld", (long)getpid());
     const char *bin = getenv("FS_CLI") ? getenv("FS_CLI") : "build/facesynth";
-    snprintf(cmd, sizeof cmd, "%s %s 2>%s >%s", bin, args, e, o);
+    snprintf(cmd, sizeof cmd, "exec %s %s 2>%s >%s", bin, args, e, o);
     int rc = system(cmd);
     FILE *f = fopen(e, "r");
     size_t n = f ? fread(err, 1, cap - 1, f) : 0;
@@ -92,7 +94,31 @@ static inline int run_cli(const char *args, char *err, size_t cap, char *out_pat
         snprintf(out_path, out_cap, "%s", o);
     else
         unlink(o);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    return rc;
+}
+
+/* run_cli_wait's status as the exit status, or -1 for a death by a signal. */
+static inline int run_cli(const char *args, char *err, size_t cap, char *out_path,
+                          size_t out_cap)
+{
+    int rc = run_cli_wait(args, err, cap, out_path, out_cap);
+    return rc != -1 && WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* "exit status 2", "killed by signal 11 (Segmentation fault)": for messages. */
+static inline const char *cli_status_text(int wstatus, char *buf, size_t cap)
+{
+    if (wstatus == -1)
+        snprintf(buf, cap, "not run (system() failed)");
+    else if (WIFSIGNALED(wstatus))
+        snprintf(buf, cap, "killed by signal %d (%s)", WTERMSIG(wstatus),
+                 strsignal(WTERMSIG(wstatus)));
+    else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) > 128)
+        snprintf(buf, cap, "exit status %d (a shell's report of signal %d?)",
+                 WEXITSTATUS(wstatus), WEXITSTATUS(wstatus) - 128);
+    else
+        snprintf(buf, cap, "exit status %d", WEXITSTATUS(wstatus));
+    return buf;
 }
 
 /* run_cli with printf-style args; the test fails unless it exits 0. */
@@ -104,9 +130,11 @@ static inline int run_ok(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    int rc = run_cli(args, err, sizeof err, NULL, 0);
-    ck_assert_msg(rc == 0, "'%s' exited %d: %s", args, rc, err);
-    return rc;
+    int ws = run_cli_wait(args, err, sizeof err, NULL, 0);
+    char st[96];
+    ck_assert_msg(ws != -1 && WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "'%s': %s: %s", args,
+                  cli_status_text(ws, st, sizeof st), err);
+    return 0;
 }
 
 typedef struct {
