@@ -12,6 +12,7 @@
 #include "../engine/file.h"
 #include "../engine/stylegan2_config.h"
 #include "../weights_tools/convert.h"
+#include "../weights_tools/cvaegan_import.h"
 
 #define SG2 FS_FIXTURES "/stylegan2"
 
@@ -457,6 +458,51 @@ START_TEST(test_messages)
 }
 END_TEST
 
+/* --rename rules: what the parser accepts and refuses. The refused rows
+ * include the fuzzer's find (issue 15): glibc's regcomp copies the subtree
+ * under + and {m,n}, so stacked or nested ones took more than 2 GB. */
+START_TEST(test_rename_rules_parse)
+{
+    static const struct {
+        const char *text;
+        fs_status want;
+        const char *needle;
+    } rows[] = {
+        {"^enc\\. encoder.\n# comment\n\n^netG\\.(.*)$ generator.\\1\r\n", FS_OK, NULL},
+        {"(module\\.)?(blocks)\\.([0-9]+)\\. \\2.\\3.\n", FS_OK, NULL},
+        {"([a-z]+\\.)* x\n[]+]{2,3} y\na{255} z\n", FS_OK, NULL},
+        {"1\\} b\r\n\r\\++++++++++++++++++++++++++++++++++++4\r\\4 `", FS_ERR_LIMIT, "line 2"},
+        {"a++ b\n", FS_ERR_LIMIT, "already repeats"},
+        {"((a{9}){9}){9} b\n", FS_ERR_LIMIT, "already repeats"},
+        {"(a+)+ b\n", FS_ERR_LIMIT, "already repeats"},
+        {"a{256} b\n", FS_ERR_LIMIT, "255"},
+        {"(a)\\1 b\n", FS_ERR_LIMIT, "back-reference"},
+        {"( b\n", FS_ERR_FORMAT, "bad regex"},
+        {"nospace\n", FS_ERR_FORMAT, "REGEX REPLACEMENT"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        fs_rename_rules *r = NULL;
+        fs_status s = fs_rename_rules_parse(rows[i].text, strlen(rows[i].text), "r.rules", &r);
+        ck_assert_msg(s == rows[i].want, "row %zu: %s (%s)", i, fs_status_string(s),
+                      fs_error_message());
+        if (s == FS_OK) {
+            ck_assert_ptr_nonnull(r);
+        } else {
+            ck_assert_ptr_null(r);
+            ck_assert_msg(strstr(fs_error_message(), "r.rules") &&
+                              strstr(fs_error_message(), rows[i].needle) &&
+                              !strchr(fs_error_message(), '\n'),
+                          "row %zu: message '%s'", i, fs_error_message());
+        }
+        fs_rename_rules_free(r);
+    }
+    /* a NUL byte would have ended the line early without a word */
+    fs_rename_rules *r = NULL;
+    ck_assert_int_eq(fs_rename_rules_parse("a b\n\0c d\n", 9, "r.rules", &r), FS_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(fs_error_message(), "line 2: NUL"));
+}
+END_TEST
+
 /* Every fixture format, cut short at many offsets, is refused (never crashes,
  * never produces a file). */
 static const char *const truncated_sources[] = {
@@ -625,6 +671,7 @@ int main(void)
     tcase_add_loop_test(bad, test_flags_that_do_not_apply, 0, 7);
     tcase_add_test(bad, test_output_names_the_input);
     tcase_add_test(bad, test_messages);
+    tcase_add_test(bad, test_rename_rules_parse);
     tcase_add_loop_test(bad, test_truncated_sources, 0,
                         (int)(sizeof truncated_sources / sizeof *truncated_sources));
     tcase_set_timeout(bad, 120);

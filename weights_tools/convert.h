@@ -53,6 +53,19 @@ fs_status fs_convert_file(const char *in_path, const char *out_path, const fs_co
 fs_status fs_convert_to_memory(const char *in_path, const fs_convert_options *o, uint8_t **buf,
                                size_t *len, fs_convert_report *report);
 
+/* --rename rules parsed from bytes in memory (the contents of the file
+ * fs_rename_rules_load in cvaegan_import.h reads; label names it in
+ * messages): what the converter and the fuzz harness use. Refuses NUL bytes,
+ * files over FS_RENAME_MAX_FILE bytes, and patterns the regex compiler could
+ * blow up on (see pattern_problem in cvaegan_import.c). */
+typedef struct fs_rename_rules fs_rename_rules;
+#define FS_RENAME_MAX_FILE (1 << 20)
+#define FS_RENAME_MAX_PATTERN 256 /* bytes of one REGEX */
+#define FS_RENAME_STR_(x) #x
+#define FS_RENAME_STR(x) FS_RENAME_STR_(x)
+fs_status fs_rename_rules_parse(const char *buf, size_t len, const char *label,
+                                fs_rename_rules **out);
+
 #ifdef __cplusplus
 }
 #endif

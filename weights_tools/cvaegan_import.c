@@ -1,6 +1,7 @@
 /* CVAE-GAN import: hyper-parameters from shapes, exact-shape canonical
  * tensors, and regex renaming of foreign checkpoints. */
 #include "cvaegan_import.h"
+#include "convert.h"
 
 #include <regex.h>
 #include <stdio.h>
@@ -85,24 +86,123 @@ void fs_rename_rules_free(fs_rename_rules *r)
     free(r);
 }
 
+/* glibc's regcomp copies the subtree under a duplicating repetition (a+
+ * becomes aa*, a{n} n copies; * and ? copy nothing), so stacked or nested
+ * ones such as "a++++" or "((a{99}){99}){99}" grow exponentially: fuzzing
+ * found a 30-byte rule that took more than 2 GB. Rules rename module paths,
+ * which need neither, so a pattern is held to: at most FS_RENAME_MAX_PATTERN
+ * bytes, no + or {m,n} applied to something that already holds one, bounds of
+ * at most 255, and no back-reference in the pattern (regexec backtracks on
+ * them; the replacement's \1-\9 are unaffected). That keeps every compiled
+ * rule within about pattern length x 255 nodes. NULL when the pattern is fine. */
+static const char *pattern_problem(const char *re)
+{
+    if (strlen(re) > FS_RENAME_MAX_PATTERN)
+        return "longer than the limit of " FS_RENAME_STR(FS_RENAME_MAX_PATTERN) " bytes";
+    enum { MAX_DEPTH = 32 };
+    int dup[MAX_DEPTH + 1] = {0}; /* per open group: does it hold a + or {m,n} */
+    int depth = 0;
+    int prev_dup = 0; /* does the expression just before hold a + or {m,n} */
+    for (const char *p = re; *p; p++) {
+        char c = *p;
+        if (c == '\\') {
+            if (p[1] >= '1' && p[1] <= '9')
+                return "a back-reference in the pattern (\\1-\\9 belong in the replacement)";
+            if (p[1])
+                p++;
+            prev_dup = 0;
+        } else if (c == '[') {
+            /* a bracket expression: ']' first (or after '^') is literal */
+            p++;
+            if (*p == '^')
+                p++;
+            if (*p == ']')
+                p++;
+            while (*p && *p != ']') {
+                if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+                    const char *end = strchr(p + 2, p[1]);
+                    while (end && end[1] != ']')
+                        end = strchr(end + 1, p[1]);
+                    if (!end)
+                        return NULL; /* unterminated: regcomp says so */
+                    p = end + 1;
+                }
+                p++;
+            }
+            if (!*p)
+                return NULL;
+            prev_dup = 0;
+        } else if (c == '(') {
+            if (depth == MAX_DEPTH)
+                return "groups nested more than 32 deep";
+            dup[++depth] = 0;
+            prev_dup = 0;
+        } else if (c == ')' && depth > 0) {
+            prev_dup = dup[depth--];
+            dup[depth] |= prev_dup;
+        } else if (c == '+' || c == '{') {
+            if (c == '{') {
+                /* {m}, {m,}, {m,n}; anything else is left to regcomp */
+                char *end;
+                long m = strtol(p + 1, &end, 10), n = m;
+                if (end == p + 1 || m < 0)
+                    continue;
+                if (*end == ',')
+                    n = end[1] == '}' ? m : strtol(end + 1, &end, 10), end += *end == ',';
+                if (*end != '}')
+                    continue;
+                if (m > 255 || n > 255)
+                    return "a repetition bound above 255";
+                p = end;
+            }
+            if (prev_dup)
+                return "+ or {m,n} applied to something that already repeats with + or {m,n}";
+            prev_dup = 1;
+            dup[depth] = 1;
+        } else if (c != '*' && c != '?') {
+            prev_dup = 0; /* * and ? keep what they apply to */
+        }
+    }
+    return NULL;
+}
+
 fs_status fs_rename_rules_load(const char *path, fs_rename_rules **out)
 {
     *out = NULL;
     fs_file_map m;
     FS_TRY(fs_file_map_open(path, &m));
+    fs_status s = fs_rename_rules_parse((const char *)m.data, m.size, path, out);
+    fs_file_map_close(&m);
+    return s;
+}
+
+fs_status fs_rename_rules_parse(const char *buf, size_t len, const char *label,
+                                fs_rename_rules **out)
+{
+    *out = NULL;
+    const char *path = label ? label : "rename rules";
+    /* A rules file is text: a NUL would silently end a line early. */
+    const char *nul = len ? memchr(buf, 0, len) : NULL;
+    if (nul) {
+        int line = 1;
+        for (const char *p = buf; p < nul; p++)
+            line += *p == '\n';
+        return fs_error(FS_ERR_FORMAT, "%s: line %d: NUL byte in a rules file", path, line);
+    }
+    if (len > FS_RENAME_MAX_FILE)
+        return fs_error(FS_ERR_LIMIT, "%s: %zu bytes, more than the %d a rules file may hold",
+                        path, len, FS_RENAME_MAX_FILE);
     fs_rename_rules *r = calloc(1, sizeof *r);
-    char *text = malloc(m.size + 1);
-    if (!r || !text) {
+    char *text = malloc(len + 1);
+    if (!r || !text || !(r->label = strdup(path))) {
+        free(r ? r->label : NULL);
         free(r);
         free(text);
-        fs_file_map_close(&m);
         return fs_error(FS_ERR_NOMEM, "%s: out of memory", path);
     }
-    if (m.size)
-        memcpy(text, m.data, m.size);
-    text[m.size] = '\0';
-    fs_file_map_close(&m);
-    r->label = strdup(path);
+    if (len)
+        memcpy(text, buf, len);
+    text[len] = '\0';
     fs_status s = FS_OK;
     int lineno = 0;
     for (char *line = text, *next; line && s == FS_OK; line = next) {
@@ -112,9 +212,9 @@ fs_status fs_rename_rules_load(const char *path, fs_rename_rules **out)
         lineno++;
         while (*line == ' ' || *line == '\t')
             line++;
-        size_t len = strlen(line);
-        while (len && (line[len - 1] == '\r' || line[len - 1] == ' '))
-            line[--len] = '\0';
+        size_t n = strlen(line);
+        while (n && (line[n - 1] == '\r' || line[n - 1] == ' '))
+            line[--n] = '\0';
         if (!*line || *line == '#')
             continue;
         char *sp = strpbrk(line, " \t");
@@ -127,6 +227,12 @@ fs_status fs_rename_rules_load(const char *path, fs_rename_rules **out)
             sp++;
         if (r->n >= MAX_RULES) {
             s = fs_error(FS_ERR_LIMIT, "%s: more than %d rules", path, MAX_RULES);
+            break;
+        }
+        const char *problem = pattern_problem(line);
+        if (problem) {
+            s = fs_error(FS_ERR_LIMIT, "%s: line %d: regex not accepted: %s", path, lineno,
+                         problem);
             break;
         }
         int rc = regcomp(&r->r[r->n].re, line, REG_EXTENDED);
