@@ -87,6 +87,10 @@ fs_status cli_probe_dir(const char *dir);
 /* Creates and removes path's temporary: fails now, not after the run, when
  * the output cannot be written. */
 fs_status cli_probe_output(const char *path);
+/* An output file named by `flag`, checked before any work: not empty, not a
+ * directory, and its temporary can be created. 0, or the exit status of the
+ * error already printed. */
+int cli_check_output(const char *cmd, const char *flag, const char *path);
 
 /* Images given to score and encode: an .npy [N, C, R, R] in [-1, 1] or a
  * directory of PNGs (*.png, any case, not hidden; sorted by name with

@@ -270,6 +270,19 @@ fs_status cli_probe_output(const char *path)
     return FS_OK;
 }
 
+int cli_check_output(const char *cmd, const char *flag, const char *path)
+{
+    /* cli_probe_output alone would pass both: it creates "<path>.tmp.<pid>",
+     * and only the final rename would fail, after the whole run. */
+    struct stat sb;
+    if (!*path)
+        return cli_usage_error(cmd, "%s is empty", flag);
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return cli_fail(fs_error(FS_ERR_IO, "%s: %s names a directory, not a file", path, flag));
+    fs_status s = cli_probe_output(path);
+    return s == FS_OK ? 0 : cli_fail(s);
+}
+
 /* ---- images ---------------------------------------------------------------------- */
 
 static int name_cmp(const void *a, const void *b)

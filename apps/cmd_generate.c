@@ -132,7 +132,7 @@ typedef struct {
     fs_backend *b;
     fs_sg2_generator *g;
     /* per batch */
-    float *z, *c, *ws, *img;
+    float *z, *c;
     uint8_t *u8;
     uint64_t *noise_seeds;
     float *raw;
@@ -150,8 +150,6 @@ static void state_free(gen_state *st)
     fs_weights_free(st->w);
     free(st->z);
     free(st->c);
-    free(st->ws);
-    free(st->img);
     free(st->u8);
     free(st->noise_seeds);
     free(st->raw);
@@ -189,18 +187,16 @@ static fs_status run(gen_state *st)
     int zd = (int)cfg->z_dim, cd = (int)cfg->c_dim, wd = (int)cfg->w_dim;
     int nws = (int)fs_sg2_num_ws(cfg), ic = (int)cfg->img_channels;
     int R = (int)cfg->img_resolution;
-    size_t img_len = (size_t)ic * R * R; /* floats per image */
+    size_t img_len = (size_t)ic * R * R; /* values per image */
     int B = (int)(a->batch < (long)st->total ? a->batch : (long)st->total);
 
     st->z = malloc(((size_t)B * zd + 1) * sizeof *st->z);
     st->c = malloc(((size_t)B * cd + 1) * sizeof *st->c);
-    st->ws = malloc((size_t)B * nws * wd * sizeof *st->ws);
-    st->img = malloc((size_t)B * img_len * sizeof *st->img);
     st->u8 = malloc((size_t)B * img_len);
     st->noise_seeds = malloc((size_t)B * sizeof *st->noise_seeds);
     size_t plen = strlen(a->outdir) + 40;
     st->path = malloc(plen);
-    if (!st->z || !st->c || !st->ws || !st->img || !st->u8 || !st->noise_seeds || !st->path)
+    if (!st->z || !st->c || !st->u8 || !st->noise_seeds || !st->path)
         return fs_error(FS_ERR_NOMEM, "out of memory for a batch of %d images", B);
     if (a->raw_path) {
         /* All of it up front: running out of memory is then an error before
@@ -216,7 +212,6 @@ static fs_status run(gen_state *st)
     fs_progress prog = {0};
     fs_progress_start(&prog, stderr, a->quiet ? FS_PROGRESS_QUIET : FS_PROGRESS_AUTO, "images",
                       "img/s", st->total);
-    fs_sg2_synthesis_opts so = {a->noise, st->noise_seeds, NULL, NULL};
     fs_status s = FS_OK;
     for (uint64_t i0 = 0; i0 < st->total && s == FS_OK; i0 += (uint64_t)B) {
         int nb = (int)(st->total - i0 < (uint64_t)B ? st->total - i0 : (uint64_t)B);
@@ -237,23 +232,26 @@ static fs_status run(gen_state *st)
                            (size_t)zd * sizeof *st->z);
                 st->noise_seeds[k] = i;
             }
-            if (cd > 0)
+            /* Labels feed the mapping network only: --ws has none to copy. */
+            if (cd > 0 && st->src != SRC_WS)
                 memcpy(st->c + (size_t)k * cd,
                        st->labels + (st->label_rows == 1 ? 0 : i * (uint64_t)cd),
                        (size_t)cd * sizeof *st->c);
         }
-        const float *ws = st->ws;
-        if (st->src == SRC_WS)
-            ws = st->wsfile + i0 * (uint64_t)nws * wd;
-        else
-            s = fs_sg2_generator_mapping(st->g, st->z, cd > 0 ? st->c : NULL, nb,
-                                         (float)a->psi, a->has_cutoff ? (int)a->cutoff : -1,
-                                         st->ws);
-        if (s == FS_OK)
-            s = fs_sg2_generator_synthesis(st->g, ws, nb, &so, st->img);
-        if (s != FS_OK)
+        fs_sg2_generate_args ga = {
+            .n = nb,
+            .z = st->src == SRC_WS ? NULL : st->z,
+            .c = cd > 0 && st->src != SRC_WS ? st->c : NULL,
+            .ws = st->src == SRC_WS ? st->wsfile + i0 * (uint64_t)nws * wd : NULL,
+            .psi = (float)a->psi,
+            .cutoff = a->has_cutoff ? (int)a->cutoff : -1,
+            .noise_mode = a->noise,
+            .noise_seeds = st->noise_seeds,
+            .images = st->u8,
+            .img_out = st->raw ? st->raw + i0 * img_len : NULL,
+        };
+        if ((s = fs_sg2_generate(st->g, &ga)) != FS_OK)
             break;
-        fs_image_nchw_f32_to_nhwc_u8(st->img, nb, ic, R, R, st->u8);
         for (int k = 0; k < nb && s == FS_OK; k++) {
             uint64_t i = i0 + (uint64_t)k;
             if (st->src == SRC_SEEDS)
@@ -263,8 +261,6 @@ static fs_status run(gen_state *st)
                 snprintf(st->path, plen, "%s/img%04llu.png", a->outdir, (unsigned long long)i);
             s = fs_png_write_rgb8(st->path, st->u8 + (size_t)k * img_len, R, R, ic);
         }
-        if (st->raw)
-            memcpy(st->raw + i0 * img_len, st->img, (size_t)nb * img_len * sizeof *st->img);
         if (s == FS_OK)
             fs_progress_update(&prog, i0 + (uint64_t)nb);
     }
@@ -314,13 +310,12 @@ static int prepare(gen_state *st)
     }
     if (st->total > (uint64_t)INT64_MAX / 2)
         return cli_usage_error(CMD, "too many images");
+    /* Fail now, not after hours of generation, if the .npy cannot be
+     * written; before the output directory, which would stay behind. */
     if (a->raw_path) {
-        /* Fail now, not after hours of generation, if the .npy cannot be
-         * created; before the output directory, which would stay behind. */
-        fs_out_file f;
-        s = fs_out_file_open(a->raw_path, &f);
-        if (s == FS_OK)
-            fs_out_file_abort(&f);
+        int rc = cli_check_output(CMD, "--save-raw", a->raw_path);
+        if (rc)
+            return rc;
     }
     if (s == FS_OK)
         s = cli_make_dirs(a->outdir);

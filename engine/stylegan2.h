@@ -1,11 +1,13 @@
 /* StyleGAN2 generator and discriminator over a backend (plan -> run).
  *
- * _init uploads the weights once (as float32) and records every layer's
- * shapes; the forward functions take and return host arrays:
+ * _init checks the weights against the family, uploads them once (as
+ * float32) and plans every layer on the backend; the forward functions take
+ * and return host arrays:
+ *   fs_sg2_generate: z (+ c) or ws -> uint8 images, all on the backend
  *   mapping:   z [n, z_dim], c [n, c_dim] -> ws [n, num_ws, w_dim]
  *   synthesis: ws -> img [n, img_channels, R, R] (float, nominally [-1, 1])
  *   discriminator: img, c -> logits [n]
- * Semantics: research/stylegan2.md §1 and §2 (stylegan2-ada-pytorch). */
+ * Semantics: docs/stylegan2.md §1 and §2 (stylegan2-ada-pytorch). */
 #ifndef FS_STYLEGAN2_H
 #define FS_STYLEGAN2_H
 
@@ -41,6 +43,26 @@ typedef struct {
 
 fs_status fs_sg2_generator_synthesis(fs_sg2_generator *g, const float *ws, int n,
                                      const fs_sg2_synthesis_opts *o, float *img);
+
+/* Latents in, uint8 images out, in one pass on the backend: mapping (from z),
+ * truncation, the ws broadcast, synthesis and the uint8 conversion all run
+ * there, and nothing crosses to the host between the upload of the latents
+ * and the download of the results. */
+typedef struct {
+    int n;
+    const float *z;      /* [n, z_dim], or NULL with ws */
+    const float *c;      /* [n, c_dim] with z on a conditional network; else ignored */
+    const float *ws;     /* [n, num_ws, w_dim]: skips the mapping (and the label) */
+    float psi;           /* truncation (1: none), with z */
+    int cutoff;          /* truncate the first cutoff ws; < 0: all */
+    fs_noise_mode noise_mode;
+    const uint64_t *noise_seeds; /* [n] for FS_NOISE_RANDOM */
+    uint8_t *images;     /* out: [n, R, R, img_channels] (image_io.h rule), or NULL */
+    float *ws_out;       /* out, optional: the ws synthesised [n, num_ws, w_dim] */
+    float *img_out;      /* out, optional: float images [n, img_channels, R, R] */
+} fs_sg2_generate_args;
+
+fs_status fs_sg2_generate(fs_sg2_generator *g, const fs_sg2_generate_args *a);
 
 fs_status fs_sg2_discriminator_init(fs_sg2_discriminator **out, const fs_weights *w,
                                     fs_backend *b);

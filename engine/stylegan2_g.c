@@ -1,10 +1,16 @@
-/* The StyleGAN2 generator as a sequence of backend operations.
+/* The StyleGAN2 generator as a sequence of backend operations
+ * (docs/stylegan2.md §1).
  *
  * mapping:   normalize(z) (++ normalize(embed(c))) -> FC x L (lrelu, lr mult)
  *            -> broadcast to num_ws -> truncation toward w_avg
  * synthesis: const -> per block [conv0 (up) -> conv1 -> ToRGB (+ upsampled
  *            skip image)], each conv a fused modulated-conv op whose styles
- *            come from one affine FC of the block's w. */
+ *            come from one affine FC of the block's w.
+ *
+ * _init checks the file, uploads the weights once and plans every layer on
+ * the backend (ops->plan). A forward keeps everything on the backend from the
+ * latents to the uint8 images (fs_sg2_generate): only z or ws (and labels,
+ * noise seeds) go up, and only the images come down. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,14 +25,19 @@ typedef struct {
     int cin, cout, res, up, k, w_index;
     int demodulate;
     uint32_t stream; /* noise stream id */
+    fs_plan *plan, *affine_plan;
 } synth_layer;
 
 typedef struct {
     int res;
     synth_layer conv0, conv1, torgb;
     int has_conv0, has_torgb;
-    const float *skip_w; /* resnet */
+    const float *skip_w;           /* resnet */
+    fs_plan *skip_plan, *skip_up_plan;
+    fs_plan *img_up_plan;          /* the skip image's up-sampling into this block */
 } synth_block;
+
+#define MAX_MAPPING_LAYERS 64 /* the config check's bound */
 
 struct fs_sg2_generator {
     fs_backend *b;
@@ -34,13 +45,16 @@ struct fs_sg2_generator {
     fs_sg2_config cfg;
     fs_dev_weights dw;
     float *fir;
-    float *const_host; /* synthesis.b4.const, broadcast to every sample */
+    const float *const_dev; /* synthesis.b4.const, broadcast to every sample */
+    const float *w_avg;
     synth_block blocks[FS_SG2_MAX_RES_LOG2 + 1];
     int n_blocks;
     int num_ws;
+    fs_plan *embed_plan, *map_plans[MAX_MAPPING_LAYERS];
     /* buffers sized for `cap` samples */
     int cap;
-    float *x0, *x1, *tmp, *img, *img_up, *styles, *ws_dev, *map_a, *map_b;
+    float *x0, *x1, *tmp, *img, *img_up, *styles, *ws_dev, *map_a, *map_b, *map_z, *map_c, *emb;
+    uint8_t *u8;
     uint64_t *seeds_dev;
 };
 
@@ -49,20 +63,165 @@ const fs_sg2_config *fs_sg2_generator_config(const fs_sg2_generator *g) { return
 static void layer_init(fs_sg2_generator *g, synth_layer *l, const char *prefix, int cin, int cout,
                        int res, int up, int k, int w_index, int demod, uint32_t stream)
 {
-    l->weight = fs_dev_weight(&g->dw, "%s.weight", prefix);
-    l->bias = fs_dev_weight(&g->dw, "%s.bias", prefix);
-    l->affine_w = fs_dev_weight(&g->dw, "%s.affine.weight", prefix);
-    l->affine_b = fs_dev_weight(&g->dw, "%s.affine.bias", prefix);
-    l->noise_const = demod ? fs_dev_weight(&g->dw, "%s.noise_const", prefix) : NULL;
-    l->noise_strength = demod ? fs_host_scalar(g->w, "%s.noise_strength", prefix) : 0.0f;
-    l->cin = cin;
-    l->cout = cout;
-    l->res = res;
-    l->up = up;
-    l->k = k;
-    l->w_index = w_index;
-    l->demodulate = demod;
-    l->stream = stream;
+    *l = (synth_layer){
+        .weight = fs_dev_weight(&g->dw, "%s.weight", prefix),
+        .bias = fs_dev_weight(&g->dw, "%s.bias", prefix),
+        .affine_w = fs_dev_weight(&g->dw, "%s.affine.weight", prefix),
+        .affine_b = fs_dev_weight(&g->dw, "%s.affine.bias", prefix),
+        .noise_const = demod ? fs_dev_weight(&g->dw, "%s.noise_const", prefix) : NULL,
+        .noise_strength = demod ? fs_host_scalar(g->w, "%s.noise_strength", prefix) : 0.0f,
+        .cin = cin,
+        .cout = cout,
+        .res = res,
+        .up = up,
+        .k = k,
+        .w_index = w_index,
+        .demodulate = demod,
+        .stream = stream,
+    };
+}
+
+/* ---- the layers' arguments, shared by the plan step and the forward ------------- */
+
+static fs_fc_args embed_args(const fs_sg2_generator *g, const float *x, float *y, int n)
+{
+    const fs_sg2_config *c = &g->cfg;
+    return (fs_fc_args){
+        .x = x, .w = fs_dev_weight(&g->dw, "mapping.embed.weight"),
+        .b = fs_dev_weight(&g->dw, "mapping.embed.bias"), .y = y, .n = n,
+        .in = (int)c->c_dim, .out = (int)c->embed_features,
+        .weight_gain = 1.0f / sqrtf((float)c->c_dim), .bias_gain = 1.0f, .gain = 1.0f,
+        .clamp = 0.0f, .act = FS_ACT_LINEAR, .plan = g->embed_plan,
+    };
+}
+
+static fs_fc_args mapping_args(const fs_sg2_generator *g, int i, const float *x, float *y, int n)
+{
+    const fs_sg2_config *c = &g->cfg;
+    int in = i == 0 ? (int)(c->z_dim + c->embed_features) : (int)c->layer_features;
+    int out = i == c->mapping_layers - 1 ? (int)c->w_dim : (int)c->layer_features;
+    float lr = (float)c->mapping_lr_multiplier;
+    return (fs_fc_args){
+        .x = x, .w = fs_dev_weight(&g->dw, "mapping.fc%d.weight", i),
+        .b = fs_dev_weight(&g->dw, "mapping.fc%d.bias", i), .y = y, .n = n, .in = in,
+        .out = out, .weight_gain = lr / sqrtf((float)in), .bias_gain = lr, .gain = 1.0f,
+        .clamp = 0.0f, .act = FS_ACT_LRELU, .plan = g->map_plans[i],
+    };
+}
+
+/* styles = affine(w[:, w_index]) * gain: [n, cin] */
+static fs_fc_args affine_args(const fs_sg2_generator *g, const synth_layer *l, int n, float gain)
+{
+    int wd = (int)g->cfg.w_dim;
+    return (fs_fc_args){
+        .x = g->ws_dev + (size_t)l->w_index * wd, .ldx = g->num_ws * wd, .w = l->affine_w,
+        .b = l->affine_b, .y = g->styles, .n = n, .in = wd, .out = l->cin,
+        .weight_gain = 1.0f / sqrtf((float)wd), .bias_gain = 1.0f, .gain = gain, .clamp = 0.0f,
+        .act = FS_ACT_LINEAR, .plan = l->affine_plan,
+    };
+}
+
+/* Whether the official code runs the layers of the block at resolution res in
+ * fp16: res >= max(2^(log2 R + 1 - num_fp16_res), 8) (networks.py
+ * SynthesisNetwork / SynthesisBlock); never with num_fp16_res 0. */
+static int block_is_fp16(const fs_sg2_config *c, int res)
+{
+    if (c->num_fp16_res <= 0)
+        return 0;
+    int64_t e = fs_sg2_log2(c->img_resolution) + 1 - c->num_fp16_res;
+    int64_t fp16_res = e < 3 ? 8 : (int64_t)1 << e;
+    return res >= fp16_res;
+}
+
+static fs_modconv_args modconv_args(const fs_sg2_generator *g, const synth_layer *l,
+                                    const float *x, float *y, int n, fs_noise_mode noise,
+                                    float gain)
+{
+    float clamp = (float)g->cfg.conv_clamp;
+    return (fs_modconv_args){
+        .x = x, .weight = l->weight, .styles = g->styles, .b = l->bias, .y = y, .n = n,
+        .cin = l->cin, .cout = l->cout, .h = l->up == 2 ? l->res / 2 : l->res,
+        .w = l->up == 2 ? l->res / 2 : l->res, .k = l->k, .up = l->up,
+        .demodulate = l->demodulate, .fir = g->fir, .fir_len = (int)g->cfg.resample_filter_len,
+        .noise_mode = l->demodulate ? noise : FS_NOISE_NONE, .noise_const = l->noise_const,
+        .noise_strength = l->noise_strength, .noise_seeds = g->seeds_dev,
+        .noise_stream = l->stream, .act = l->demodulate ? FS_ACT_LRELU : FS_ACT_LINEAR,
+        .gain = gain, .clamp = clamp > 0 ? clamp * gain : 0.0f,
+        /* read only by a CUDA backend in mixed precision */
+        .fp16 = block_is_fp16(&g->cfg, l->res), .plan = l->plan,
+    };
+}
+
+/* resnet: the 1x1 skip conv at the input resolution, then its up-sampling */
+static fs_conv2d_args skip_args(const fs_sg2_generator *g, const synth_block *bk, const float *x,
+                                float *y, int n)
+{
+    return (fs_conv2d_args){
+        .x = x, .weight = bk->skip_w, .y = y, .n = n, .cin = bk->conv0.cin,
+        .cout = bk->conv0.cout, .h = bk->res / 2, .w = bk->res / 2, .k = 1,
+        .weight_gain = 1.0f / sqrtf((float)bk->conv0.cin), .gain = 1.0f, .clamp = 0.0f,
+        .act = FS_ACT_LINEAR, .stride = 1, .pad = 0, .plan = bk->skip_plan,
+    };
+}
+
+/* The official 2x FIR up-sampling (pad 2/1, gain 4) of nc planes at res / 2. */
+static fs_upfirdn2d_args up_args(const fs_sg2_generator *g, int res, const float *x, float *y,
+                                 int nc, const fs_plan *plan)
+{
+    return (fs_upfirdn2d_args){
+        .x = x, .y = y, .nc = nc, .h = res / 2, .w = res / 2, .up = 2, .down = 1, .pad0 = 2,
+        .pad1 = 1, .fir = g->fir, .fir_len = (int)g->cfg.resample_filter_len, .gain = 4.0f,
+        .plan = plan,
+    };
+}
+
+/* ---- plan ------------------------------------------------------------------------ */
+
+static fs_status plan_layer(fs_sg2_generator *g, synth_layer *l)
+{
+    fs_backend *b = g->b;
+    fs_fc_args fa = affine_args(g, l, 0, 1.0f);
+    FS_TRY(b->ops->plan(b, FS_OP_FC, &fa, &l->affine_plan));
+    fs_modconv_args ma = modconv_args(g, l, NULL, NULL, 0, FS_NOISE_NONE, 1.0f);
+    return b->ops->plan(b, FS_OP_MODCONV, &ma, &l->plan);
+}
+
+/* Every layer prepared once on the backend: nothing is re-planned per call. */
+static fs_status plan_network(fs_sg2_generator *g)
+{
+    fs_backend *b = g->b;
+    const fs_sg2_config *c = &g->cfg;
+    if (c->mapping_layers > MAX_MAPPING_LAYERS)
+        return fs_error(FS_ERR_UNSUPPORTED, "%s: %lld mapping layers (at most %d)",
+                        fs_weights_label(g->w), (long long)c->mapping_layers, MAX_MAPPING_LAYERS);
+    if (c->c_dim > 0) {
+        fs_fc_args e = embed_args(g, NULL, NULL, 0);
+        FS_TRY(b->ops->plan(b, FS_OP_FC, &e, &g->embed_plan));
+    }
+    for (int i = 0; i < c->mapping_layers; i++) {
+        fs_fc_args m = mapping_args(g, i, NULL, NULL, 0);
+        FS_TRY(b->ops->plan(b, FS_OP_FC, &m, &g->map_plans[i]));
+    }
+    int ic = (int)c->img_channels;
+    for (int i = 0; i < g->n_blocks; i++) {
+        synth_block *bk = &g->blocks[i];
+        if (bk->has_conv0)
+            FS_TRY(plan_layer(g, &bk->conv0));
+        FS_TRY(plan_layer(g, &bk->conv1));
+        if (bk->has_torgb)
+            FS_TRY(plan_layer(g, &bk->torgb));
+        if (bk->skip_w) {
+            fs_conv2d_args sk = skip_args(g, bk, NULL, NULL, 0);
+            FS_TRY(b->ops->plan(b, FS_OP_CONV2D, &sk, &bk->skip_plan));
+            fs_upfirdn2d_args up = up_args(g, bk->res, NULL, NULL, bk->conv0.cout, NULL);
+            FS_TRY(b->ops->plan(b, FS_OP_UPFIRDN2D, &up, &bk->skip_up_plan));
+        }
+        if (i > 0 && bk->has_torgb) {
+            fs_upfirdn2d_args up = up_args(g, bk->res, NULL, NULL, ic, NULL);
+            FS_TRY(b->ops->plan(b, FS_OP_UPFIRDN2D, &up, &bk->img_up_plan));
+        }
+    }
+    return FS_OK;
 }
 
 fs_status fs_sg2_generator_init(fs_sg2_generator **out, const fs_weights *w, fs_backend *b)
@@ -73,7 +232,7 @@ fs_status fs_sg2_generator_init(fs_sg2_generator **out, const fs_weights *w, fs_
                         fs_weights_label(w), fs_family_name(fs_weights_family(w)));
     fs_sg2_generator *g = calloc(1, sizeof *g);
     if (!g)
-        return fs_error(FS_ERR_NOMEM, "out of memory");
+        return fs_error(FS_ERR_NOMEM, "%s: out of memory for the generator", fs_weights_label(w));
     g->b = b;
     g->w = w;
     /* The family check: a model never trusts a file it did not check. */
@@ -84,18 +243,13 @@ fs_status fs_sg2_generator_init(fs_sg2_generator **out, const fs_weights *w, fs_
         s = fs_dev_weights_upload(&g->dw, w, b);
     if (s == FS_OK)
         s = fs_dev_fir(b, g->cfg.resample_filter, (int)g->cfg.resample_filter_len, &g->fir);
-    const fs_tensor *cst = fs_weights_find(w, "synthesis.b4.const");
-    if (s == FS_OK && !(g->const_host = malloc((size_t)cst->nbytes / fs_dtype_size(cst->dtype) *
-                                               sizeof(float))))
-        s = fs_error(FS_ERR_NOMEM, "out of memory");
-    if (s == FS_OK)
-        for (uint64_t k = 0; k < cst->nbytes / fs_dtype_size(cst->dtype); k++)
-            g->const_host[k] = (float)fs_dtype_load(cst->dtype, cst->data, (int64_t)k);
     if (s != FS_OK) {
         fs_sg2_generator_free(g);
         return s;
     }
     const fs_sg2_config *c = &g->cfg;
+    g->const_dev = fs_dev_weight(&g->dw, "synthesis.b4.const");
+    g->w_avg = fs_dev_weight(&g->dw, "mapping.w_avg");
     g->num_ws = (int)fs_sg2_num_ws(c);
     int top = fs_sg2_log2(c->img_resolution), w_idx = 0;
     char prefix[64];
@@ -121,6 +275,11 @@ fs_status fs_sg2_generator_init(fs_sg2_generator **out, const fs_weights *w, fs_
             layer_init(g, &bk->torgb, prefix, ch, (int)c->img_channels, res, 1, 1, w_idx, 0, 0);
         }
     }
+    s = plan_network(g);
+    if (s != FS_OK) {
+        fs_sg2_generator_free(g);
+        return s;
+    }
     *out = g;
     return FS_OK;
 }
@@ -133,12 +292,14 @@ static void release(fs_backend *b, void *p)
 
 static void free_buffers(fs_sg2_generator *g)
 {
-    float **bufs[] = {&g->x0, &g->x1, &g->tmp, &g->img, &g->img_up, &g->styles, &g->ws_dev,
-                      &g->map_a, &g->map_b};
+    float **bufs[] = {&g->x0,    &g->x1,    &g->tmp,   &g->img,   &g->img_up, &g->styles,
+                      &g->ws_dev, &g->map_a, &g->map_b, &g->map_z, &g->map_c,  &g->emb};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
         release(g->b, *bufs[i]);
         *bufs[i] = NULL;
     }
+    release(g->b, g->u8);
+    g->u8 = NULL;
     free(g->seeds_dev);
     g->seeds_dev = NULL;
     g->cap = 0;
@@ -149,7 +310,21 @@ void fs_sg2_generator_free(fs_sg2_generator *g)
     if (!g)
         return;
     free_buffers(g);
-    free(g->const_host);
+    fs_backend *b = g->b;
+    for (int i = 0; i < g->n_blocks; i++) {
+        synth_block *bk = &g->blocks[i];
+        synth_layer *ls[] = {&bk->conv0, &bk->conv1, &bk->torgb};
+        for (int k = 0; k < 3; k++) {
+            b->ops->plan_free(b, ls[k]->plan);
+            b->ops->plan_free(b, ls[k]->affine_plan);
+        }
+        b->ops->plan_free(b, bk->skip_plan);
+        b->ops->plan_free(b, bk->skip_up_plan);
+        b->ops->plan_free(b, bk->img_up_plan);
+    }
+    b->ops->plan_free(b, g->embed_plan);
+    for (int i = 0; i < MAX_MAPPING_LAYERS; i++)
+        b->ops->plan_free(b, g->map_plans[i]);
     release(g->b, g->fir);
     fs_dev_weights_free(&g->dw);
     free(g);
@@ -174,190 +349,141 @@ static fs_status ensure_buffers(fs_sg2_generator *g, int n)
     map_w = map_w > (size_t)c->layer_features ? map_w : (size_t)c->layer_features;
     map_w = map_w > (size_t)c->w_dim ? map_w : (size_t)c->w_dim;
     fs_backend *b = g->b;
+    size_t zd = (size_t)c->z_dim > 0 ? (size_t)c->z_dim : 1;
+    size_t cd = (size_t)c->c_dim > 0 ? (size_t)c->c_dim : 1;
+    size_t ef = (size_t)c->embed_features > 0 ? (size_t)c->embed_features : 1;
     struct { float **p; size_t floats; } want[] = {
         {&g->x0, act * n},         {&g->x1, act * n},          {&g->tmp, act * n},
         {&g->img, ic * R * R * n}, {&g->img_up, ic * R * R * n}, {&g->styles, wmax * n},
         {&g->ws_dev, (size_t)g->num_ws * c->w_dim * n},
-        {&g->map_a, map_w * n},    {&g->map_b, map_w * n}};
+        {&g->map_a, map_w * n},    {&g->map_b, map_w * n},     {&g->map_z, zd * n},
+        {&g->map_c, cd * n},       {&g->emb, ef * n}};
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
         *want[i].p = b->ops->alloc(b, want[i].floats * sizeof(float));
         if (!*want[i].p) {
             free_buffers(g);
-            return FS_ERR_NOMEM;
+            return FS_ERR_NOMEM; /* the backend's alloc recorded the message */
         }
+    }
+    g->u8 = b->ops->alloc(b, ic * R * R * n);
+    if (!g->u8) {
+        free_buffers(g);
+        return FS_ERR_NOMEM;
     }
     g->seeds_dev = calloc((size_t)n, sizeof *g->seeds_dev);
     if (!g->seeds_dev) {
         free_buffers(g);
-        return fs_error(FS_ERR_NOMEM, "out of memory");
+        return fs_error(FS_ERR_NOMEM, "%s: out of memory for %d noise seeds",
+                        fs_weights_label(g->w), n);
     }
     g->cap = n;
+    return FS_OK;
+}
+
+/* The mapping network on the backend, leaving ws in g->ws_dev. z [n, z_dim]
+ * and c [n, c_dim] are host arrays: the only uploads. */
+static fs_status mapping_on_backend(fs_sg2_generator *g, const float *z, const float *c, int n,
+                                    float psi, int cutoff)
+{
+    const fs_sg2_config *cfg = &g->cfg;
+    fs_backend *b = g->b;
+    if (cfg->c_dim > 0 && !c)
+        return fs_error(FS_ERR_ARG, "%s: the generator is conditional (c_dim %lld): a label is "
+                        "required", fs_weights_label(g->w), (long long)cfg->c_dim);
+    int zd = (int)cfg->z_dim, ef = (int)cfg->embed_features, in0 = zd + ef;
+    /* x = [normalize(z), normalize(embed(c))] */
+    if (zd > 0) {
+        FS_TRY(b->ops->upload(b, g->map_z, z, (size_t)n * zd * sizeof(float)));
+        FS_TRY(b->ops->normalize_2nd_moment(b, g->map_z, n, zd));
+    }
+    const float *x0 = g->map_z;
+    if (cfg->c_dim > 0) {
+        FS_TRY(b->ops->upload(b, g->map_c, c, (size_t)n * cfg->c_dim * sizeof(float)));
+        fs_fc_args e = embed_args(g, g->map_c, g->emb, n);
+        FS_TRY(b->ops->fc(b, &e));
+        FS_TRY(b->ops->normalize_2nd_moment(b, g->emb, n, ef));
+        if (zd > 0)
+            FS_TRY(b->ops->copy_rows(b, g->map_a, (size_t)in0, g->map_z, (size_t)zd, (size_t)n,
+                                     (size_t)zd));
+        FS_TRY(b->ops->copy_rows(b, g->map_a + zd, (size_t)in0, g->emb, (size_t)ef, (size_t)n,
+                                 (size_t)ef));
+        x0 = g->map_a;
+    }
+    /* FC x L, ping-ponging between map_a and map_b (the first reads x0) */
+    const float *x = x0;
+    float *y = g->map_b;
+    for (int i = 0; i < cfg->mapping_layers; i++) {
+        fs_fc_args a = mapping_args(g, i, x, y, n);
+        FS_TRY(b->ops->fc(b, &a));
+        x = y;
+        y = y == g->map_b ? g->map_a : g->map_b;
+    }
+    /* broadcast to num_ws, then truncate toward w_avg */
+    size_t wd = (size_t)cfg->w_dim, row = (size_t)g->num_ws * wd;
+    for (int k = 0; k < g->num_ws; k++)
+        FS_TRY(b->ops->copy_rows(b, g->ws_dev + (size_t)k * wd, row, x, wd, (size_t)n, wd));
+    if (psi != 1.0f) {
+        int rows = cutoff < 0 || cutoff > g->num_ws ? g->num_ws : cutoff;
+        FS_TRY(b->ops->lerp_rows(b, g->ws_dev, g->w_avg, n, g->num_ws, (int)wd, 0, rows, psi));
+    }
     return FS_OK;
 }
 
 fs_status fs_sg2_generator_mapping(fs_sg2_generator *g, const float *z, const float *c, int n,
                                    float psi, int cutoff, float *ws)
 {
-    const fs_sg2_config *cfg = &g->cfg;
-    fs_backend *b = g->b;
     if (n <= 0)
         return fs_error(FS_ERR_ARG, "mapping: batch of %d", n);
-    if (cfg->c_dim > 0 && !c)
-        return fs_error(FS_ERR_ARG, "%s: the generator is conditional (c_dim %lld): a label is "
-                        "required", fs_weights_label(g->w), (long long)cfg->c_dim);
     FS_TRY(ensure_buffers(g, n));
-    int zd = (int)cfg->z_dim, ef = (int)cfg->embed_features, in0 = zd + ef;
-    /* x = [normalize(z), normalize(embed(c))], assembled on the host: z is
-     * already there and the embedding is a few hundred floats per sample. */
-    float *xin = malloc((size_t)n * in0 * sizeof *xin);
-    float *emb = cfg->c_dim > 0 ? malloc((size_t)n * ef * sizeof *emb) : NULL;
-    if (!xin || (cfg->c_dim > 0 && !emb)) {
-        free(xin);
-        free(emb);
-        return fs_error(FS_ERR_NOMEM, "out of memory");
-    }
-    for (int i = 0; i < n; i++) {
-        const float *zi = z + (size_t)i * zd;
-        float *r = xin + (size_t)i * in0, acc = 0;
-        for (int j = 0; j < zd; j++)
-            acc += zi[j] * zi[j];
-        float k = zd > 0 ? 1.0f / sqrtf(acc / (float)zd + 1e-8f) : 0.0f;
-        for (int j = 0; j < zd; j++)
-            r[j] = zi[j] * k;
-    }
-    fs_status s = FS_OK;
-    if (cfg->c_dim > 0) {
-        fs_fc_args e = {g->map_b, 0, fs_dev_weight(&g->dw, "mapping.embed.weight"),
-                        fs_dev_weight(&g->dw, "mapping.embed.bias"), g->map_a, n,
-                        (int)cfg->c_dim, ef, 1.0f / sqrtf((float)cfg->c_dim), 1.0f, 1.0f, 0.0f,
-                        FS_ACT_LINEAR};
-        s = b->ops->upload(b, g->map_b, c, (size_t)n * cfg->c_dim * sizeof(float));
-        if (s == FS_OK)
-            s = b->ops->fc(b, &e);
-        if (s == FS_OK)
-            s = b->ops->normalize_2nd_moment(b, g->map_a, n, ef);
-        if (s == FS_OK)
-            s = b->ops->download(b, emb, g->map_a, (size_t)n * ef * sizeof(float));
-        for (int i = 0; s == FS_OK && i < n; i++)
-            memcpy(xin + (size_t)i * in0 + zd, emb + (size_t)i * ef, (size_t)ef * sizeof *emb);
-    }
-    if (s == FS_OK)
-        s = b->ops->upload(b, g->map_a, xin, (size_t)n * in0 * sizeof(float));
-    free(xin);
-    free(emb);
-    FS_TRY(s);
-    float *x = g->map_a, *y = g->map_b;
-    int in = in0;
-    float lr = (float)cfg->mapping_lr_multiplier;
-    for (int i = 0; i < cfg->mapping_layers; i++) {
-        int o = i == cfg->mapping_layers - 1 ? (int)cfg->w_dim : (int)cfg->layer_features;
-        fs_fc_args a = {x, 0, fs_dev_weight(&g->dw, "mapping.fc%d.weight", i),
-                        fs_dev_weight(&g->dw, "mapping.fc%d.bias", i), y, n, in, o,
-                        lr / sqrtf((float)in), lr, 1.0f, 0.0f, FS_ACT_LRELU};
-        FS_TRY(b->ops->fc(b, &a));
-        float *t = x;
-        x = y;
-        y = t;
-        in = o;
-    }
-    /* broadcast to num_ws, then truncate toward w_avg */
-    int wd = (int)cfg->w_dim;
-    float *w_host = malloc((size_t)n * wd * sizeof *w_host);
-    if (!w_host)
-        return fs_error(FS_ERR_NOMEM, "out of memory");
-    s = b->ops->download(b, w_host, x, (size_t)n * wd * sizeof(float));
-    for (int i = 0; s == FS_OK && i < n; i++)
-        for (int k = 0; k < g->num_ws; k++)
-            memcpy(ws + ((size_t)i * g->num_ws + k) * wd, w_host + (size_t)i * wd,
-                   (size_t)wd * sizeof(float));
-    free(w_host);
-    FS_TRY(s);
-    if (psi != 1.0f) {
-        int rows = cutoff < 0 || cutoff > g->num_ws ? g->num_ws : cutoff;
-        float *avg = malloc((size_t)wd * sizeof *avg);
-        if (!avg)
-            return fs_error(FS_ERR_NOMEM, "out of memory");
-        s = b->ops->download(b, avg, fs_dev_weight(&g->dw, "mapping.w_avg"), (size_t)wd * sizeof(float));
-        for (int i = 0; s == FS_OK && i < n; i++)
-            for (int r = 0; r < rows; r++) {
-                float *v = ws + ((size_t)i * g->num_ws + r) * wd;
-                for (int j = 0; j < wd; j++)
-                    v[j] = avg[j] + psi * (v[j] - avg[j]);
-            }
-        free(avg);
-        FS_TRY(s);
-    }
-    return FS_OK;
-}
-
-/* styles = affine(w[:, w_index]) * gain, into g->styles [n, cin] */
-static fs_status styles_of(fs_sg2_generator *g, const synth_layer *l, int n, float gain)
-{
-    int wd = (int)g->cfg.w_dim;
-    fs_fc_args a = {g->ws_dev + (size_t)l->w_index * wd, g->num_ws * wd, l->affine_w, l->affine_b,
-                    g->styles, n, wd, l->cin, 1.0f / sqrtf((float)wd), 1.0f, gain, 0.0f,
-                    FS_ACT_LINEAR};
-    return g->b->ops->fc(g->b, &a);
-}
-
-/* Whether the official code runs the layers of the block at resolution res in
- * fp16: res >= max(2^(log2 R + 1 - num_fp16_res), 8) (networks.py
- * SynthesisNetwork / SynthesisBlock); never with num_fp16_res 0. */
-static int block_is_fp16(const fs_sg2_config *c, int res)
-{
-    if (c->num_fp16_res <= 0)
-        return 0;
-    int64_t e = fs_sg2_log2(c->img_resolution) + 1 - c->num_fp16_res;
-    int64_t fp16_res = e < 3 ? 8 : (int64_t)1 << e;
-    return res >= fp16_res;
+    FS_TRY(mapping_on_backend(g, z, c, n, psi, cutoff));
+    return g->b->ops->download(g->b, ws, g->ws_dev,
+                               (size_t)n * g->num_ws * g->cfg.w_dim * sizeof(float));
 }
 
 static fs_status run_layer(fs_sg2_generator *g, const synth_layer *l, const float *x, float *y,
-                           int n, const fs_sg2_synthesis_opts *o, float gain)
+                           int n, fs_noise_mode noise, float gain)
 {
-    float clamp = (float)g->cfg.conv_clamp;
-    FS_TRY(styles_of(g, l, n, l->demodulate ? 1.0f : 1.0f / sqrtf((float)l->cin)));
-    fs_modconv_args a;
-    memset(&a, 0, sizeof a);
-    a.x = x;
-    a.weight = l->weight;
-    a.styles = g->styles;
-    a.b = l->bias;
-    a.y = y;
-    a.n = n;
-    a.cin = l->cin;
-    a.cout = l->cout;
-    a.h = a.w = l->up == 2 ? l->res / 2 : l->res;
-    a.k = l->k;
-    a.up = l->up;
-    a.demodulate = l->demodulate;
-    a.fir = g->fir;
-    a.fir_len = (int)g->cfg.resample_filter_len;
-    a.noise_mode = l->demodulate ? o->noise_mode : FS_NOISE_NONE;
-    a.noise_const = l->noise_const;
-    a.noise_strength = l->noise_strength;
-    a.noise_seeds = g->seeds_dev;
-    a.noise_stream = l->stream;
-    a.act = l->demodulate ? FS_ACT_LRELU : FS_ACT_LINEAR;
-    a.gain = gain;
-    a.clamp = clamp > 0 ? clamp * gain : 0.0f;
-    a.fp16 = block_is_fp16(&g->cfg, l->res); /* read only by a CUDA backend in mixed precision */
+    fs_fc_args fa = affine_args(g, l, n, l->demodulate ? 1.0f : 1.0f / sqrtf((float)l->cin));
+    FS_TRY(g->b->ops->fc(g->b, &fa));
+    fs_modconv_args a = modconv_args(g, l, x, y, n, noise, gain);
     return g->b->ops->modconv(g->b, &a);
 }
 
-fs_status fs_sg2_generator_synthesis(fs_sg2_generator *g, const float *ws, int n,
-                                     const fs_sg2_synthesis_opts *o, float *img)
+/* Sample 0's features and image after a block, downloaded for the trace. */
+static fs_status trace_block(fs_sg2_generator *g, const synth_block *bk, const float *x,
+                             int have_img, const fs_sg2_synthesis_opts *o)
+{
+    fs_backend *b = g->b;
+    int ch = bk->conv1.cout, ic = (int)g->cfg.img_channels;
+    size_t plane = (size_t)bk->res * bk->res;
+    float *hx = malloc((size_t)ch * plane * sizeof *hx);
+    float *hi = malloc((size_t)ic * plane * sizeof *hi);
+    fs_status st = hx && hi ? FS_OK
+                            : fs_error(FS_ERR_NOMEM, "%s: out of memory for a block trace",
+                                       fs_weights_label(g->w));
+    if (st == FS_OK)
+        st = b->ops->download(b, hx, x, (size_t)ch * plane * sizeof(float));
+    if (st == FS_OK && have_img)
+        st = b->ops->download(b, hi, g->img, (size_t)ic * plane * sizeof(float));
+    if (st == FS_OK)
+        o->trace(o->trace_user, bk->res, hx, ch, have_img ? hi : NULL, ic);
+    free(hx);
+    free(hi);
+    return st;
+}
+
+/* The synthesis network on the backend, from g->ws_dev to g->img. */
+static fs_status synthesis_on_backend(fs_sg2_generator *g, int n, const fs_sg2_synthesis_opts *o)
 {
     const fs_sg2_config *c = &g->cfg;
     fs_backend *b = g->b;
-    FS_TRY(ensure_buffers(g, n));
     if (o->noise_mode == FS_NOISE_RANDOM) {
         if (!o->noise_seeds)
             return fs_error(FS_ERR_ARG, "synthesis: random noise needs per-sample seeds");
         memcpy(g->seeds_dev, o->noise_seeds, (size_t)n * sizeof *g->seeds_dev);
     }
-    FS_TRY(b->ops->upload(b, g->ws_dev, ws, (size_t)n * g->num_ws * c->w_dim * sizeof(float)));
     int ic = (int)c->img_channels;
+    fs_noise_mode nm = o->noise_mode;
     float *x = g->x0, *y = g->x1;
     int have_img = 0;
     for (int i = 0; i < g->n_blocks; i++) {
@@ -366,38 +492,31 @@ fs_status fs_sg2_generator_synthesis(fs_sg2_generator *g, const float *ws, int n
         size_t plane = (size_t)res * res;
         if (!bk->has_conv0) {
             /* the learned constant, the same for every sample */
-            size_t bytes = (size_t)bk->conv1.cin * plane * sizeof(float);
-            for (int s = 0; s < n; s++)
-                FS_TRY(b->ops->upload(b, x + (size_t)s * bk->conv1.cin * plane, g->const_host, bytes));
-            FS_TRY(run_layer(g, &bk->conv1, x, y, n, o, 1.0f));
+            size_t len = (size_t)bk->conv1.cin * plane;
+            FS_TRY(b->ops->copy_rows(b, x, len, g->const_dev, 0, (size_t)n, len));
+            FS_TRY(run_layer(g, &bk->conv1, x, y, n, nm, 1.0f));
         } else if (bk->skip_w) {
             /* resnet: y = skip(x) * sqrt(.5) + conv1(conv0(x)) * sqrt(.5) */
             float g2 = sqrtf(0.5f);
-            fs_conv2d_args sk = {x, bk->skip_w, NULL, g->tmp, n, bk->conv0.cin, bk->conv0.cout,
-                                 res / 2, res / 2, 1, 1, NULL, 0,
-                                 1.0f / sqrtf((float)bk->conv0.cin), 1.0f, 0.0f, FS_ACT_LINEAR,
-                                 1, 0};
+            fs_conv2d_args sk = skip_args(g, bk, x, g->tmp, n);
             FS_TRY(b->ops->conv2d(b, &sk));
-            /* 1x1 conv, then the FIR up-sampling (pad 2/1, gain 4), into y */
-            fs_upfirdn2d_args up = {g->tmp, y, n * bk->conv0.cout, res / 2, res / 2, 2, 1, 2, 1,
-                                    g->fir, (int)c->resample_filter_len, 4.0f};
+            fs_upfirdn2d_args up = up_args(g, res, g->tmp, y, n * bk->conv0.cout, bk->skip_up_plan);
             FS_TRY(b->ops->upfirdn2d(b, &up));
             /* the official skip layer has no conv_clamp */
             FS_TRY(b->ops->bias_act(b, y, NULL, n, bk->conv0.cout, plane, FS_ACT_LINEAR, g2, 0.0f));
-            FS_TRY(run_layer(g, &bk->conv0, x, g->tmp, n, o, 1.0f));
-            FS_TRY(run_layer(g, &bk->conv1, g->tmp, x, n, o, g2));
+            FS_TRY(run_layer(g, &bk->conv0, x, g->tmp, n, nm, 1.0f));
+            FS_TRY(run_layer(g, &bk->conv1, g->tmp, x, n, nm, g2));
             FS_TRY(b->ops->axpby(b, y, x, (size_t)n * bk->conv1.cout * plane, 1.0f, 1.0f));
         } else {
-            FS_TRY(run_layer(g, &bk->conv0, x, g->tmp, n, o, 1.0f));
-            FS_TRY(run_layer(g, &bk->conv1, g->tmp, y, n, o, 1.0f));
+            FS_TRY(run_layer(g, &bk->conv0, x, g->tmp, n, nm, 1.0f));
+            FS_TRY(run_layer(g, &bk->conv1, g->tmp, y, n, nm, 1.0f));
         }
         float *t = x;
         x = y;
         y = t;
         /* x holds the block's features; now the image path */
         if (have_img) {
-            fs_upfirdn2d_args up = {g->img, g->img_up, n * ic, res / 2, res / 2, 2, 1, 2, 1,
-                                    g->fir, (int)c->resample_filter_len, 4.0f};
+            fs_upfirdn2d_args up = up_args(g, res, g->img, g->img_up, n * ic, bk->img_up_plan);
             FS_TRY(b->ops->upfirdn2d(b, &up));
             float *ti = g->img;
             g->img = g->img_up;
@@ -405,29 +524,58 @@ fs_status fs_sg2_generator_synthesis(fs_sg2_generator *g, const float *ws, int n
         }
         if (bk->has_torgb) {
             if (have_img) {
-                FS_TRY(run_layer(g, &bk->torgb, x, g->img_up, n, o, 1.0f));
+                FS_TRY(run_layer(g, &bk->torgb, x, g->img_up, n, nm, 1.0f));
                 FS_TRY(b->ops->axpby(b, g->img, g->img_up, (size_t)n * ic * plane, 1.0f, 1.0f));
             } else {
-                FS_TRY(run_layer(g, &bk->torgb, x, g->img, n, o, 1.0f));
+                FS_TRY(run_layer(g, &bk->torgb, x, g->img, n, nm, 1.0f));
                 have_img = 1;
             }
         }
-        if (o->trace) {
-            int ch = bk->conv1.cout;
-            float *hx = malloc((size_t)ch * plane * sizeof *hx);
-            float *hi = malloc((size_t)ic * plane * sizeof *hi);
-            fs_status st = hx && hi ? FS_OK : fs_error(FS_ERR_NOMEM, "out of memory");
-            if (st == FS_OK)
-                st = b->ops->download(b, hx, x, (size_t)ch * plane * sizeof(float));
-            if (st == FS_OK && have_img)
-                st = b->ops->download(b, hi, g->img, (size_t)ic * plane * sizeof(float));
-            if (st == FS_OK)
-                o->trace(o->trace_user, res, hx, ch, have_img ? hi : NULL, ic);
-            free(hx);
-            free(hi);
-            FS_TRY(st);
-        }
+        if (o->trace)
+            FS_TRY(trace_block(g, bk, x, have_img, o));
     }
+    return FS_OK;
+}
+
+fs_status fs_sg2_generator_synthesis(fs_sg2_generator *g, const float *ws, int n,
+                                     const fs_sg2_synthesis_opts *o, float *img)
+{
+    const fs_sg2_config *c = &g->cfg;
+    fs_backend *b = g->b;
+    if (n <= 0)
+        return fs_error(FS_ERR_ARG, "synthesis: batch of %d", n);
+    FS_TRY(ensure_buffers(g, n));
+    FS_TRY(b->ops->upload(b, g->ws_dev, ws, (size_t)n * g->num_ws * c->w_dim * sizeof(float)));
+    FS_TRY(synthesis_on_backend(g, n, o));
     size_t R = (size_t)c->img_resolution;
-    return b->ops->download(b, img, g->img, (size_t)n * ic * R * R * sizeof(float));
+    return b->ops->download(b, img, g->img, (size_t)n * c->img_channels * R * R * sizeof(float));
+}
+
+fs_status fs_sg2_generate(fs_sg2_generator *g, const fs_sg2_generate_args *a)
+{
+    const fs_sg2_config *c = &g->cfg;
+    fs_backend *b = g->b;
+    int n = a->n;
+    if (n <= 0)
+        return fs_error(FS_ERR_ARG, "generate: batch of %d", n);
+    if (!a->z == !a->ws)
+        return fs_error(FS_ERR_ARG, "generate: give exactly one of z and ws");
+    FS_TRY(ensure_buffers(g, n));
+    size_t ws_bytes = (size_t)n * g->num_ws * c->w_dim * sizeof(float);
+    if (a->z)
+        FS_TRY(mapping_on_backend(g, a->z, a->c, n, a->psi, a->cutoff));
+    else
+        FS_TRY(b->ops->upload(b, g->ws_dev, a->ws, ws_bytes));
+    fs_sg2_synthesis_opts so = {.noise_mode = a->noise_mode, .noise_seeds = a->noise_seeds};
+    FS_TRY(synthesis_on_backend(g, n, &so));
+    size_t R = (size_t)c->img_resolution, ic = (size_t)c->img_channels;
+    if (a->images) {
+        FS_TRY(b->ops->to_uint8(b, g->img, g->u8, n, (int)ic, (int)R, (int)R));
+        FS_TRY(b->ops->download(b, a->images, g->u8, (size_t)n * ic * R * R));
+    }
+    if (a->ws_out)
+        FS_TRY(b->ops->download(b, a->ws_out, g->ws_dev, ws_bytes));
+    if (a->img_out)
+        FS_TRY(b->ops->download(b, a->img_out, g->img, (size_t)n * ic * R * R * sizeof(float)));
+    return FS_OK;
 }
