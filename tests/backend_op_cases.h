@@ -14,7 +14,9 @@
  *                  (fc, conv2d); the CVAE-GAN's plain layers say 1
  *   bgain 0     -> 1 (fc)
  *   fir_len 0   -> 4, StyleGAN2's [1, 3, 3, 1] (modconv up 2, conv2d down 2,
- *                  upfirdn2d); random_fir 1 draws a non-separable filter
+ *                  upfirdn2d); random_fir 1 draws a non-separable filter,
+ *                  2 an asymmetric separable one (an outer product), so that
+ *                  a flipped filter shows on either path of a backend
  * Shapes: n is the batch (samples); ops that work per channel
  * (upfirdn2d, avg_pool2d) see n * cin planes. The test batches are small;
  * --batch (test --perf, bench) overrides n. */
@@ -268,6 +270,9 @@ static const fs_op_case fs_op_cases[] = {
     {.name = "odd.modconv.up.randfir", .op = FS_CASE_MODCONV, .n = 3, .cin = 5, .cout = 7,
      .h = 6, .w = 5, .k = 3, .up = 2, .demod = 1, .noise = FS_NOISE_RANDOM,
      .act = FS_ACT_RELU, .random_fir = 1},
+    {.name = "odd.modconv.up.sepfir", .op = FS_CASE_MODCONV, .n = 2, .cin = 8, .cout = 6,
+     .h = 5, .w = 7, .k = 3, .up = 2, .demod = 1, .noise = FS_NOISE_CONST,
+     .act = FS_ACT_LRELU, .random_fir = 2},
     {.name = "odd.modconv.up.nodemod", .op = FS_CASE_MODCONV, .n = 2, .cin = 32, .cout = 48,
      .h = 12, .w = 12, .k = 3, .up = 2, .demod = 0, .noise = FS_NOISE_NONE,
      .act = FS_ACT_LRELU},
@@ -283,6 +288,10 @@ static const fs_op_case fs_op_cases[] = {
     {.name = "odd.conv2d.down.randfir", .op = FS_CASE_CONV2D, .n = 2, .cin = 16, .cout = 24,
      .h = 9, .w = 11, .k = 3, .down = 2, .random_fir = 1, .act = FS_ACT_TANH, .gain = 1.1f,
      .clamp = 0.9f},
+    {.name = "odd.conv2d.down.sepfir", .op = FS_CASE_CONV2D, .n = 2, .cin = 16, .cout = 8,
+     .h = 11, .w = 9, .k = 3, .down = 2, .random_fir = 2, .act = FS_ACT_LRELU},
+    {.name = "odd.conv2d.skip.sepfir", .op = FS_CASE_CONV2D, .n = 2, .cin = 16, .cout = 8,
+     .h = 8, .w = 12, .k = 1, .down = 2, .random_fir = 2, .act = FS_ACT_LINEAR},
     {.name = "odd.conv2d.skip.randfir", .op = FS_CASE_CONV2D, .n = 2, .cin = 16, .cout = 24,
      .h = 10, .w = 6, .k = 1, .down = 2, .random_fir = 1, .act = FS_ACT_RELU},
     {.name = "odd.conv2d.stride3", .op = FS_CASE_CONV2D, .n = 2, .cin = 7, .cout = 9, .h = 13,
@@ -295,6 +304,10 @@ static const fs_op_case fs_op_cases[] = {
      .no_bias = 1},
     {.name = "odd.upfirdn2d.updown", .op = FS_CASE_UPFIRDN2D, .n = 5, .cin = 1, .h = 9, .w = 7,
      .up = 2, .down = 2, .pad = 1, .pad1 = 2, .fir_len = 3, .random_fir = 1, .gain = 2},
+    {.name = "odd.upfirdn2d.up.sepfir", .op = FS_CASE_UPFIRDN2D, .n = 2, .cin = 3, .h = 9,
+     .w = 7, .up = 2, .down = 1, .pad = 2, .pad1 = 1, .random_fir = 2, .gain = 4},
+    {.name = "odd.upfirdn2d.down.sepfir", .op = FS_CASE_UPFIRDN2D, .n = 2, .cin = 3, .h = 12,
+     .w = 10, .up = 1, .down = 2, .pad = 1, .pad1 = 1, .random_fir = 2, .gain = 1},
     {.name = "odd.upfirdn2d.crop", .op = FS_CASE_UPFIRDN2D, .n = 4, .cin = 1, .h = 16, .w = 12,
      .up = 1, .down = 1, .pad = -1, .pad1 = 0, .random_fir = 1, .gain = 1},
     {.name = "odd.upfirdn2d.up3", .op = FS_CASE_UPFIRDN2D, .n = 3, .cin = 1, .h = 10, .w = 10,

@@ -258,15 +258,22 @@ static void fill_uint8_inputs(uint64_t *s, float *x, size_t total)
     }
 }
 
-/* StyleGAN's [1, 3, 3, 1] outer product normalised to sum 1, or a random
- * non-separable filter (where flipping it or not shows). */
+/* StyleGAN's [1, 3, 3, 1] outer product normalised to sum 1; random 1: a
+ * random non-separable filter, 2: the outer product of two different random
+ * taps (separable, asymmetric), where flipping it or not shows. */
 static void fill_fir(uint64_t *s, float *f, int fl, int random)
 {
     static const double t4[4] = {1, 3, 3, 1};
+    float v[32], h[32];
+    for (int i = 0; i < fl; i++) {
+        v[i] = uniform(s, 0.1f, 1.0f);
+        h[i] = uniform(s, -0.3f, 1.0f);
+    }
     for (int y = 0; y < fl; y++)
         for (int x = 0; x < fl; x++)
-            f[y * fl + x] = random || fl != 4 ? uniform(s, -0.2f, 0.5f)
-                                              : (float)(t4[y] * t4[x] / 64.0);
+            f[y * fl + x] = random == 2                ? v[y] * h[x]
+                            : random || fl != 4 ? uniform(s, -0.2f, 0.5f)
+                                                : (float)(t4[y] * t4[x] / 64.0);
 }
 
 static int inst_make(inst *I, const fs_op_case *c, int n, uint64_t seed, const ranges *rg)
