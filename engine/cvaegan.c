@@ -1,22 +1,30 @@
-/* The CVAE-GAN forward passes as backend operations (specs/cvaegan.md). */
+/* The CVAE-GAN forward passes as backend operations (docs/cvaegan.md).
+ *
+ * Each network is one walk over its layers. At init every walk runs once
+ * with planning set and n = 0, planning the conv, transposed-conv and fc
+ * layers on the backend (fs_plan_table); the forwards then run the same
+ * walks with the plans. Ops without a plan are skipped in the plan walk (RUN). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cvaegan.h"
-#include "stylegan2_weights.h"
+#include "dev_weights.h"
 
 struct fs_cvaegan {
     fs_backend *b;
     const fs_weights *w;
     fs_cvaegan_config cfg;
     fs_dev_weights dw;
+    fs_plan_table plans;
     int cap;
     float *a, *bb, *t, *in, *vec, *pooled;
 };
 
 const fs_cvaegan_config *fs_cvaegan_get_config(const fs_cvaegan *m) { return &m->cfg; }
+
+static fs_status plan_network(fs_cvaegan *m);
 
 fs_status fs_cvaegan_init(fs_cvaegan **out, const fs_weights *w, fs_backend *b)
 {
@@ -26,15 +34,18 @@ fs_status fs_cvaegan_init(fs_cvaegan **out, const fs_weights *w, fs_backend *b)
                         fs_family_name(fs_weights_family(w)));
     fs_cvaegan *m = calloc(1, sizeof *m);
     if (!m)
-        return fs_error(FS_ERR_NOMEM, "out of memory");
+        return fs_error(FS_ERR_NOMEM, "%s: out of memory for the CVAE-GAN", fs_weights_label(w));
     m->b = b;
     m->w = w;
+    m->plans.b = b;
     /* The family check: a model never trusts a file it did not check. */
     fs_status s = fs_cvaegan_check_weights(w);
     if (s == FS_OK)
         s = fs_cvaegan_config_from_weights(w, &m->cfg);
     if (s == FS_OK)
         s = fs_dev_weights_upload(&m->dw, w, b);
+    if (s == FS_OK)
+        s = plan_network(m);
     if (s != FS_OK) {
         fs_cvaegan_free(m);
         return s;
@@ -59,6 +70,7 @@ void fs_cvaegan_free(fs_cvaegan *m)
     if (!m)
         return;
     free_buffers(m);
+    fs_plan_table_free(&m->plans);
     fs_dev_weights_free(&m->dw);
     free(m);
 }
@@ -84,36 +96,78 @@ static fs_status ensure_buffers(fs_cvaegan *m, int n)
         *want[i].p = m->b->ops->alloc(m->b, want[i].floats * sizeof(float));
         if (!*want[i].p) {
             free_buffers(m);
-            return FS_ERR_NOMEM;
+            return FS_ERR_NOMEM; /* the backend's alloc recorded the message */
         }
     }
     m->cap = n;
     return FS_OK;
 }
 
+/* In the plan walk, only the planned layers act. */
+#define RUN(call)                                                                          \
+    do {                                                                                   \
+        if (!m->plans.planning)                                                            \
+            FS_TRY(call);                                                                  \
+    } while (0)
+
 static fs_status conv(fs_cvaegan *m, const char *name, int has_bias, const float *x, float *y,
                       int n, int cin, int cout, int h, int k, int stride, int pad, fs_act act)
 {
-    fs_conv2d_args a = {x, fs_dev_weight(&m->dw, "%s.weight", name),
-                        has_bias ? fs_dev_weight(&m->dw, "%s.bias", name) : NULL,
-                        y, n, cin, cout, h, h, k, 1, NULL, 0, 1.0f, 1.0f, 0.0f, act, stride, pad};
+    fs_conv2d_args a = {
+        .x = x, .weight = fs_dev_weight(&m->dw, "%s.weight", name),
+        .b = has_bias ? fs_dev_weight(&m->dw, "%s.bias", name) : NULL, .y = y, .n = n,
+        .cin = cin, .cout = cout, .h = h, .w = h, .k = k, .down = 1, .weight_gain = 1.0f,
+        .gain = 1.0f, .clamp = 0.0f, .act = act, .stride = stride, .pad = pad,
+        .plan = fs_plan_table_get(&m->plans, name),
+    };
+    if (m->plans.planning)
+        return fs_plan_table_add(&m->plans, name, FS_OP_CONV2D, &a);
     return m->b->ops->conv2d(m->b, &a);
+}
+
+/* Linear layer: plain PyTorch nn.Linear (no equalised-lr gains). */
+static fs_status linear(fs_cvaegan *m, const char *name, const float *x, float *y, int n, int in,
+                        int out, fs_act act)
+{
+    fs_fc_args f = {
+        .x = x, .w = fs_dev_weight(&m->dw, "%s.weight", name),
+        .b = fs_dev_weight(&m->dw, "%s.bias", name), .y = y, .n = n, .in = in, .out = out,
+        .weight_gain = 1.0f, .bias_gain = 1.0f, .gain = 1.0f, .clamp = 0.0f, .act = act,
+        .plan = fs_plan_table_get(&m->plans, name),
+    };
+    if (m->plans.planning)
+        return fs_plan_table_add(&m->plans, name, FS_OP_FC, &f);
+    return m->b->ops->fc(m->b, &f);
+}
+
+static fs_status deconv(fs_cvaegan *m, const char *name, const float *x, float *y, int n,
+                        int cin, int cout, int h)
+{
+    fs_conv_transpose2d_args t = {
+        .x = x, .weight = fs_dev_weight(&m->dw, "%s.weight", name),
+        .b = fs_dev_weight(&m->dw, "%s.bias", name), .y = y, .n = n, .cin = cin, .cout = cout,
+        .h = h, .w = h, .k = 4, .stride = 2, .pad = 1, .plan = fs_plan_table_get(&m->plans, name),
+    };
+    if (m->plans.planning)
+        return fs_plan_table_add(&m->plans, name, FS_OP_CONV_TRANSPOSE2D, &t);
+    return m->b->ops->conv_transpose2d(m->b, &t);
 }
 
 static fs_status inorm(fs_cvaegan *m, const char *name, float *x, int n, int c, int h, fs_act act)
 {
+    if (m->plans.planning)
+        return FS_OK;
     return m->b->ops->instance_norm(m->b, x, fs_dev_weight(&m->dw, "%s.weight", name),
                                     fs_dev_weight(&m->dw, "%s.bias", name), n, c,
                                     (size_t)h * h, 1e-5f, act);
 }
 
-fs_status fs_cvaegan_encode(fs_cvaegan *m, const float *x_host, int n, float *mu, float *logvar)
+/* The encoder from m->in. */
+static fs_status encode_walk(fs_cvaegan *m, int n, float *mu, float *logvar)
 {
     const fs_cvaegan_config *c = &m->cfg;
     fs_backend *b = m->b;
-    FS_TRY(ensure_buffers(m, n));
     int R = (int)c->img_resolution, w = (int)c->width;
-    FS_TRY(b->ops->upload(b, m->in, x_host, (size_t)n * 3 * R * R * sizeof(float)));
     FS_TRY(conv(m, "encoder.stem_conv", 0, m->in, m->a, n, 3, w, R, 3, 1, 1, FS_ACT_LINEAR));
     FS_TRY(inorm(m, "encoder.stem_norm", m->a, n, w, R, FS_ACT_RELU));
     static const int mult[5] = {1, 2, 4, 8, 8};
@@ -133,69 +187,84 @@ fs_status fs_cvaegan_encode(fs_cvaegan *m, const float *x_host, int n, float *mu
         snprintf(name, sizeof name, "encoder.blocks.%d.skip", i);
         FS_TRY(conv(m, name, 0, x, m->t, n, cin, cout, h, 1, 2, 0, FS_ACT_LINEAR));
         size_t len = (size_t)n * cout * oh * oh;
-        FS_TRY(b->ops->axpby(b, y, m->t, len, 1.0f, 1.0f));
-        FS_TRY(b->ops->bias_act(b, y, NULL, 1, 1, len, FS_ACT_RELU, 1.0f, 0.0f));
+        RUN(b->ops->axpby(b, y, m->t, len, 1.0f, 1.0f));
+        RUN(b->ops->bias_act(b, y, NULL, 1, 1, len, FS_ACT_RELU, 1.0f, 0.0f));
         float *tt = x;
         x = y;
         y = tt;
         h = oh;
     }
     int flat = 8 * w * h * h, z = (int)c->z_dim;
-    fs_fc_args f = {x, 0, fs_dev_weight(&m->dw, "encoder.fc_mu.weight"),
-                    fs_dev_weight(&m->dw, "encoder.fc_mu.bias"), m->vec, n, flat, z, 1.0f, 1.0f,
-                    1.0f, 0.0f, FS_ACT_LINEAR};
-    FS_TRY(b->ops->fc(b, &f));
-    FS_TRY(b->ops->download(b, mu, m->vec, (size_t)n * z * sizeof(float)));
-    f.w = fs_dev_weight(&m->dw, "encoder.fc_logvar.weight");
-    f.b = fs_dev_weight(&m->dw, "encoder.fc_logvar.bias");
-    FS_TRY(b->ops->fc(b, &f));
-    return b->ops->download(b, logvar, m->vec, (size_t)n * z * sizeof(float));
+    FS_TRY(linear(m, "encoder.fc_mu", x, m->vec, n, flat, z, FS_ACT_LINEAR));
+    RUN(b->ops->download(b, mu, m->vec, (size_t)n * z * sizeof(float)));
+    FS_TRY(linear(m, "encoder.fc_logvar", x, m->vec, n, flat, z, FS_ACT_LINEAR));
+    RUN(b->ops->download(b, logvar, m->vec, (size_t)n * z * sizeof(float)));
+    return FS_OK;
 }
 
-fs_status fs_cvaegan_generate(fs_cvaegan *m, const float *z, const float *c_host, int n, float *img)
+fs_status fs_cvaegan_encode(fs_cvaegan *m, const float *x_host, int n, float *mu, float *logvar)
+{
+    if (n <= 0)
+        return fs_error(FS_ERR_ARG, "encode: batch of %d", n);
+    FS_TRY(ensure_buffers(m, n));
+    int R = (int)m->cfg.img_resolution;
+    FS_TRY(m->b->ops->upload(m->b, m->in, x_host, (size_t)n * 3 * R * R * sizeof(float)));
+    return encode_walk(m, n, mu, logvar);
+}
+
+/* The generator from [z, c] in m->vec. */
+static fs_status generate_walk(fs_cvaegan *m, int n, float *img)
 {
     const fs_cvaegan_config *c = &m->cfg;
     fs_backend *b = m->b;
-    FS_TRY(ensure_buffers(m, n));
-    int zd = (int)c->z_dim, nid = (int)c->n_id, in = zd + nid, c0 = 8 * (int)c->width;
-    float *cat = malloc((size_t)n * in * sizeof *cat);
-    if (!cat)
-        return fs_error(FS_ERR_NOMEM, "out of memory");
-    for (int i = 0; i < n; i++) {
-        memcpy(cat + (size_t)i * in, z + (size_t)i * zd, (size_t)zd * sizeof *cat);
-        memcpy(cat + (size_t)i * in + zd, c_host + (size_t)i * nid, (size_t)nid * sizeof *cat);
-    }
-    fs_status s = b->ops->upload(b, m->vec, cat, (size_t)n * in * sizeof *cat);
-    free(cat);
-    FS_TRY(s);
-    fs_fc_args f = {m->vec, 0, fs_dev_weight(&m->dw, "generator.fc.weight"),
-                    fs_dev_weight(&m->dw, "generator.fc.bias"), m->a, n, in, 4 * c0, 1.0f, 1.0f,
-                    1.0f, 0.0f, FS_ACT_RELU};
-    FS_TRY(b->ops->fc(b, &f)); /* [n, 4 c0] is already [n, c0, 2, 2] */
+    int in = (int)(c->z_dim + c->n_id), c0 = 8 * (int)c->width;
+    /* [n, 4 c0] is already [n, c0, 2, 2] */
+    FS_TRY(linear(m, "generator.fc", m->vec, m->a, n, in, 4 * c0, FS_ACT_RELU));
     float *x = m->a, *y = m->bb;
     int h = 2, cin = c0, nd = fs_cvaegan_num_deconvs(c);
     char name[64];
     for (int i = 0; i < nd; i++) {
         int cout = (int)fs_cvaegan_deconv_out(c, i);
         snprintf(name, sizeof name, "generator.deconvs.%d", i);
-        fs_conv_transpose2d_args t = {x, fs_dev_weight(&m->dw, "%s.weight", name),
-                                      fs_dev_weight(&m->dw, "%s.bias", name), y, n, cin, cout, h, h,
-                                      4, 2, 1};
-        FS_TRY(b->ops->conv_transpose2d(b, &t));
+        FS_TRY(deconv(m, name, x, y, n, cin, cout, h));
         h *= 2;
         if (i < nd - 1) {
             snprintf(name, sizeof name, "generator.norms.%d", i);
             FS_TRY(inorm(m, name, y, n, cout, h, FS_ACT_RELU));
         } else {
-            FS_TRY(b->ops->bias_act(b, y, NULL, 1, 1, (size_t)n * cout * h * h, FS_ACT_TANH, 1.0f,
-                                    0.0f));
+            RUN(b->ops->bias_act(b, y, NULL, 1, 1, (size_t)n * cout * h * h, FS_ACT_TANH, 1.0f,
+                                 0.0f));
         }
         float *tt = x;
         x = y;
         y = tt;
         cin = cout;
     }
-    return b->ops->download(b, img, x, (size_t)n * 3 * h * h * sizeof(float));
+    RUN(b->ops->download(b, img, x, (size_t)n * 3 * h * h * sizeof(float)));
+    return FS_OK;
+}
+
+fs_status fs_cvaegan_generate(fs_cvaegan *m, const float *z, const float *c_host, int n, float *img)
+{
+    const fs_cvaegan_config *c = &m->cfg;
+    fs_backend *b = m->b;
+    if (n <= 0)
+        return fs_error(FS_ERR_ARG, "generate: batch of %d", n);
+    FS_TRY(ensure_buffers(m, n));
+    size_t zd = (size_t)c->z_dim, nid = (size_t)c->n_id, in = zd + nid;
+    /* [z, c] rows, assembled on the host: one upload */
+    float *cat = malloc((size_t)n * in * sizeof *cat);
+    if (!cat)
+        return fs_error(FS_ERR_NOMEM, "%s: out of memory for %d generator inputs",
+                        fs_weights_label(m->w), n);
+    for (int i = 0; i < n; i++) {
+        memcpy(cat + (size_t)i * in, z + (size_t)i * zd, zd * sizeof *cat);
+        memcpy(cat + (size_t)i * in + zd, c_host + (size_t)i * nid, nid * sizeof *cat);
+    }
+    fs_status s = b->ops->upload(b, m->vec, cat, (size_t)n * in * sizeof *cat);
+    free(cat);
+    FS_TRY(s);
+    return generate_walk(m, n, img);
 }
 
 /* One discriminator on an image already in backend memory. */
@@ -217,16 +286,34 @@ static fs_status disc(fs_cvaegan *m, int k, const float *img, int n, int res, fl
     }
     snprintf(name, sizeof name, "discriminators.%d.src", k);
     FS_TRY(conv(m, name, 0, x, m->t, n, ch, 1, h, 3, 1, 1, FS_ACT_LINEAR));
-    FS_TRY(b->ops->download(b, src, m->t, (size_t)n * h * h * sizeof(float)));
+    RUN(b->ops->download(b, src, m->t, (size_t)n * h * h * sizeof(float)));
     snprintf(name, sizeof name, "discriminators.%d.cls", k);
     FS_TRY(conv(m, name, 0, x, m->t, n, ch, (int)m->cfg.n_id, h, h, 1, 0, FS_ACT_LINEAR));
-    return b->ops->download(b, cls, m->t, (size_t)n * m->cfg.n_id * sizeof(float));
+    RUN(b->ops->download(b, cls, m->t, (size_t)n * m->cfg.n_id * sizeof(float)));
+    return FS_OK;
+}
+
+static fs_status plan_network(fs_cvaegan *m)
+{
+    int R = (int)m->cfg.img_resolution;
+    m->plans.planning = 1;
+    fs_status s = encode_walk(m, 0, NULL, NULL);
+    if (s == FS_OK)
+        s = generate_walk(m, 0, NULL);
+    if (s == FS_OK)
+        s = disc(m, 0, NULL, 0, R, NULL, NULL);
+    if (s == FS_OK)
+        s = disc(m, 1, NULL, 0, R / 2, NULL, NULL);
+    m->plans.planning = 0;
+    return s;
 }
 
 fs_status fs_cvaegan_discriminate(fs_cvaegan *m, const float *img, int n, float *d1_src,
                                   float *d1_cls, float *d2_src, float *d2_cls)
 {
     fs_backend *b = m->b;
+    if (n <= 0)
+        return fs_error(FS_ERR_ARG, "discriminate: batch of %d", n);
     FS_TRY(ensure_buffers(m, n));
     int R = (int)m->cfg.img_resolution;
     FS_TRY(b->ops->upload(b, m->in, img, (size_t)n * 3 * R * R * sizeof(float)));

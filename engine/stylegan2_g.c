@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "stylegan2.h"
-#include "stylegan2_weights.h"
+#include "dev_weights.h"
 
 typedef struct {
     const float *weight, *bias, *affine_w, *affine_b, *noise_const;

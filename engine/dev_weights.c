@@ -1,9 +1,11 @@
-/* Tensor upload: each flat-file tensor converted to float32 once, at init. */
-#include "stylegan2_weights.h"
+/* Tensor upload (each flat-file tensor converted to float32 once, at init),
+ * the FIR upload and the named layer plans. */
+#include "dev_weights.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 fs_status fs_dev_weights_upload(fs_dev_weights *dw, const fs_weights *w, fs_backend *b)
 {
@@ -96,4 +98,51 @@ fs_status fs_dev_fir(fs_backend *b, const double *taps, int n, float **out)
     if (!*out)
         return FS_ERR_NOMEM;
     return b->ops->upload(b, *out, f2, (size_t)n * n * sizeof(float));
+}
+
+/* a few dozen layers: a scan costs nothing next to any op */
+static const fs_named_plan *find(const fs_plan_table *t, const char *name)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (!strcmp(t->items[i].name, name))
+            return &t->items[i];
+    return NULL;
+}
+
+fs_status fs_plan_table_add(fs_plan_table *t, const char *name, fs_op_kind kind,
+                            const void *args)
+{
+    if (find(t, name))
+        return FS_OK;
+    if (strlen(name) >= sizeof t->items[0].name)
+        return fs_error(FS_ERR_ARG, "layer name '%s' too long for a plan", name);
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 32;
+        fs_named_plan *p = realloc(t->items, cap * sizeof *p);
+        if (!p)
+            return fs_error(FS_ERR_NOMEM, "out of memory for %zu layer plans", cap);
+        t->items = p;
+        t->cap = cap;
+    }
+    fs_named_plan *e = &t->items[t->n];
+    memset(e, 0, sizeof *e);
+    strcpy(e->name, name);
+    FS_TRY(t->b->ops->plan(t->b, kind, args, &e->plan));
+    t->n++;
+    return FS_OK;
+}
+
+const fs_plan *fs_plan_table_get(const fs_plan_table *t, const char *name)
+{
+    const fs_named_plan *e = find(t, name);
+    return e ? e->plan : NULL;
+}
+
+void fs_plan_table_free(fs_plan_table *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        t->b->ops->plan_free(t->b, t->items[i].plan);
+    free(t->items);
+    t->items = NULL;
+    t->n = t->cap = 0;
 }

@@ -1,0 +1,51 @@
+/* What every model keeps on its backend: the flat file's tensors uploaded as
+ * float32 once at init (fs_dev_weights), the normalised 2-D FIR, and the
+ * layer plans of models that address their layers by weight name
+ * (fs_plan_table). Shared by the StyleGAN2 generator and discriminator and
+ * the CVAE-GAN. */
+#ifndef FS_DEV_WEIGHTS_H
+#define FS_DEV_WEIGHTS_H
+
+#include "backend.h"
+#include "weights.h"
+
+typedef struct {
+    fs_backend *b;
+    const fs_weights *w;
+    float **ptrs; /* per tensor, backend memory */
+    size_t n;
+} fs_dev_weights;
+
+fs_status fs_dev_weights_upload(fs_dev_weights *dw, const fs_weights *w, fs_backend *b);
+void fs_dev_weights_free(fs_dev_weights *dw);
+/* Backend pointer of tensor `name` (NULL if absent: the loader guarantees presence). */
+const float *fs_dev_weight(const fs_dev_weights *dw, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* A scalar tensor's value, read on the host. */
+float fs_host_scalar(const fs_weights *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The normalised 2-D FIR from the config's 1-D taps, uploaded. */
+fs_status fs_dev_fir(fs_backend *b, const double *taps, int n, float **out);
+
+/* Layer plans (backend.h ops->plan) by layer name. A model walks its
+ * layers once at init with planning set: each layer helper then adds its
+ * plan instead of running, and every later forward looks it up. */
+typedef struct {
+    char name[48];
+    fs_plan *plan;
+} fs_named_plan;
+
+typedef struct {
+    fs_backend *b;
+    fs_named_plan *items;
+    size_t n, cap;
+    int planning; /* 1 during the plan walk */
+} fs_plan_table;
+
+/* Plans the layer `name` (once: a second add of the same name is a no-op). */
+fs_status fs_plan_table_add(fs_plan_table *t, const char *name, fs_op_kind kind,
+                            const void *args);
+/* The plan of `name`, or NULL (then the op prepares per call). */
+const fs_plan *fs_plan_table_get(const fs_plan_table *t, const char *name);
+void fs_plan_table_free(fs_plan_table *t);
+
+#endif
