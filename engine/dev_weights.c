@@ -24,7 +24,7 @@ fs_status fs_dev_weights_upload(fs_dev_weights *dw, const fs_weights *w, fs_back
         dw->ptrs[i] = b->ops->alloc(b, bytes);
         if (!dw->ptrs[i]) {
             free(tmp);
-            return FS_ERR_NOMEM;
+            return FS_ERR_NOMEM; /* the backend's alloc recorded the message */
         }
         const void *src = t->data;
         if (t->dtype != FS_DTYPE_F32) {
@@ -96,7 +96,7 @@ fs_status fs_dev_fir(fs_backend *b, const double *taps, int n, float **out)
             f2[y * n + x] = (float)(taps[y] * taps[x] / (sum * sum));
     *out = b->ops->alloc(b, (size_t)n * n * sizeof(float));
     if (!*out)
-        return FS_ERR_NOMEM;
+        return FS_ERR_NOMEM; /* the backend's alloc recorded the message */
     return b->ops->upload(b, *out, f2, (size_t)n * n * sizeof(float));
 }
 

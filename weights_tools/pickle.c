@@ -115,7 +115,7 @@ static fs_status arena_alloc(fs_pickle *p, size_t n, void **out)
     arena_chunk *nc = calloc(1, sizeof(arena_chunk) + cap);
     if (!nc) {
         p->used -= cap + sizeof(arena_chunk);
-        return FS_ERR_NOMEM;
+        return fs_error(FS_ERR_NOMEM, "pickle: out of memory for a %zu-byte arena chunk", cap);
     }
     nc->cap = cap;
     nc->used = n;
@@ -148,7 +148,8 @@ static fs_status grow_array(fs_pickle *p, void **arr, size_t *cap, size_t elem, 
     void *na = realloc(*arr, ncap * elem);
     if (!na) {
         p->used -= (ncap - *cap) * elem;
-        return FS_ERR_NOMEM;
+        return fs_error(FS_ERR_NOMEM, "pickle: out of memory growing an array to %zu entries",
+                        ncap);
     }
     memset((char *)na + *cap * elem, 0, (ncap - *cap) * elem);
     *arr = na;

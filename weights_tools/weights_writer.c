@@ -40,7 +40,7 @@ fs_status fs_weights_writer_init(fs_weights_writer **out, fs_family family)
 {
     *out = calloc(1, sizeof **out);
     if (!*out)
-        return fs_error(FS_ERR_NOMEM, "out of memory");
+        return fs_error(FS_ERR_NOMEM, "weights writer: out of memory");
     (*out)->family = family;
     return FS_OK;
 }
@@ -88,7 +88,8 @@ fs_status fs_weights_writer_put_meta(void *writer, const char *key, fs_meta_type
         size_t cap = (w->meta_cap ? w->meta_cap * 2 : 1024) + rec;
         uint8_t *p = realloc(w->meta, cap);
         if (!p)
-            return fs_error(FS_ERR_NOMEM, "out of memory");
+            return fs_error(FS_ERR_NOMEM, "weights writer: out of memory for %zu metadata bytes",
+                            cap);
         w->meta = p;
         w->meta_cap = cap;
     }
@@ -127,7 +128,7 @@ fs_status fs_weights_writer_add(fs_weights_writer *w, const char *name, fs_dtype
         size_t cap = w->cap ? w->cap * 2 : 64;
         wtensor *t = realloc(w->tensors, cap * sizeof *t);
         if (!t)
-            return fs_error(FS_ERR_NOMEM, "out of memory");
+            return fs_error(FS_ERR_NOMEM, "weights writer: out of memory for %zu tensors", cap);
         w->tensors = t;
         w->cap = cap;
     }
@@ -177,11 +178,12 @@ static fs_status write_all(fs_weights_writer *w, sink *s, uint64_t *total)
     /* The front part is written last; reserve it now. */
     uint8_t *front = calloc(1, data_off);
     if (!front)
-        return fs_error(FS_ERR_NOMEM, "out of memory");
+        return fs_error(FS_ERR_NOMEM, "weights writer: out of memory for a %llu-byte header",
+                        (unsigned long long)data_off);
     fs_status st = sink_write(s, 0, front, data_off);
     void *chunk = st == FS_OK ? malloc((size_t)CHUNK_ELEMS * 4) : NULL;
     if (st == FS_OK && !chunk)
-        st = fs_error(FS_ERR_NOMEM, "out of memory");
+        st = fs_error(FS_ERR_NOMEM, "weights writer: out of memory for a conversion buffer");
     static const uint8_t zeros[FS_FSW_TENSOR_ALIGN];
     uint64_t at = data_off;
     for (size_t i = 0; i < w->n && st == FS_OK; i++) {
