@@ -1,40 +1,21 @@
 /* The CVAE-GAN on the CPU backend against the PyTorch reference of
- * specs/cvaegan.md (tests/fixtures/cvaegan/tiny): mu, logvar, gen, recon and
+ * docs/cvaegan.md (tests/fixtures/cvaegan/tiny): mu, logvar, gen, recon and
  * the four discriminator heads, each to a relative L2 error <= 1e-5; plus the
  * converter's --rename rules and bad-input errors. */
-#include "check_util.h"
+#include "fixture_util.h"
 
 #include <math.h>
 
 #include "../engine/backend.h"
 #include "../engine/cvaegan.h"
 #include "../weights_tools/convert.h"
-#include "../weights_tools/npy.h"
 
 #define DIR_ FS_FIXTURES "/cvaegan/tiny"
 #define TOL 1e-5
 
-static float *load(const char *name, size_t *numel)
-{
-    char path[256];
-    snprintf(path, sizeof path, DIR_ "/%s", name);
-    int ndim;
-    int64_t shape[FS_NPY_MAX_DIMS];
-    float *d;
-    ck_assert_msg(fs_npy_read_f32(path, &ndim, shape, &d) == FS_OK, "%s", fs_error_message());
-    *numel = 1;
-    for (int i = 0; i < ndim; i++)
-        *numel *= (size_t)shape[i];
-    return d;
-}
-
 static void expect_close(const float *got, const char *golden)
 {
-    size_t n;
-    float *want = load(golden, &n);
-    double e = fs_check_rel_l2(got, want, n);
-    ck_assert_msg(e <= TOL, "%s: relative L2 error %.3g > %.0e", golden, e, TOL);
-    free(want);
+    fs_fixture_expect_close("cpu", got, DIR_, golden, TOL);
 }
 
 typedef struct {
@@ -45,15 +26,10 @@ typedef struct {
 
 static model open_model(const char *path, const char *rename)
 {
-    fs_convert_options o;
-    fs_convert_options_default(&o);
-    o.rename_path = rename;
-    uint8_t *buf;
-    size_t len;
+    fs_network_opts o = fs_fixture_opts(FS_WANT_CVAEGAN, -1);
+    o.convert.rename_path = rename;
     model m;
-    ck_assert_msg(fs_convert_to_memory(path, &o, &buf, &len, NULL) == FS_OK, "%s",
-                  fs_error_message());
-    ck_assert_int_eq(fs_weights_open_owned(buf, len, path, 0, &m.w), FS_OK);
+    m.w = fs_fixture_open(path, &o);
     ck_assert_int_eq(fs_backend_cpu_init(&m.b, 2), FS_OK);
     ck_assert_msg(fs_cvaegan_init(&m.m, m.w, m.b) == FS_OK, "%s", fs_error_message());
     return m;
@@ -68,11 +44,12 @@ static void close_model(model *m)
 
 static void check_all(model *m)
 {
-    size_t nx, nz, nc, ne;
-    float *x = load("x.npy", &nx), *z = load("z.npy", &nz), *c = load("c.npy", &nc);
-    float *eps = load("eps.npy", &ne);
+    fs_fixture_arr xa = fs_fixture_load(DIR_, "x.npy"), za = fs_fixture_load(DIR_, "z.npy");
+    fs_fixture_arr ca = fs_fixture_load(DIR_, "c.npy"), ea = fs_fixture_load(DIR_, "eps.npy");
+    float *x = xa.data, *z = za.data, *c = ca.data, *eps = ea.data;
+    size_t nx = xa.numel, nz = za.numel;
     const fs_cvaegan_config *cfg = fs_cvaegan_get_config(m->m);
-    int n = (int)(nz / (size_t)cfg->z_dim), zd = (int)cfg->z_dim, R = (int)cfg->img_resolution;
+    int n = (int)(nz / (size_t)cfg->z_dim);
     float *mu = malloc(nz * sizeof *mu), *lv = malloc(nz * sizeof *lv);
     ck_assert_int_eq(fs_cvaegan_encode(m->m, x, n, mu, lv), FS_OK);
     expect_close(mu, "mu.npy");
@@ -92,8 +69,6 @@ static void check_all(model *m)
         zr[i] = mu[i] + expf(0.5f * lv[i]) * eps[i];
     ck_assert_int_eq(fs_cvaegan_generate(m->m, zr, c, n, img), FS_OK);
     expect_close(img, "recon.npy");
-    (void)zd;
-    (void)R;
     free(x);
     free(z);
     free(c);

@@ -3,36 +3,13 @@
  * truncation case, images for every noise/truncation/mixing case, and the
  * per-block traces, each to a relative L2 error <= 1e-5, from every source
  * format of the checkpoint. */
-#include "check_util.h"
+#include "fixture_util.h"
 
 #include "../engine/backend.h"
 #include "../engine/stylegan2.h"
-#include "../weights_tools/convert.h"
-#include "../weights_tools/npy.h"
 
 #define SG2 FS_FIXTURES "/stylegan2"
 #define TOL 1e-5
-
-typedef struct {
-    float *data;
-    int ndim;
-    int64_t shape[FS_NPY_MAX_DIMS];
-    size_t numel;
-} arr;
-
-static arr load(const char *dir, const char *name)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    arr a;
-    memset(&a, 0, sizeof a);
-    fs_status s = fs_npy_read_f32(path, &a.ndim, a.shape, &a.data);
-    ck_assert_msg(s == FS_OK, "%s: %s", path, fs_error_message());
-    a.numel = 1;
-    for (int d = 0; d < a.ndim; d++)
-        a.numel *= (size_t)a.shape[d];
-    return a;
-}
 
 typedef struct {
     fs_weights *w;
@@ -42,18 +19,9 @@ typedef struct {
 
 static model open_model(const char *path, double conv_clamp)
 {
-    fs_convert_options o;
-    fs_convert_options_default(&o);
-    if (conv_clamp >= 0) {
-        o.overrides.has_conv_clamp = 1;
-        o.overrides.conv_clamp = conv_clamp;
-    }
-    uint8_t *buf;
-    size_t len;
     model m;
-    ck_assert_msg(fs_convert_to_memory(path, &o, &buf, &len, NULL) == FS_OK, "%s",
-                  fs_error_message());
-    ck_assert_int_eq(fs_weights_open_owned(buf, len, path, 0, &m.w), FS_OK);
+    fs_network_opts o = fs_fixture_opts(FS_WANT_GENERATOR, conv_clamp);
+    m.w = fs_fixture_open(path, &o);
     ck_assert_int_eq(fs_backend_cpu_init(&m.b, 2), FS_OK);
     ck_assert_msg(fs_sg2_generator_init(&m.g, m.w, m.b) == FS_OK, "%s", fs_error_message());
     return m;
@@ -88,13 +56,13 @@ static const fixture fixtures[] = {
     {SG2 "/tiny-orig", "network-snapshot.pkl", -1, 0, 0, 0},   /* orig architecture */
 };
 
-static void check_case(model *m, const arr *ws, const char *dir, const char *golden,
+static void check_case(model *m, const fs_fixture_arr *ws, const char *dir, const char *golden,
                        fs_noise_mode noise)
 {
     int n = (int)ws->shape[0];
-    arr want = load(dir, golden);
+    fs_fixture_arr want = fs_fixture_load(dir, golden);
     float *img = malloc(want.numel * sizeof *img);
-    fs_sg2_synthesis_opts o = {noise, NULL, NULL, NULL};
+    fs_sg2_synthesis_opts o = {.noise_mode = noise};
     ck_assert_msg(fs_sg2_generator_synthesis(m->g, ws->data, n, &o, img) == FS_OK, "%s",
                   fs_error_message());
     double e = fs_check_rel_l2(img, want.data, want.numel);
@@ -109,10 +77,10 @@ START_TEST(test_generator_goldens)
     char path[512];
     snprintf(path, sizeof path, "%s/%s", f->dir, f->checkpoint);
     model m = open_model(path, f->conv_clamp);
-    arr z = load(f->dir, "z.npy");
-    arr c = {0};
+    fs_fixture_arr z = fs_fixture_load(f->dir, "z.npy");
+    fs_fixture_arr c = {0};
     if (f->conditional)
-        c = load(f->dir, "c.npy");
+        c = fs_fixture_load(f->dir, "c.npy");
     int n = (int)z.shape[0];
     const fs_sg2_config *cfg = fs_sg2_generator_config(m.g);
     size_t ws_n = (size_t)n * fs_sg2_num_ws(cfg) * cfg->w_dim;
@@ -129,7 +97,7 @@ START_TEST(test_generator_goldens)
             continue; /* no ws_psi0.7 golden there: its image is checked below */
         ck_assert_int_eq(fs_sg2_generator_mapping(m.g, z.data, f->conditional ? c.data : NULL, n,
                                                   cases[k].psi, cases[k].cutoff, ws), FS_OK);
-        arr want = load(f->dir, cases[k].ws);
+        fs_fixture_arr want = fs_fixture_load(f->dir, cases[k].ws);
         ck_assert_uint_eq(want.numel, ws_n);
         double e = fs_check_rel_l2(ws, want.data, ws_n);
         ck_assert_msg(e <= TOL, "%s %s: relative L2 %.3g", path, cases[k].ws, e);
@@ -138,14 +106,14 @@ START_TEST(test_generator_goldens)
     }
     if (strstr(f->dir, "tiny-tf")) {
         ck_assert_int_eq(fs_sg2_generator_mapping(m.g, z.data, NULL, n, 0.7f, -1, ws), FS_OK);
-        arr wsa = {ws, 3, {n, fs_sg2_num_ws(cfg), cfg->w_dim}, ws_n};
+        fs_fixture_arr wsa = {ws, 3, {n, fs_sg2_num_ws(cfg), cfg->w_dim}, ws_n};
         check_case(&m, &wsa, f->dir, "img_psi0.7_const.npy", FS_NOISE_CONST);
     } else {
-        arr w1 = load(f->dir, "ws_psi1.npy");
+        fs_fixture_arr w1 = fs_fixture_load(f->dir, "ws_psi1.npy");
         check_case(&m, &w1, f->dir, "img_psi1_none.npy", FS_NOISE_NONE);
         free(w1.data);
         if (f->has_mixed_case) {
-            arr mixed = load(f->dir, "ws_mixed.npy");
+            fs_fixture_arr mixed = fs_fixture_load(f->dir, "ws_mixed.npy");
             check_case(&m, &mixed, f->dir, "img_ws_mixed_const.npy", FS_NOISE_CONST);
             free(mixed.data);
         }
@@ -168,10 +136,10 @@ static void trace_cb(void *user, int res, const float *x, int ch, const float *i
     trace_ctx *t = user;
     char name[64];
     snprintf(name, sizeof name, "trace_b%d_x.npy", res);
-    arr wx = load(t->dir, name);
+    fs_fixture_arr wx = fs_fixture_load(t->dir, name);
     double ex = fs_check_rel_l2(x, wx.data, wx.numel);
     snprintf(name, sizeof name, "trace_b%d_img.npy", res);
-    arr wi = load(t->dir, name);
+    fs_fixture_arr wi = fs_fixture_load(t->dir, name);
     double ei = img ? fs_check_rel_l2(img, wi.data, wi.numel) : 1.0;
     if ((ex > TOL || ei > TOL) && !t->failures++)
         snprintf(t->msg, sizeof t->msg, "block %d: x error %.3g, img error %.3g", res, ex, ei);
@@ -185,12 +153,12 @@ START_TEST(test_generator_traces)
     char path[512];
     snprintf(path, sizeof path, "%s/network-snapshot.pkl", dirs[_i]);
     model m = open_model(path, -1);
-    arr ws = load(dirs[_i], "ws_psi1.npy");
+    fs_fixture_arr ws = fs_fixture_load(dirs[_i], "ws_psi1.npy");
     const fs_sg2_config *cfg = fs_sg2_generator_config(m.g);
     size_t per = (size_t)fs_sg2_num_ws(cfg) * cfg->w_dim;
     float *img = malloc((size_t)cfg->img_channels * cfg->img_resolution * cfg->img_resolution * sizeof *img);
     trace_ctx t = {dirs[_i], 0, ""};
-    fs_sg2_synthesis_opts o = {FS_NOISE_CONST, NULL, trace_cb, &t};
+    fs_sg2_synthesis_opts o = {.noise_mode = FS_NOISE_CONST, .trace = trace_cb, .trace_user = &t};
     (void)per;
     ck_assert_int_eq(fs_sg2_generator_synthesis(m.g, ws.data, 1, &o, img), FS_OK);
     ck_assert_msg(t.failures == 0, "%s", t.msg);
