@@ -58,7 +58,7 @@ NVCCFLAGS   += -MMD -MP
 #   make bench-cuda && build/bench/bench_cuda_layers [--batch 32] [--tf32]
 .PHONY: bench-cuda
 bench-cuda: $(BUILD)/bench/bench_cuda_layers
-$(BUILD)/bench/bench_cuda_layers: bench/bench_cuda_layers.c kernels/cuda_backend.h $(LIB)
+$(BUILD)/bench/bench_cuda_layers: bench/bench_cuda_layers.c tests/backend_op_cases.h kernels/cuda_backend.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcudnn -Wl,-rpath,$(CUDA_HOME)/lib64 -o $@
 endif

@@ -1,5 +1,7 @@
 /* Times every modulated-conv layer of the StyleGAN2 config-f 1024^2 synthesis
- * network (batch 32 by default) on the CUDA backend against a cuDNN baseline
+ * network (batch 32 by default; the layers are the FS_OPC_SG2F_SYNTH cases of
+ * the shared op table tests/backend_op_cases.h, their batch replaced by
+ * --batch) on the CUDA backend against a cuDNN baseline
  * of the same layer in the non-fused formulation NVIDIA's own code uses for
  * batched inference:
  *   up=1:  xs = x * s (cudnnOpTensor), t = conv(xs, W) (cudnnConvolutionForward),
@@ -31,6 +33,7 @@
 
 #include "../engine/backend.h"
 #include "../kernels/cuda_backend.h"
+#include "../tests/backend_op_cases.h"
 
 #define CK(call)                                                                             \
     do {                                                                                     \
@@ -60,24 +63,22 @@
 typedef struct {
     char name[24];
     int cin, cout, res_in, k, up, demod;
+    const fs_op_case *c; /* the case of the shared table */
 } layer;
 
-static int channels(int res) { return 32768 / res < 512 ? 32768 / res : 512; }
-
-static int layers_of(int max_res, layer *out)
+/* The config-f synthesis layers of the shared table, in network order, up to
+ * output resolution max_res. */
+static int layers_of(int max_res, layer *out, int cap)
 {
     int n = 0;
-    out[n++] = (layer){"b4.conv1", 512, 512, 4, 3, 1, 1};
-    out[n++] = (layer){"b4.torgb", 512, 3, 4, 1, 1, 0};
-    for (int r = 8; r <= max_res; r *= 2) {
-        int cin = channels(r / 2), c = channels(r);
-        layer l0 = {"", cin, c, r / 2, 3, 2, 1}, l1 = {"", c, c, r, 3, 1, 1}, l2 = {"", c, 3, r, 1, 1, 0};
-        snprintf(l0.name, sizeof l0.name, "b%d.conv0", r);
-        snprintf(l1.name, sizeof l1.name, "b%d.conv1", r);
-        snprintf(l2.name, sizeof l2.name, "b%d.torgb", r);
-        out[n++] = l0;
-        out[n++] = l1;
-        out[n++] = l2;
+    for (int i = 0; i < FS_CASE_NCASES && n < cap; i++) {
+        const fs_op_case *c = &fs_op_cases[i];
+        if (!(c->sets & FS_OPC_SG2F_SYNTH) || c->h * c->up > max_res)
+            continue;
+        layer l = {.cin = c->cin, .cout = c->cout, .res_in = c->h, .k = c->k, .up = c->up,
+                   .demod = c->demod, .c = c};
+        snprintf(l.name, sizeof l.name, "%s", strncmp(c->name, "sg2f.g.", 7) ? c->name : c->name + 7);
+        out[n++] = l;
     }
     return n;
 }
@@ -345,7 +346,7 @@ int main(int argc, char **argv)
     printf("%-10s %4s %4s %5s %2s %2s %9s | %9s %8s | %9s %8s | %6s\n", "layer", "cin", "cout",
            "res", "k", "up", "GFLOP", "ours ms", "TFLOP/s", "cudnn ms", "TFLOP/s", "ratio");
     layer ls[32];
-    int nl = layers_of(max_res, ls);
+    int nl = layers_of(max_res, ls, 32);
     double tot_ours = 0, tot_dnn = 0, tot_flop = 0;
     float fir16[16];
     static const float t4[4] = {1, 3, 3, 1};
@@ -370,30 +371,16 @@ int main(int argc, char **argv)
             for (int g = 0; g < l->cout; g++)
                 CK(cudaMemcpy(fir_dw + 16 * g, fir16, sizeof fir16, cudaMemcpyHostToDevice));
         }
-        ours_ctx oc;
-        memset(&oc, 0, sizeof oc);
-        oc.b = b;
-        oc.a.x = x;
-        oc.a.weight = w;
-        oc.a.styles = s;
-        oc.a.b = bias;
-        oc.a.y = y;
-        oc.a.n = n;
-        oc.a.cin = l->cin;
-        oc.a.cout = l->cout;
-        oc.a.h = oc.a.w = hin;
-        oc.a.k = l->k;
-        oc.a.up = l->up;
-        oc.a.demodulate = l->demod;
-        oc.a.fir = fir;
-        oc.a.fir_len = 4;
-        oc.a.noise_mode = l->demod ? FS_NOISE_CONST : FS_NOISE_NONE;
-        oc.a.noise_const = noise;
-        oc.a.noise_strength = 0.1f;
-        oc.a.act = l->demod ? FS_ACT_LRELU : FS_ACT_LINEAR;
-        oc.a.gain = 1.0f;
-        oc.a.clamp = 256.0f;
-        oc.a.fp16 = oh >= fp16_res; /* read in --precision mixed only */
+        /* the case's own epilogue: const noise, lrelu and clamp 256 (ToRGB: linear, no noise) */
+        const fs_op_case *c = l->c;
+        ours_ctx oc = {.b = b,
+                       .a = {.x = x, .weight = w, .styles = s, .b = bias, .y = y, .n = n,
+                             .cin = l->cin, .cout = l->cout, .h = hin, .w = hin, .k = l->k,
+                             .up = l->up, .demodulate = l->demod, .fir = fir, .fir_len = 4,
+                             .noise_mode = c->noise, .noise_const = noise,
+                             .noise_strength = 0.1f, .act = c->act,
+                             .gain = c->gain != 0 ? c->gain : 1.0f, .clamp = c->clamp,
+                             .fp16 = oh >= fp16_res /* read in --precision mixed only */}};
         float ms_ours = time_median(&tm, run_ours, &oc);
 
         dnn_ctx dc;
