@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything that needs a GPU, in one go, for a machine with an NVIDIA device:
 #   1. build and the full test suite (the gpu-tagged Check cases run for real here),
-#   2. compute-sanitizer memcheck and racecheck on the CUDA backend tests,
+#   2. compute-sanitizer memcheck and racecheck on the CUDA op tests (test_backend_ops),
 #   3. the per-layer benchmark against cuDNN (config-f 1024, batch 32 and 64),
 #   4. end-to-end img/s of our generator against the official PyTorch generator
 #      (needs torch and the official code carried in bench/third_party/).
@@ -26,8 +26,9 @@ fi
 if [ "$STAGE" = sanitize ] || [ "$STAGE" = all ]; then
     for tool in memcheck racecheck; do
         log "compute-sanitizer $tool"
-        CK_FORK=no CK_RUN_CASE=ops compute-sanitizer --tool "$tool" --error-exitcode 9 \
-            build/tests/test_cuda_backend > "$DEST/sanitizer-$tool.log" 2>&1 || rc=1
+        # every op case but the heavy ones (FS_TEST_HEAVY=0), CUDA against the CPU
+        CK_FORK=no CK_RUN_CASE=gpu FS_TEST_HEAVY=0 compute-sanitizer --tool "$tool" \
+            --error-exitcode 9 build/tests/test_backend_ops > "$DEST/sanitizer-$tool.log" 2>&1 || rc=1
         tail -n 3 "$DEST/sanitizer-$tool.log" >&2
     done
 fi
