@@ -63,7 +63,7 @@ $(BUILD)/bench/bench_cuda_layers: bench/bench_cuda_layers.c tests/backend_op_cas
 	$(CC) $(CFLAGS) $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcudnn -Wl,-rpath,$(CUDA_HOME)/lib64 -o $@
 endif
 
-.PHONY: all demo deps deps-build deps-test check check-run check-asan check-valgrind fuzz install uninstall clean
+.PHONY: all demo deps deps-build deps-test check check-run check-install check-asan check-valgrind fuzz install uninstall clean
 all: $(BUILD)/facesynth
 
 # Debian packages. A fresh machine gets them from `make demo` / `make check`
@@ -167,16 +167,35 @@ $(BUILD)/bench/%: bench/%.c bench/bench_util.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
 
-# The library's public interface: status codes, weight files, models, backends.
-PUBLIC_HEADERS := engine/status.h engine/dtype.h engine/weights.h engine/weights_format.h \
-                  engine/backend.h engine/stylegan2.h engine/stylegan2_config.h engine/cvaegan.h \
-                  engine/rng.h
+# The library's public interface: engine/facesynth.h and every header it
+# includes (found by the compiler, so the list cannot go stale), plus the
+# CUDA backend's own options; installed with their directories, so their
+# relative includes hold: #include <facesynth/engine/facesynth.h>.
+public_headers = $(shell echo '\#include "engine/facesynth.h"' | $(CC) -MM -I. $(PNG_CFLAGS) -x c - | \
+                   tr ' \\' '\n\n' | grep '\.h$$' | sed 's|[a-z_]*/\.\./||g' | sort -u) kernels/cuda_backend.h
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR)
 	install -m 755 $(BUILD)/facesynth $(DESTDIR)$(BINDIR)/facesynth
 	install -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libfacesynth.a
-	install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(INCDIR)/
+	for h in $(public_headers); do install -D -m 644 $$h $(DESTDIR)$(INCDIR)/$$h || exit 1; done
+
+# A program built only from the installed headers and library generates the
+# same images as the CLI (tests/example_generate.c).
+STAGE := $(abspath $(BUILD)/stage)
+check-install:
+	rm -rf $(STAGE) $(BUILD)/example-out $(BUILD)/example-cli
+	$(MAKE) --no-print-directory install DESTDIR=$(STAGE) PREFIX=/usr
+	$(CC) -std=c11 -Wall -Wextra -I$(STAGE)/usr/include tests/example_generate.c \
+	    $(STAGE)/usr/lib/libfacesynth.a $(LDFLAGS) $(LDLIBS) -o $(BUILD)/example_generate
+	mkdir -p $(BUILD)/example-out
+	$(BUILD)/example_generate tests/fixtures/stylegan2/tiny/network-snapshot.pkl $(BUILD)/example-out cpu 0 1 42
+	$(BUILD)/facesynth generate -q --network tests/fixtures/stylegan2/tiny/network-snapshot.pkl \
+	    --seeds 0,1,42 --outdir $(BUILD)/example-cli
+	cmp $(BUILD)/example-out/seed0000.png $(BUILD)/example-cli/seed0000.png
+	cmp $(BUILD)/example-out/seed0001.png $(BUILD)/example-cli/seed0001.png
+	cmp $(BUILD)/example-out/seed0042.png $(BUILD)/example-cli/seed0042.png
+	@echo "check-install: the installed library generates the CLI's images"
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/facesynth $(DESTDIR)$(LIBDIR)/libfacesynth.a

@@ -15,7 +15,7 @@
  * (float32, NCHW, little-endian raw) for a cross-check against the official
  * images. The last line of stdout is one JSON object with every figure.
  *
- * FLOP model (research/stylegan2.md §1.10, §5), per image, counted from the
+ * FLOP model (docs/stylegan2.md §1.10, §5), per image, counted from the
  * layer shapes of the network in the file:
  *   conv:   2 * H*W*9*Cin*Cout for every 3x3 modulated conv, the up-sampling
  *           conv0 counted as a transposed conv at its input resolution

@@ -271,7 +271,7 @@ L = ['# CPU generator benchmark: facesynth vs official stylegan2-ada-pytorch', '
      'Seconds per batch are medians of the timed batches. Ours = mapping + synthesis medians (timed apart with '
      '`clock_gettime(CLOCK_MONOTONIC)`); official = the whole `G(z, c, ...)` call (`time.perf_counter()`). '
      'Speedup = official / ours. GFLOP/s on the effective FLOP of the network (2 × MACs of every conv with the '
-     'up-sampling conv counted as a transposed conv at its input resolution, ToRGB and affines; research/stylegan2.md §1.10/§5). '
+     'up-sampling conv counted as a transposed conv at its input resolution, ToRGB and affines; docs/stylegan2.md §1.10/§5). '
      '"out diff" = relative L2 distance between our last output batch and the official one. '
      '"CPU/wall" = CPU seconds the process got per wall second over its timed batches (2.00 = both cores; '
      'lower means other work on the machine took some; torch\'s OpenMP threads also count their spin-waiting).', '',

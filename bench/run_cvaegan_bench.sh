@@ -187,7 +187,7 @@ L = [f'# CVAE-GAN benchmark, {title}: G, E, D1+D2 of {what}', '',
      f"- Date: {res['date']}, git {res['git']}" + (f" + uncommitted changes in {', '.join(res['uncommitted_changes_built'])} (built as they were)" if res['uncommitted_changes_built'] else ''),
      f"- Model: width {md['width']}, z_dim {md['z_dim']}, {md['resolution']}×{md['resolution']}, n_id {md['n_id']} identities "
      f"({(md['params'] or 0)/1e6:.1f} M parameters, float32); random weights built in memory by the benchmark "
-     f"({md['weights']}; /work/shared/specs/cvaegan.md layout via fs_cvaegan_for_each_tensor, written with fs_weights_writer, "
+     f"({md['weights']}; docs/cvaegan.md layout via fs_cvaegan_for_each_tensor, written with fs_weights_writer, "
      f"opened with fs_weights_open_owned)",
      f"- Machine: {m['nproc']} × {m['cpu']} (family/model {m['cpu_family_model']}, {m['simd']}; {m['caches']}), "
      f"{m['hypervisor'] + ' VM, ' if m['hypervisor'] else ''}{m['mem_gib']} GiB RAM, kernel {m['kernel']}"

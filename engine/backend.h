@@ -199,6 +199,15 @@ struct fs_backend {
 
 /* The CPU backend with `threads` worker threads (0: one per core). */
 fs_status fs_backend_cpu_init(fs_backend **out, int threads);
+
+/* A backend by name, for programs that choose at run time: device "cpu"
+ * (NULL too) with `threads` workers, or "cuda" / "cuda:N"; precision NULL or
+ * "fp32", else "tf32", "fp16", "bf16" or "mixed" (CUDA only: see
+ * kernels/cuda_backend.h). FS_ERR_UNSUPPORTED for CUDA in a build without it. */
+fs_status fs_backend_open(const char *device, const char *precision, int threads,
+                          fs_backend **out);
+/* The index of a precision name in that list (NULL: 0), or -1. */
+int fs_backend_precision_parse(const char *s);
 void fs_backend_free(fs_backend *b);
 
 #ifdef __cplusplus

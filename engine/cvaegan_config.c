@@ -1,5 +1,5 @@
 /* CVAE-GAN hyper-parameters, metadata and the canonical tensor list, which is
- * exactly the naming of specs/cvaegan.md. */
+ * exactly the naming of docs/cvaegan.md. */
 #include <stdio.h>
 
 #include "cvaegan_config.h"

@@ -1,6 +1,6 @@
 /* StyleGAN2 hyper-parameters, their metadata form, and the canonical tensor
  * list (names and shapes) that a generator or discriminator of a given
- * configuration owns. Shapes follow research/stylegan2.md §3.1 and §2. */
+ * configuration owns. Shapes follow docs/stylegan2.md §3.1 and §2. */
 #include "stylegan2_config.h"
 
 #include <math.h>

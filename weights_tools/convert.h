@@ -5,7 +5,7 @@
  * network pickles, original TensorFlow StyleGAN2 pickles, torch.save files
  * (zip and legacy) holding an official state dict or rosinality's
  * {'g_ema', 'latent_avg'} layout, and safetensors; CVAE-GAN state dicts in the
- * naming of specs/cvaegan.md (other namings through --rename rules). */
+ * naming of docs/cvaegan.md (other namings through --rename rules). */
 #ifndef FS_CONVERT_H
 #define FS_CONVERT_H
 

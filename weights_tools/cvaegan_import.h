@@ -1,4 +1,4 @@
-/* CVAE-GAN state dicts (specs/cvaegan.md naming) -> flat weight file, and the
+/* CVAE-GAN state dicts (docs/cvaegan.md naming) -> flat weight file, and the
  * --rename rules that map a checkpoint trained with other module names onto
  * that naming, without Python. */
 #ifndef FS_CVAEGAN_IMPORT_H

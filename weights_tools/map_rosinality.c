@@ -1,7 +1,7 @@
 /* rosinality/stylegan2-pytorch generator names -> canonical names.
  *
  * The stored values are the same numbers as stylegan2-ada's (both keep raw
- * weights and apply equalised-lr scales at run time, research/stylegan2.md
+ * weights and apply equalised-lr scales at run time, docs/stylegan2.md
  * §3.2), so this is renaming plus dropping the size-1 leading dimensions that
  * rosinality's modules carry. Its blur kernels bake the up-sampling gain into
  * the buffer (FIR x 4); they are checked against [1,3,3,1] and dropped. */

@@ -3,7 +3,7 @@
  * Python's pickle format is a small stack machine whose GLOBAL and REDUCE
  * opcodes can call any importable function, so a pickle is a program. This
  * reader interprets only the opcodes that StyleGAN2 checkpoints use (protocols
- * 2 to 5, research/stylegan2.md §4) and resolves GLOBAL against a fixed list of
+ * 2 to 5, docs/stylegan2.md §4) and resolves GLOBAL against a fixed list of
  * names whose meaning it re-implements as data: an OrderedDict becomes a dict,
  * torch._utils._rebuild_tensor_v2 becomes a tensor view node, and so on.
  * Nothing is ever imported or executed. Any other global (os.system,

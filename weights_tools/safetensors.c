@@ -1,7 +1,7 @@
 /* Strict safetensors reader (see safetensors.h).
  *
  * The rules are those of the format's reference implementation
- * (huggingface/safetensors, research/style.md §C1): the header must be a JSON
+ * (huggingface/safetensors, docs/stylegan2.md §4.5): the header must be a JSON
  * object of tensor entries with exactly the keys dtype, shape and data_offsets
  * plus an optional "__metadata__" string map; and once sorted by offset the
  * tensors must tile the byte buffer exactly, from 0 to its last byte, so that

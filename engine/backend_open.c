@@ -1,0 +1,61 @@
+/* fs_backend_open: a backend chosen by name, so that a program linking the
+ * library picks the CPU or the CUDA backend at run time without including
+ * CUDA headers or knowing whether this build has CUDA. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+
+#ifdef FS_WITH_CUDA
+#include "../kernels/cuda_backend.h"
+#endif
+
+static const char *const precision_names[] = {"fp32", "tf32", "fp16", "bf16", "mixed"};
+
+int fs_backend_precision_parse(const char *s)
+{
+    if (!s)
+        return 0;
+    for (int i = 0; i < (int)(sizeof precision_names / sizeof *precision_names); i++)
+        if (!strcmp(s, precision_names[i]))
+            return i;
+    return -1;
+}
+
+/* "cuda" -> 0, "cuda:N" -> N (0..255); -1 for anything else. */
+static int cuda_index(const char *device)
+{
+    if (!strcmp(device, "cuda"))
+        return 0;
+    if (strncmp(device, "cuda:", 5) != 0 || !device[5])
+        return -1;
+    char *end;
+    long v = strtol(device + 5, &end, 10);
+    return *end || v < 0 || v > 255 || device[5] == '-' || device[5] == '+' ? -1 : (int)v;
+}
+
+fs_status fs_backend_open(const char *device, const char *precision, int threads,
+                          fs_backend **out)
+{
+    *out = NULL;
+    if (!device)
+        device = "cpu";
+    int prec = fs_backend_precision_parse(precision);
+    if (prec < 0)
+        return fs_error(FS_ERR_ARG, "precision must be fp32, tf32, fp16, bf16 or mixed, not '%s'",
+                        precision);
+    if (!strcmp(device, "cpu")) {
+        if (prec != 0)
+            return fs_error(FS_ERR_ARG, "precision %s: the CPU backend computes in fp32",
+                            precision_names[prec]);
+        return fs_backend_cpu_init(out, threads);
+    }
+    int idx = cuda_index(device);
+    if (idx < 0)
+        return fs_error(FS_ERR_ARG, "device must be cpu, cuda or cuda:N, not '%s'", device);
+#ifdef FS_WITH_CUDA
+    return fs_backend_cuda_init_ex(out, idx, (fs_cuda_precision)prec);
+#else
+    return fs_error(FS_ERR_UNSUPPORTED, "device %s: this build has no CUDA backend", device);
+#endif
+}
