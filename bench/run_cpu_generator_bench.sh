@@ -342,7 +342,7 @@ L += ['## What runs', '',
       'backend ignores `num_fp16_res` and computes everything in float32, so both sides do the same float32 work.',
       '- Ours: the .fsw from `facesynth convert`, `fs_sg2_generator_mapping` timed in a W + R loop of its own, then '
       '`fs_sg2_generator_synthesis` W + R times on those ws (noise const); each modulated conv split into '
-      '(sample, row tile, output-channel chunk) tasks over the threads (engine/cpu_modconv.c).', '',
+      '(sample, row tile, output-channel chunk) tasks over the threads (engine/cpu/modconv.c).', '',
       '## Commands', '', '```'] + res['commands'] + ['```', '']
 with open(os.path.join(E['B_RESULTS'], 'cpu_generator.md'), 'w') as fo:
     fo.write('\n'.join(L))

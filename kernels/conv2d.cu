@@ -50,7 +50,7 @@ fs_status cuda_conv2d(fs_backend *b, const fs_conv2d_args *a)
         return igemm_launch(&p, stream);
     }
 
-    /* down == 2, the same pads and sizes as cpu_conv2d */
+    /* down == 2, the same pads and sizes as engine/cpu/conv2d.c */
     int fl = a->fir_len;
     int p0 = a->k / 2 + (fl - 2 + 1) / 2, p1 = a->k / 2 + (fl - 2) / 2;
     int fdown = a->k == 1 ? 2 : 1;

@@ -5,8 +5,10 @@
  * ops is safe without extra synchronisation. upload is an async copy (from
  * pageable memory the runtime stages the source before returning, so the
  * caller may free it at once); download waits for the stream, since the host
- * reads the result next. The ops themselves live in fc.cu, modconv.cu,
- * conv2d.cu, upfirdn2d.cu, bias_act.cu, misc.cu and to_uint8.cu. */
+ * reads the result next. copy_rows lives here with the other memory ops;
+ * the compute ops live in one file per family, named as their CPU partners
+ * in engine/cpu/ (docs/ops.md): fc.cu, latent.cu, modconv.cu, conv2d.cu,
+ * upfirdn2d.cu, bias_act.cu, d_epilogue.cu, norm_pool.cu, to_uint8.cu. */
 #include <stdlib.h>
 
 #include "cuda_backend.h"

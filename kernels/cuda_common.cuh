@@ -106,7 +106,7 @@ template <typename T> __device__ __forceinline__ T block_sum(T v, T *sh)
     return r;
 }
 
-/* One output sample of cpu_backend.c upfirdn2d_plane before the gain: the
+/* One output sample of the CPU upfirdn2d (engine/cpu/fir_plan.c) before the gain: the
  * same loops in the same order (zero insertion by up, pad0, true convolution
  * with the fl x fl filter f, every down-th sample). */
 __device__ __forceinline__ float upfirdn_point(const float *__restrict__ x, int h, int w, int up,
@@ -140,7 +140,7 @@ enum { EPI_RAW = 0, EPI_CONV = 1, EPI_MODCONV = 2 };
  *   EPI_CONV:    act(acc + bias[o] * bias_gain) * gain, clamped (fc, conv2d,
  *                conv_transpose2d);
  *   EPI_MODCONV: act(acc * dcoef[s, o] + noise * strength + bias[o]) * gain,
- *                clamped, the modconv epilogue of cpu_backend.c. */
+ *                clamped, the modconv epilogue of engine/cpu/modconv.c. */
 typedef struct {
     int mode;
     const float *bias; /* [cout] or NULL */

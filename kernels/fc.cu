@@ -1,5 +1,5 @@
 /* Fully connected layers on the GPU: y = act(x W^T * weight_gain +
- * b * bias_gain) * gain, clamped, as cpu_fc.
+ * b * bias_gain) * gain, clamped, as engine/cpu/fc.c.
  *
  * No cuBLAS: the layer is the implicit-GEMM kernel of igemm.cu seen as a 1x1
  * convolution over n "samples" of one pixel each (rows of x ldx apart), which

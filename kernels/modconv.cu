@@ -1,5 +1,5 @@
 /* The fused modulated convolution of the StyleGAN2 synthesis network on the
- * GPU, as cpu_modconv: y = clamp(act(d[n,o] * conv(x * s[n], W) + noise *
+ * GPU, as engine/cpu/modconv.c: y = clamp(act(d[n,o] * conv(x * s[n], W) + noise *
  * strength + b) * gain), in the non-fused algebra (shared weights, styles
  * applied to the input as it is gathered, demodulation in the epilogue), so
  * one weight read serves the whole batch.

@@ -1,6 +1,6 @@
 /* upfirdn2d on the GPU: zero-insert by up, pad (negative pads crop), true
  * convolution with fir * gain, keep every down-th sample, per NCHW plane;
- * the semantics of cpu_backend.c upfirdn2d_plane (upfirdn_point in
+ * the semantics of engine/cpu/upfirdn2d.c (fir_plan.c) (upfirdn_point in
  * cuda_common.cuh holds the shared per-sample loop).
  *
  * Kernel versions:

@@ -1,4 +1,4 @@
-/* FIR plans (see cpu_fir.h). Semantics are those of stylegan2-ada's
+/* FIR plans (see fir_plan.h). Semantics are those of stylegan2-ada's
  * upfirdn2d: zero-insert by `up`, pad (pad0 before, pad1 after), convolve with
  * the flipped filter times gain, keep every `down`-th sample. */
 #include "fir_plan.h"
