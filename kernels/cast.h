@@ -1,9 +1,10 @@
 /* Element-type conversion on the GPU: float32 -> f16 / bf16 / f32 (copy).
  *
- * The weight loader keeps one upload of the flat file's data region and casts
- * on the device into the precision a run asks for, instead of converting on
- * the host and copying twice. Rounding is to nearest even, bit-identical to
- * fs_f32_to_f16 / fs_f32_to_bf16 on the CPU (the oracle in tests). */
+ * Not yet called by a model: the CUDA v1 plans hold nothing and the kernels
+ * convert operands as they stage them. It is the building block of the CUDA
+ * v2 plan, which casts each layer's weights once into the precision a run
+ * asks for. Rounding is to nearest even, bit-identical to fs_f32_to_f16 /
+ * fs_f32_to_bf16 on the CPU (the oracle of tests/test_cuda_cast.c). */
 #ifndef FS_KERNELS_CAST_H
 #define FS_KERNELS_CAST_H
 
