@@ -5,8 +5,10 @@
  *   StyleGAN2 / PyTorch semantics (plain loops, double accumulation), on
  *   fresh random inputs (never 0), relative L2 <= REF_TOL over the output, or
  *   over a random sample of it (half on the plane borders) where the whole
- *   reference would cost more than REF_BUDGET multiply-adds. Philox noise and
- *   uint8 conversion bit for bit. Cases too big for a quick CPU run (see
+ *   reference would cost more than REF_BUDGET multiply-adds. Philox noise,
+ *   uint8 conversion and copies bit for bit. The ops that take a plan
+ *   (backend.h) run twice: with plan NULL and with a plan made once, as a
+ *   model makes it at init. Cases too big for a quick CPU run (see
  *   heavy()) run here only with FS_TEST_HEAVY=1 (FS_TEST_HEAVY=0 leaves them out
  *   of the "gpu" case too, for compute-sanitizer).
  * "gpu" (tag gpu; SKIP without a device): every case, heavy ones included, on
@@ -23,7 +25,9 @@
  *       [--reps N] [--threads N] [--precision fp32|tf32|fp16|bf16|mixed]
  * times each case (a case name or op name containing TEXT): median of --reps
  * runs after two warm-up runs, CUDA events on the backend's stream for CUDA,
- * the monotonic clock for the CPU; prints GFLOP/s and GB/s. */
+ * the monotonic clock for the CPU, the layer's plan made before the timing;
+ * prints GFLOP/s and GB/s (tensor bytes moved once). --batch replaces each
+ * case's batch, as bench_cuda_layers does. */
 #include "check_util.h"
 
 #include <stdint.h>
@@ -1338,7 +1342,7 @@ static int perf_main(int argc, char **argv)
         st = fs_backend_cpu_init(&be, threads);
     }
     if (st != FS_OK) {
-        fprintf(stderr, "test_backend_ops: %s backend: %s\n", backend, fs_error_message());
+        fprintf(stderr, "test_backend_ops: %s\n", fs_error_message());
         return 1;
     }
     printf("# backend ops on %s%s%s, median of up to %d runs after 2 warm-up runs (a case stops "
