@@ -7,8 +7,9 @@
  * member read, canonical mapping, the flat image with its CRC-32C sums; no
  * disk write, so that the measure is the CPU work the check adds to). It
  * also times the CRC-32 pass alone over every member and a plain read of the
- * same bytes. bench/bench_zip_crc.sh links this twice, once against a zip.c
- * compiled with FS_ZIP_BENCH_SKIP_CRC, and compares the two.
+ * same bytes. bench/bench_zip_crc.sh links this three times (as built, with
+ * the table-only CRC-32 of -DFS_CRC32_PORTABLE_ONLY, and against a zip.c
+ * compiled with FS_ZIP_BENCH_SKIP_CRC) and runs them in turn.
  *
  * Usage: bench_zip_crc [-n N] [PT]   (default PT bench/work/g1024-state-dict.pt) */
 #include <stdio.h>
