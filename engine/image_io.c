@@ -184,6 +184,19 @@ fs_status fs_png_decode_rgb(const uint8_t *buf, size_t len, const char *label, u
     *w = *h = 0;
     if (!buf || len < 8 || png_sig_cmp(buf, 0, 8) != 0)
         return fs_error(FS_ERR_FORMAT, "%s: not a PNG file", label);
+    /* Our size limit, named before libpng sees the header: past its user
+     * limits libpng says only "Invalid IHDR data". The IHDR chunk comes
+     * first: length 13, "IHDR", then width and height, big-endian. */
+    if (len >= 24 && !memcmp(buf + 12, "IHDR", 4)) {
+        uint32_t iw = (uint32_t)buf[16] << 24 | (uint32_t)buf[17] << 16 |
+                      (uint32_t)buf[18] << 8 | buf[19];
+        uint32_t ih = (uint32_t)buf[20] << 24 | (uint32_t)buf[21] << 16 |
+                      (uint32_t)buf[22] << 8 | buf[23];
+        if (iw > FS_PNG_MAX_DIM || ih > FS_PNG_MAX_DIM)
+            return fs_error(FS_ERR_LIMIT, "%s: PNG of %lux%lu pixels: larger than the limit of "
+                            "%dx%d", label, (unsigned long)iw, (unsigned long)ih,
+                            FS_PNG_MAX_DIM, FS_PNG_MAX_DIM);
+    }
     png_err err = {"", 0};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &err, on_error, on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;

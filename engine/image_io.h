@@ -23,7 +23,9 @@
 extern "C" {
 #endif
 
-/* Largest width or height fs_png_decode_rgb accepts. */
+/* Largest width or height fs_png_decode_rgb accepts (an RGB image of
+ * 16384 x 16384 decodes into 768 MiB). A larger PNG is refused from its
+ * header, before any decoding, with FS_ERR_LIMIT naming this limit. */
 #define FS_PNG_MAX_DIM 16384
 
 /* One value: t = x * 127.5f, then t + 128.0f, clamped to [0, 255] in float,
