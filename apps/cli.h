@@ -22,14 +22,53 @@ int cmd_generate(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_encode(int argc, char **argv);
 
-/* Prints "facesynth: <library message>" and returns FS_EXIT_FAILURE. */
+/* Error lines. The one rule: every error is one line on stderr that starts
+ * with "facesynth <command>: " (the command main dispatched to, set with
+ * cli_set_command); only an error before any command is known (no command,
+ * an unknown one) starts with "facesynth: ". */
+void cli_set_command(const char *cmd);
+/* Prints "facesynth <command>: <library message>" and returns FS_EXIT_FAILURE. */
 int cli_fail(fs_status s);
-/* Prints "facesynth <cmd>: <message>" for usage errors, returns FS_EXIT_FAILURE. */
+/* Prints "facesynth <cmd>: <message> (see 'facesynth <cmd> --help')" for
+ * usage errors, returns FS_EXIT_FAILURE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- option parsing (every command's loop) ---- */
+
+/* getopt_long with the checks every command needs, so that no flag is
+ * silently dropped or misread:
+ *   - a flag that takes a value, given twice (also as its short form), is an
+ *     error: "--seeds is given twice" (the last one would win silently);
+ *   - a value that starts with "--" is taken for a forgotten value:
+ *     "--seeds needs a value" ("--seeds --outdir x" would otherwise read
+ *     "--outdir" as the seed list and report 'x' as unexpected);
+ *   - a missing value at the end and unknown options are reported here.
+ * Returns the option's code, -1 at the end of the options, or
+ * CLI_OPT_ERROR after a usage error was printed (exit with FS_EXIT_FAILURE).
+ * opts may have at most CLI_OPTS_MAX entries. */
+#define CLI_OPT_ERROR (-2)
+#define CLI_OPTS_MAX 64
+typedef struct {
+    unsigned char seen[CLI_OPTS_MAX];
+    const char *name; /* long name of the option just returned, or NULL */
+} cli_getopt_state;
+void cli_getopt_init(cli_getopt_state *g);
+int cli_getopt(cli_getopt_state *g, const char *cmd, int argc, char **argv,
+               const char *shortopts, const struct option *opts);
+
+/* ---- signals: nothing left behind by SIGINT, SIGTERM or SIGHUP ---- */
+
+/* Installs a handler for SIGINT, SIGTERM and SIGHUP (not for a signal the
+ * process inherited as ignored, e.g. under nohup) that removes every live
+ * output temporary (fs_out_file_remove_temps) and the empty directories
+ * this run created (cli_make_dirs), then re-raises the signal with its
+ * default action, so the exit status is the signal's. */
+void cli_install_signal_cleanup(void);
 
 /* ---- helpers shared by the commands (cli_common.c) ---- */
 
-/* Whole-string integer in [lo, hi] / finite double; 1 on success. */
+/* Whole-string integer in [lo, hi] / finite double; 1 on success. Every
+ * number flag goes through these: NaN and infinities are refused. */
 int cli_parse_long(const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *s, double *out);
 /* "[4, 128]" */
@@ -80,17 +119,67 @@ fs_status cli_open_network(const char *path, cli_net_kind kind, const cli_net_op
 fs_status cli_load_labels(const char *c_path, int has_class, long class_idx, int64_t c_dim,
                           uint64_t n, float **labels, int *rows);
 
-/* mkdir -p (FS_ERR_IO naming dir on failure). */
-fs_status cli_make_dirs(const char *dir);
+/* ---- float inputs ---- */
+
+/* Every float .npy a command reads (--z, --ws, --c, --eps, --images) comes
+ * through here: fs_npy_read_f32, then every value must be finite. A NaN or
+ * an infinity (also a float64 too large for float32) would run through the
+ * networks and come out as black images with exit status 0. The error names
+ * the file, the flag, the row (first index) and the column (the index within
+ * the row; for 3 or more dimensions also the full index):
+ *   "z.npy: --z row 3, column 17 is nan: every value must be finite" */
+fs_status cli_read_npy(const char *path, const char *flag, int *ndim, int64_t *shape,
+                       float **out);
+/* The check alone: FS_OK, or FS_ERR_FORMAT with that message. */
+fs_status cli_check_finite(const char *path, const char *flag, const float *x, int ndim,
+                           const int64_t *shape);
+
+/* ---- output paths ---- */
+
+/* Directories a run created (cli_make_dirs), so that a failed run removes
+ * them again when it wrote nothing into them. */
+typedef struct {
+    char *path;    /* the directory asked for, trailing slashes dropped */
+    size_t keep;   /* length of its longest prefix that existed before */
+    int slot;      /* 1 + index in the signal handler's list; 0: none */
+} cli_new_dirs;
+
+/* mkdir -p (FS_ERR_IO naming dir on failure). made (may be NULL) records the
+ * directories created, also for the signal handler. On failure nothing that
+ * was created stays. */
+fs_status cli_make_dirs(const char *dir, cli_new_dirs *made);
+/* After a failure: removes the directories made created, deepest first, as
+ * long as they are empty (rmdir: never anything this run did not create,
+ * never a file). Then forgets them. */
+void cli_new_dirs_remove(cli_new_dirs *made);
+/* After success: keeps them, and takes them off the signal handler's list. */
+void cli_new_dirs_keep(cli_new_dirs *made);
 /* Creates and removes a probe file: the only reliable writability test. */
 fs_status cli_probe_dir(const char *dir);
 /* Creates and removes path's temporary: fails now, not after the run, when
  * the output cannot be written. */
 fs_status cli_probe_output(const char *path);
-/* An output file named by `flag`, checked before any work: not empty, not a
- * directory, and its temporary can be created. 0, or the exit status of the
- * error already printed. */
+/* The one check of an output file named by `flag` (NULL path: none given),
+ * made before any work by every command: not empty, not a directory, and its
+ * temporary can be created. 0, or the exit status of the error printed. */
 int cli_check_output(const char *cmd, const char *flag, const char *path);
+/* Removes the stale temporaries of path (see fs_out_file_clean_stale). */
+void cli_clean_stale_output(const char *path);
+
+/* The images generate writes into an output directory: "seedNNNN.png" for a
+ * seed list (every seed of *seeds), "imgNNNN.png" for rows 0 .. n - 1 of an
+ * array (seeds NULL), as "%04u" writes the number. */
+typedef struct {
+    const fs_seed_list *seeds;
+    uint64_t n;
+} cli_image_names;
+/* Before any work: an entry of dir that has the name of an image this run
+ * writes and is a directory is an error (the rename into place would fail
+ * after the run). 0 or the exit status of the error printed. */
+int cli_check_image_names(const char *cmd, const char *dir, const cli_image_names *names);
+/* Removes the stale temporaries of such images (and of the directory probe)
+ * in dir. */
+void cli_clean_stale_images(const char *dir, const cli_image_names *names);
 
 /* Images given to score and encode: an .npy [N, C, R, R] in [-1, 1] or a
  * directory of PNGs (*.png, any case, not hidden; sorted by name with

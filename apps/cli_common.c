@@ -1,9 +1,13 @@
-/* Pieces every facesynth command shares: argument parsers, opening a network
- * from a .fsw or any checkpoint (with the converter's flags), labels, output
- * directories, and reading images from an .npy or a PNG directory. */
+/* Pieces every facesynth command shares: the option loop, argument parsers,
+ * opening a network from a .fsw or any checkpoint (with the converter's
+ * flags), float inputs, labels, output paths and directories (checked before
+ * any work, cleaned up after a failure or a signal), and reading images from
+ * an .npy or a PNG directory. */
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +20,9 @@
 #include "../engine/image_resize.h"
 #include "../weights_tools/npy.h"
 #include "cli.h"
+
+/* The probe file cli_probe_dir writes (as its temporary) and removes. */
+#define CLI_PROBE_NAME ".facesynth-probe"
 
 /* ---- argument parsers ----------------------------------------------------- */
 
@@ -48,6 +55,74 @@ void cli_shape_string(char *buf, size_t cap, int ndim, const int64_t *shape)
         n += (size_t)snprintf(buf + n, cap - n, d ? ", %lld" : "%lld", (long long)shape[d]);
     if (n < cap)
         snprintf(buf + n, cap - n, "]");
+}
+
+/* ---- the option loop ---------------------------------------------------------- */
+
+void cli_getopt_init(cli_getopt_state *g)
+{
+    memset(g, 0, sizeof *g);
+    optind = 1;
+    opterr = 0;
+}
+
+/* The table entry of the option getopt_long just returned: by its long
+ * index, or, for a short option, the long option with the same code. */
+static int option_entry(const struct option *opts, int li, int code)
+{
+    if (li >= 0)
+        return li;
+    for (int k = 0; opts[k].name; k++)
+        if (opts[k].val == code && !opts[k].flag)
+            return k;
+    return -1;
+}
+
+int cli_getopt(cli_getopt_state *g, const char *cmd, int argc, char **argv,
+               const char *shortopts, const struct option *opts)
+{
+    int li = -1;
+    int c = getopt_long(argc, argv, shortopts, opts, &li);
+    g->name = NULL;
+    if (c == -1)
+        return -1;
+    const char *last = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+    if (c == ':') {
+        /* optopt: the short option, or the long option's code */
+        int k = option_entry(opts, -1, optopt);
+        if (k >= 0)
+            cli_usage_error(cmd, "--%s needs a value", opts[k].name);
+        else
+            cli_usage_error(cmd, "%s needs a value", last);
+        return CLI_OPT_ERROR;
+    }
+    if (c == '?') {
+        if (optopt > 0 && optopt < 128 && strchr(shortopts, optopt))
+            cli_usage_error(cmd, "option '-%c' takes no value", optopt);
+        else if (optopt > 0 && optopt < 128 && optopt != ':')
+            cli_usage_error(cmd, "unknown option '-%c'", optopt);
+        else
+            cli_usage_error(cmd, "unknown option '%s'", last);
+        return CLI_OPT_ERROR;
+    }
+    int k = option_entry(opts, li, c);
+    if (k < 0 || k >= CLI_OPTS_MAX)
+        return c; /* a short option of its own (none takes a value) */
+    g->name = opts[k].name;
+    if (opts[k].has_arg == required_argument) {
+        /* "--seeds --outdir x": getopt took "--outdir" as the seed list */
+        if (optarg && optarg[0] == '-' && optarg[1] == '-') {
+            cli_usage_error(cmd, "--%s needs a value, but the next argument is '%s'",
+                            opts[k].name, optarg);
+            return CLI_OPT_ERROR;
+        }
+        if (g->seen[k]) {
+            cli_usage_error(cmd, "--%s is given twice: it takes one value", opts[k].name);
+            return CLI_OPT_ERROR;
+        }
+        g->seen[k] = 1;
+    }
+    return c;
 }
 
 /* ---- converter options ------------------------------------------------------ */
@@ -164,6 +239,55 @@ fs_status cli_open_network(const char *path, cli_net_kind kind, const cli_net_op
     return FS_OK;
 }
 
+/* ---- float inputs ------------------------------------------------------------- */
+
+fs_status cli_check_finite(const char *path, const char *flag, const float *x, int ndim,
+                           const int64_t *shape)
+{
+    uint64_t n = 1;
+    for (int d = 0; d < ndim; d++)
+        n *= (uint64_t)shape[d];
+    uint64_t i = 0;
+    while (i < n && isfinite(x[i]))
+        i++;
+    if (i == n)
+        return FS_OK;
+    const char *what = isnan(x[i]) ? "nan" : x[i] > 0 ? "inf" : "-inf";
+    if (ndim <= 1)
+        return fs_error(FS_ERR_FORMAT, "%s: %s column %llu is %s: every value must be finite",
+                        path, flag, (unsigned long long)i, what);
+    uint64_t row_len = n / (uint64_t)shape[0];
+    uint64_t row = i / row_len, col = i % row_len;
+    char idx[160] = "";
+    if (ndim > 2) {
+        /* the full index, last dimension fastest */
+        int64_t at[FS_NPY_MAX_DIMS];
+        uint64_t r = i;
+        for (int d = ndim - 1; d >= 0; d--) {
+            at[d] = (int64_t)(r % (uint64_t)shape[d]);
+            r /= (uint64_t)shape[d];
+        }
+        char sh[128];
+        cli_shape_string(sh, sizeof sh, ndim, at);
+        snprintf(idx, sizeof idx, " (index %s)", sh);
+    }
+    return fs_error(FS_ERR_FORMAT, "%s: %s row %llu, column %llu%s is %s%s: every value must be "
+                    "finite", path, flag, (unsigned long long)row, (unsigned long long)col, idx,
+                    what, isinf(x[i]) ? " in float32" : "");
+}
+
+fs_status cli_read_npy(const char *path, const char *flag, int *ndim, int64_t *shape,
+                       float **out)
+{
+    FS_TRY(fs_npy_read_f32(path, ndim, shape, out));
+    fs_status s = cli_check_finite(path, flag, *out, *ndim, shape);
+    if (s != FS_OK) {
+        free(*out);
+        *out = NULL;
+    }
+    return s;
+}
+
 fs_status cli_load_labels(const char *c_path, int has_class, long class_idx, int64_t c_dim,
                           uint64_t n, float **labels, int *rows)
 {
@@ -197,7 +321,7 @@ fs_status cli_load_labels(const char *c_path, int has_class, long class_idx, int
     int ndim;
     int64_t shape[FS_NPY_MAX_DIMS];
     float *c;
-    FS_TRY(fs_npy_read_f32(c_path, &ndim, shape, &c));
+    FS_TRY(cli_read_npy(c_path, "--c", &ndim, shape, &c));
     /* [N, c_dim], or one label for every image: [1, c_dim] or [c_dim] */
     int64_t r = ndim == 2 ? shape[0] : 1;
     if (!((ndim == 2 && shape[1] == c_dim && (r == (int64_t)n || r == 1)) ||
@@ -217,47 +341,168 @@ fs_status cli_load_labels(const char *c_path, int has_class, long class_idx, int
 
 /* ---- output files ------------------------------------------------------------------ */
 
-fs_status cli_make_dirs(const char *dir)
+/* New directories, as the signal handler sees them. Simpler than the file
+ * registry's seqlock: the main thread fills a slot before the run and sets
+ * `live` after the path is complete; a slot is never reused (a command makes
+ * one or two directories), so a handler on another thread never reads a
+ * path that is being rewritten. (A signal between a mkdir and this
+ * registration leaves that directory: a window of a few instructions.) */
+#define CLI_DIR_SLOTS 4
+static struct {
+    atomic_int live;
+    size_t keep;
+    char path[4096];
+} new_dir_slots[CLI_DIR_SLOTS];
+static int new_dir_slots_used;
+
+/* rmdir path, then each parent, down to (not including) its first keep
+ * bytes; stops at the first failure (a directory that is not empty). Only
+ * async-signal-safe calls: the handler uses it on its own copy. */
+static void remove_dir_chain(char *path, size_t keep)
+{
+    size_t n = strlen(path);
+    while (n > keep) {
+        if (rmdir(path) != 0)
+            return;
+        while (n > keep && path[n - 1] != '/')
+            n--;
+        while (n > keep && path[n - 1] == '/')
+            n--;
+        path[n] = '\0';
+    }
+}
+
+static void on_fatal_signal(int sig)
+{
+    int saved = errno;
+    fs_out_file_remove_temps();
+    char p[4096];
+    for (int i = 0; i < CLI_DIR_SLOTS; i++) {
+        if (!atomic_load(&new_dir_slots[i].live))
+            continue;
+        size_t k = 0;
+        while (k + 1 < sizeof p && (p[k] = new_dir_slots[i].path[k]) != '\0')
+            k++;
+        p[k] = '\0';
+        remove_dir_chain(p, new_dir_slots[i].keep);
+    }
+    errno = saved;
+    /* SA_RESETHAND restored the default action; the signal is blocked until
+     * the handler returns, and is then delivered again: the process ends as
+     * if the handler had never run, with the signal's status. */
+    raise(sig);
+}
+
+void cli_install_signal_cleanup(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        struct sigaction old, sa = {.sa_handler = on_fatal_signal,
+                                    .sa_flags = SA_RESETHAND};
+        sigemptyset(&sa.sa_mask);
+        for (size_t j = 0; j < sizeof sigs / sizeof *sigs; j++)
+            sigaddset(&sa.sa_mask, sigs[j]); /* one cleanup at a time */
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+            continue; /* nohup and friends: stay ignored */
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+fs_status cli_make_dirs(const char *dir, cli_new_dirs *made)
 {
     size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
     char *p = malloc(n + 1);
     if (!p)
         return fs_error(FS_ERR_NOMEM, "out of memory");
-    memcpy(p, dir, n + 1);
+    memcpy(p, dir, n);
+    p[n] = '\0';
     fs_status s = FS_OK;
+    /* keep: length of the prefix that existed (n: all of it, nothing made);
+     * last: end of the deepest directory made */
+    size_t keep = n, last = 0;
     for (size_t i = 1; i <= n && s == FS_OK; i++) {
-        if (p[i] != '/' && p[i] != '\0')
+        if ((p[i] != '/' && p[i] != '\0') || p[i - 1] == '/')
             continue;
         char saved = p[i];
         p[i] = '\0';
         struct stat st;
-        if (mkdir(p, 0777) != 0 && errno != EEXIST)
+        if (mkdir(p, 0777) == 0) {
+            last = i;
+            if (keep == n) {
+                size_t k = i;
+                while (k > 0 && p[k - 1] != '/')
+                    k--; /* start of this component */
+                while (k > 0 && p[k - 1] == '/')
+                    k--; /* and its separator */
+                keep = k;
+            }
+        } else if (errno != EEXIST) {
             s = fs_error(FS_ERR_IO, "%s: cannot create directory %s: %s", dir, p,
                          strerror(errno));
-        else if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode))
+        }
+        if (s == FS_OK && (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)))
             s = fs_error(FS_ERR_IO, "%s: %s is not a directory", dir, p);
         p[i] = saved;
     }
-    free(p);
-    return s;
+    if (s != FS_OK && keep < n) {
+        p[last] = '\0'; /* the deepest one made: nothing stays */
+        remove_dir_chain(p, keep);
+    }
+    if (s != FS_OK || !made) {
+        free(p);
+        return s;
+    }
+    made->path = p;
+    made->keep = keep;
+    made->slot = 0;
+    if (keep < n && n < sizeof new_dir_slots[0].path && new_dir_slots_used < CLI_DIR_SLOTS) {
+        int i = new_dir_slots_used++;
+        memcpy(new_dir_slots[i].path, p, n + 1);
+        new_dir_slots[i].keep = keep;
+        atomic_store(&new_dir_slots[i].live, 1);
+        made->slot = i + 1;
+    }
+    return FS_OK;
+}
+
+static void new_dirs_release(cli_new_dirs *made)
+{
+    if (made->slot > 0)
+        atomic_store(&new_dir_slots[made->slot - 1].live, 0);
+    free(made->path);
+    memset(made, 0, sizeof *made);
+}
+
+void cli_new_dirs_remove(cli_new_dirs *made)
+{
+    if (made->path && made->keep < strlen(made->path))
+        remove_dir_chain(made->path, made->keep);
+    new_dirs_release(made);
+}
+
+void cli_new_dirs_keep(cli_new_dirs *made)
+{
+    new_dirs_release(made);
 }
 
 fs_status cli_probe_dir(const char *dir)
 {
-    size_t n = strlen(dir) + 64;
+    /* Through fs_out_file: its temporary is registered for the signal
+     * handler, and a stale one is recognised by cli_clean_stale_images. */
+    size_t n = strlen(dir) + 32;
     char *p = malloc(n);
     if (!p)
         return fs_error(FS_ERR_NOMEM, "out of memory");
-    snprintf(p, n, "%s/.facesynth-probe.%ld", dir, (long)getpid());
-    FILE *f = fopen(p, "wx");
-    fs_status s = FS_OK;
-    if (!f)
+    snprintf(p, n, "%s/" CLI_PROBE_NAME, dir);
+    fs_out_file f;
+    fs_status s = fs_out_file_open(p, &f);
+    if (s == FS_ERR_IO)
         s = fs_error(FS_ERR_IO, "%s: output directory is not writable: %s", dir,
                      strerror(errno));
-    else {
-        fclose(f);
-        unlink(p);
-    }
+    else if (s == FS_OK)
+        fs_out_file_abort(&f);
     free(p);
     return s;
 }
@@ -275,12 +520,140 @@ int cli_check_output(const char *cmd, const char *flag, const char *path)
     /* cli_probe_output alone would pass both: it creates "<path>.tmp.<pid>",
      * and only the final rename would fail, after the whole run. */
     struct stat sb;
+    if (!path)
+        return 0;
     if (!*path)
         return cli_usage_error(cmd, "%s is empty", flag);
     if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
         return cli_fail(fs_error(FS_ERR_IO, "%s: %s names a directory, not a file", path, flag));
     fs_status s = cli_probe_output(path);
     return s == FS_OK ? 0 : cli_fail(s);
+}
+
+void cli_clean_stale_output(const char *path)
+{
+    if (path && *path)
+        fs_out_file_clean_stale_path(path);
+}
+
+/* ---- the images generate writes ------------------------------------------------ */
+
+/* "seed" or "img", a number as "%04u"/"%04llu" writes it, ".png": the
+ * number, or -1. */
+static int64_t image_number(const char *name, size_t len, const char *prefix)
+{
+    size_t pl = strlen(prefix);
+    if (len < pl + 4 + 4 || memcmp(name, prefix, pl) != 0 ||
+        memcmp(name + len - 4, ".png", 4) != 0)
+        return -1;
+    const char *d = name + pl;
+    size_t nd = len - pl - 4;
+    if (nd > 20 || (nd > 4 && d[0] == '0'))
+        return -1; /* not how %04u writes a number */
+    uint64_t v = 0;
+    for (size_t k = 0; k < nd; k++) {
+        if (d[k] < '0' || d[k] > '9' || v > (UINT64_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (uint64_t)(d[k] - '0');
+    }
+    return v > (uint64_t)INT64_MAX ? -1 : (int64_t)v;
+}
+
+/* Matches the names of cli_image_names; a seed list is looked up in a
+ * sorted, merged copy of its ranges (a directory may hold millions of files
+ * and a list millions of ranges). */
+typedef struct {
+    const cli_image_names *in;
+    fs_seed_range *r;
+    size_t n;
+} image_matcher;
+
+static int range_cmp(const void *a, const void *b)
+{
+    const fs_seed_range *x = a, *y = b;
+    return x->first < y->first ? -1 : x->first > y->first;
+}
+
+static fs_status matcher_init(image_matcher *m, const cli_image_names *in)
+{
+    memset(m, 0, sizeof *m);
+    m->in = in;
+    if (!in->seeds)
+        return FS_OK;
+    size_t n = in->seeds->n_ranges;
+    if (!(m->r = malloc((n ? n : 1) * sizeof *m->r)))
+        return fs_error(FS_ERR_NOMEM, "out of memory");
+    memcpy(m->r, in->seeds->ranges, n * sizeof *m->r);
+    qsort(m->r, n, sizeof *m->r, range_cmp);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k > 0 && (uint64_t)m->r[i].first <= (uint64_t)m->r[k - 1].last + 1) {
+            if (m->r[i].last > m->r[k - 1].last)
+                m->r[k - 1].last = m->r[i].last;
+        } else {
+            m->r[k++] = m->r[i];
+        }
+    }
+    m->n = k;
+    return FS_OK;
+}
+
+static int matcher_has_seed(const image_matcher *m, uint64_t seed)
+{
+    size_t lo = 0, hi = m->n; /* the last range with first <= seed */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->r[mid].first <= seed)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > 0 && seed <= m->r[lo - 1].last;
+}
+
+static int is_image_name(const char *name, size_t len, void *ctx)
+{
+    const image_matcher *m = ctx;
+    if (len == strlen(CLI_PROBE_NAME) && !memcmp(name, CLI_PROBE_NAME, len))
+        return 1;
+    if (m->in->seeds) {
+        int64_t v = image_number(name, len, "seed");
+        return v >= 0 && v <= UINT32_MAX && matcher_has_seed(m, (uint64_t)v);
+    }
+    int64_t v = image_number(name, len, "img");
+    return v >= 0 && (uint64_t)v < m->in->n;
+}
+
+int cli_check_image_names(const char *cmd, const char *dir, const cli_image_names *names)
+{
+    DIR *dp = opendir(dir);
+    if (!dp)
+        return 0; /* new, or the probe will say why it cannot be written */
+    image_matcher m;
+    fs_status s = matcher_init(&m, names);
+    struct dirent *e;
+    int rc = s == FS_OK ? 0 : cli_fail(s);
+    while (!rc && (e = readdir(dp))) {
+        if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN && e->d_type != DT_LNK)
+            continue;
+        if (!strcmp(e->d_name, CLI_PROBE_NAME) || !is_image_name(e->d_name, strlen(e->d_name), &m))
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(dp), e->d_name, &st, 0) == 0 && S_ISDIR(st.st_mode))
+            rc = cli_fail(fs_error(FS_ERR_IO, "%s/%s: is a directory, where this run writes an "
+                                   "image", dir, e->d_name));
+    }
+    closedir(dp);
+    free(m.r);
+    return rc;
+}
+
+void cli_clean_stale_images(const char *dir, const cli_image_names *names)
+{
+    image_matcher m;
+    if (matcher_init(&m, names) == FS_OK) /* best effort, as the cleaning itself */
+        fs_out_file_clean_stale(dir, is_image_name, &m);
+    free(m.r);
 }
 
 /* ---- images ---------------------------------------------------------------------- */
@@ -357,7 +730,7 @@ fs_status cli_images_open(cli_images *im, const char *path, int channels, int re
     }
     int ndim;
     int64_t shape[FS_NPY_MAX_DIMS];
-    FS_TRY(fs_npy_read_f32(path, &ndim, shape, &im->npy));
+    FS_TRY(cli_read_npy(path, "--images", &ndim, shape, &im->npy));
     if (ndim != 4 || shape[0] < 1 || shape[1] != channels || shape[2] != res ||
         shape[3] != res) {
         char got[128];

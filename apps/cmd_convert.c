@@ -45,9 +45,11 @@ int cmd_convert(int argc, char **argv)
     fs_convert_options *o = &no.conv;
     const char *out = NULL;
     int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+    cli_getopt_state go;
+    cli_getopt_init(&go);
+    while ((c = cli_getopt(&go, "convert", argc, argv, ":o:h", opts)) != -1) {
+        if (c == CLI_OPT_ERROR)
+            return FS_EXIT_FAILURE;
         int r = cli_convert_option("convert", c, optarg, &no);
         if (r >= 0) {
             if (r != 0)
@@ -67,8 +69,6 @@ int cmd_convert(int argc, char **argv)
                 return cli_usage_error("convert", "--dtype must be f32, f16 or bf16, not '%s'",
                                        optarg);
             break;
-        case ':':
-            return cli_usage_error("convert", "option '%s' needs a value", argv[optind - 1]);
         default:
             return cli_usage_error("convert", "unknown option '%s'", argv[optind - 1]);
         }
@@ -78,10 +78,15 @@ int cmd_convert(int argc, char **argv)
     if (!out)
         return cli_usage_error("convert", "missing -o OUTPUT");
     const char *in = argv[optind];
+    if (!*out)
+        return cli_usage_error("convert", "-o is empty");
     fs_convert_report rep;
     fs_status s = fs_convert_file(in, out, o, &rep);
     if (s != FS_OK)
         return cli_fail(s);
+    /* The output was written as OUTPUT.tmp.<pid>, as dead runs wrote it:
+     * the ones they left can go. */
+    cli_clean_stale_output(out);
     fprintf(stderr, "facesynth: %s (%s, %s) -> %s: %s, %zu tensors, %s\n", in, rep.format, rep.net,
             out, fs_family_name(rep.family), rep.tensors, fs_dtype_name(o->dtype));
     return 0;

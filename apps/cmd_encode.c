@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../engine/backend.h"
@@ -109,7 +108,7 @@ static fs_status prepare(enc_state *st)
     if (st->eps_path) {
         int ndim;
         int64_t shape[FS_NPY_MAX_DIMS];
-        FS_TRY(fs_npy_read_f32(st->eps_path, &ndim, shape, &st->eps));
+        FS_TRY(cli_read_npy(st->eps_path, "--eps", &ndim, shape, &st->eps));
         if (ndim != 2 || shape[0] != (int64_t)n || shape[1] != st->zd) {
             char got[128];
             cli_shape_string(got, sizeof got, ndim, shape);
@@ -132,10 +131,10 @@ static fs_status prepare(enc_state *st)
     if (!st->mu || !st->lv || !st->z || (st->im.from_dir && !st->img))
         return fs_error(FS_ERR_NOMEM, "out of memory for the latents of %llu images",
                         (unsigned long long)n);
-    const char *outs[3] = {st->z_path, st->mu_path, st->lv_path};
-    for (int k = 0; k < 3; k++)
-        if (outs[k])
-            FS_TRY(cli_probe_output(outs[k]));
+    /* Everything checked: the temporaries dead runs left can go. */
+    cli_clean_stale_output(st->z_path);
+    cli_clean_stale_output(st->mu_path);
+    cli_clean_stale_output(st->lv_path);
     return FS_OK;
 }
 
@@ -200,9 +199,11 @@ int cmd_encode(int argc, char **argv)
     memset(&st, 0, sizeof st);
     cli_net_opts_init(&st.net);
     int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
+    cli_getopt_state go;
+    cli_getopt_init(&go);
+    while ((c = cli_getopt(&go, CMD, argc, argv, ":qh", opts)) != -1) {
+        if (c == CLI_OPT_ERROR)
+            return FS_EXIT_FAILURE;
         int r = cli_convert_option(CMD, c, optarg, &st.net);
         if (r >= 0) {
             if (r != 0)
@@ -241,8 +242,6 @@ int cmd_encode(int argc, char **argv)
                 return cli_usage_error(CMD, "--threads needs an integer from 0 to 4096, not '%s'",
                                        optarg);
             break;
-        case ':':
-            return cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]);
         default:
             return cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
         }
@@ -263,14 +262,9 @@ int cmd_encode(int argc, char **argv)
         for (int j = 0; j < i; j++)
             if (outs[i] && outs[j] && !strcmp(outs[i], outs[j]))
                 return cli_usage_error(CMD, "two outputs are the same file '%s'", outs[i]);
-        /* Refused now: cli_probe_output would pass them (it creates
-         * "<path>.tmp.<pid>") and only the final rename would fail. */
-        struct stat sb;
-        if (outs[i] && !*outs[i])
-            return cli_usage_error(CMD, "%s is empty", out_flags[i]);
-        if (outs[i] && stat(outs[i], &sb) == 0 && S_ISDIR(sb.st_mode))
-            return cli_fail(fs_error(FS_ERR_IO, "%s: %s names a directory, not a file", outs[i],
-                                     out_flags[i]));
+        int rc = cli_check_output(CMD, out_flags[i], outs[i]);
+        if (rc)
+            return rc;
     }
     fs_status s = prepare(&st);
     if (s == FS_OK)

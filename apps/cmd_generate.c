@@ -5,8 +5,11 @@
  * to cvaegan_generate.c after the arguments are parsed.
  *
  * Everything that can be checked is checked before the first image is
- * written (arguments, network, input arrays and their shapes, labels, output
- * directory), so a bad invocation fails with one line and leaves no files. */
+ * written (arguments, network, input arrays, their shapes and values, labels,
+ * every output path), so a bad invocation fails with one line and leaves no
+ * files. A run that fails later (disk full) keeps the images already
+ * written, each complete, and removes an output directory it created and
+ * left empty. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -137,6 +140,7 @@ typedef struct {
     uint64_t *noise_seeds;
     float *raw;
     char *path;
+    cli_new_dirs made; /* the output directories this run created */
 } gen_state;
 
 static void state_free(gen_state *st)
@@ -154,6 +158,7 @@ static void state_free(gen_state *st)
     free(st->noise_seeds);
     free(st->raw);
     free(st->path);
+    cli_new_dirs_keep(&st->made);
 }
 
 /* Reads --z / --ws and checks the trailing dimensions against the network. */
@@ -162,7 +167,7 @@ static fs_status load_latents(const char *path, const char *flag, int want_ndim,
 {
     int ndim;
     int64_t shape[FS_NPY_MAX_DIMS];
-    FS_TRY(fs_npy_read_f32(path, &ndim, shape, data));
+    FS_TRY(cli_read_npy(path, flag, &ndim, shape, data));
     int ok = ndim == want_ndim && shape[0] > 0;
     for (int d = 1; ok && d < want_ndim; d++)
         ok = shape[d] == want_tail[d - 1];
@@ -310,19 +315,25 @@ static int prepare(gen_state *st)
     }
     if (st->total > (uint64_t)INT64_MAX / 2)
         return cli_usage_error(CMD, "too many images");
-    /* Fail now, not after hours of generation, if the .npy cannot be
+    /* Fail now, not after hours of generation, if an output cannot be
      * written; before the output directory, which would stay behind. */
-    if (a->raw_path) {
-        int rc = cli_check_output(CMD, "--save-raw", a->raw_path);
-        if (rc)
-            return rc;
-    }
-    if (s == FS_OK)
-        s = cli_make_dirs(a->outdir);
+    int rc = cli_check_output(CMD, "--save-raw", a->raw_path);
+    cli_image_names names = {.seeds = st->src == SRC_SEEDS ? &st->seeds : NULL,
+                             .n = st->total};
+    if (!rc)
+        rc = cli_check_image_names(CMD, a->outdir, &names);
+    if (rc)
+        return rc;
+    s = cli_make_dirs(a->outdir, &st->made);
     if (s == FS_OK)
         s = cli_probe_dir(a->outdir);
-    if (s != FS_OK)
+    if (s != FS_OK) {
+        cli_new_dirs_remove(&st->made);
         return cli_fail(s);
+    }
+    /* Everything checked: the temporaries dead runs left can go. */
+    cli_clean_stale_images(a->outdir, &names);
+    cli_clean_stale_output(a->raw_path);
     return 0;
 }
 
@@ -354,12 +365,12 @@ int cmd_generate(int argc, char **argv)
     a->batch = 4;
     cli_net_opts_init(&a->net);
     int c;
-    optind = 1;
-    opterr = 0;
-    int li = -1;
-    while ((c = getopt_long(argc, argv, ":qh", opts, &li)) != -1) {
-        const char *flag = li >= 0 ? opts[li].name : "";
-        li = -1;
+    cli_getopt_state go;
+    cli_getopt_init(&go);
+    while ((c = cli_getopt(&go, CMD, argc, argv, ":qh", opts)) != -1) {
+        if (c == CLI_OPT_ERROR)
+            return FS_EXIT_FAILURE;
+        const char *flag = go.name ? go.name : "";
         switch (c) {
         case O_WS: case O_TRUNC: case O_CUTOFF: case O_CLASS: case O_NOISE:
             if (!a->sg2_flag)
@@ -446,8 +457,6 @@ int cmd_generate(int argc, char **argv)
                 return rc;
             break;
         }
-        case ':':
-            return cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]);
         default:
             return cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
         }
@@ -487,10 +496,14 @@ int cmd_generate(int argc, char **argv)
                                  "--identity K, --mix LIST or --c FILE.npy)", a->sg2_flag,
                                  a->network);
         else {
-            cli_cvae_gen_args ca = {st.src == SRC_SEEDS ? &st.seeds : NULL, a->z_path, a->c_path,
-                                    a->outdir, a->raw_path, a->labels_path, a->identity,
-                                    a->has_identity, a->mix, a->mix_weights, a->batch,
-                                    a->threads, a->quiet};
+            cli_cvae_gen_args ca = {
+                .seeds = st.src == SRC_SEEDS ? &st.seeds : NULL,
+                .z_path = a->z_path, .c_path = a->c_path, .outdir = a->outdir,
+                .raw_path = a->raw_path, .labels_path = a->labels_path,
+                .identity = a->identity, .has_identity = a->has_identity,
+                .mix = a->mix, .mix_weights = a->mix_weights,
+                .batch = a->batch, .threads = a->threads, .quiet = a->quiet,
+            };
             rc = cvaegan_generate(&ca, st.w);
             st.w = NULL; /* cvaegan_generate owns it */
         }
@@ -504,8 +517,10 @@ int cmd_generate(int argc, char **argv)
         return rc;
     }
     rc = prepare(&st);
-    if (rc == 0 && (s = run(&st)) != FS_OK)
+    if (rc == 0 && (s = run(&st)) != FS_OK) {
         rc = cli_fail(s);
+        cli_new_dirs_remove(&st.made); /* only if nothing was written into it */
+    }
     state_free(&st);
     return rc;
 }

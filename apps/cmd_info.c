@@ -43,9 +43,11 @@ int cmd_info(int argc, char **argv)
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     int list = 0, c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    cli_getopt_state go;
+    cli_getopt_init(&go);
+    while ((c = cli_getopt(&go, "info", argc, argv, ":h", opts)) != -1) {
+        if (c == CLI_OPT_ERROR)
+            return FS_EXIT_FAILURE;
         if (c == 't')
             list = 1;
         else if (c == 'h') {

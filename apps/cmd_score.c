@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "../engine/backend.h"
 #include "../engine/file.h"
@@ -190,13 +189,8 @@ static int prepare(score_state *st)
                                "%lld", st->batch, (unsigned long long)last,
                                (long long)cfg->mbstd_group_size,
                                (long long)cfg->mbstd_group_size);
-    if (st->raw_path) {
-        fs_out_file f;
-        s = fs_out_file_open(st->raw_path, &f);
-        if (s != FS_OK)
-            return cli_fail(s);
-        fs_out_file_abort(&f);
-    }
+    /* Everything checked: the temporaries dead runs left can go. */
+    cli_clean_stale_output(st->raw_path);
     return 0;
 }
 
@@ -214,9 +208,11 @@ int cmd_score(int argc, char **argv)
     memset(&st, 0, sizeof st);
     cli_net_opts_init(&st.net);
     int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
+    cli_getopt_state go;
+    cli_getopt_init(&go);
+    while ((c = cli_getopt(&go, CMD, argc, argv, ":qh", opts)) != -1) {
+        if (c == CLI_OPT_ERROR)
+            return FS_EXIT_FAILURE;
         int r = cli_convert_option(CMD, c, optarg, &st.net);
         if (r >= 0) {
             if (r != 0)
@@ -252,8 +248,6 @@ int cmd_score(int argc, char **argv)
                 return cli_usage_error(CMD, "--threads needs an integer from 0 to 4096, not '%s'",
                                        optarg);
             break;
-        case ':':
-            return cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]);
         default:
             return cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
         }
@@ -266,18 +260,12 @@ int cmd_score(int argc, char **argv)
         return cli_usage_error(CMD, "missing --images FILE.npy|DIR");
     if (st.raw_dir && !*st.raw_dir)
         return cli_usage_error(CMD, "--save-raw-dir is empty");
-    /* Refused now: the probe in prepare would pass them (it creates
-     * "<path>.tmp.<pid>") and only the final rename would fail. */
-    struct stat sb;
-    if (st.raw_path && !*st.raw_path)
-        return cli_usage_error(CMD, "--save-raw is empty");
-    if (st.raw_path && stat(st.raw_path, &sb) == 0 && S_ISDIR(sb.st_mode))
-        return cli_fail(fs_error(FS_ERR_IO, "%s: --save-raw names a directory, not a file",
-                                 st.raw_path));
+    int rc = cli_check_output(CMD, "--save-raw", st.raw_path);
+    if (rc)
+        return rc;
     fs_status s = cli_open_network(st.network, CLI_NET_DISCRIMINATOR, &st.net, &st.w);
     if (s != FS_OK)
         return cli_fail(s);
-    int rc;
     if (fs_weights_family(st.w) == FS_FAMILY_CVAEGAN) {
         if (st.has_class || st.c_path || st.raw_path)
             rc = cli_usage_error(CMD, "%s is a CVAE-GAN: %s is a StyleGAN2 option%s", st.network,
@@ -285,7 +273,9 @@ int cmd_score(int argc, char **argv)
                                  st.raw_path ? " (a CVAE-GAN has four outputs: use "
                                                "--save-raw-dir DIR)" : "");
         else {
-            cli_cvae_score_args ca = {st.images, st.raw_dir, st.batch, st.threads, st.quiet};
+            cli_cvae_score_args ca = {.images = st.images, .raw_dir = st.raw_dir,
+                                      .batch = st.batch, .threads = st.threads,
+                                      .quiet = st.quiet};
             rc = cvaegan_score(&ca, st.w);
             st.w = NULL; /* cvaegan_score owns it */
         }

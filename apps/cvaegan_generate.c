@@ -7,14 +7,14 @@
  * e = standard_exponential(k), i.e. -log(1 - random_sample()), normalised to
  * sum 1 -- uniform on the simplex); or rows of --c.
  *
- * As for StyleGAN2, everything is checked (network, arrays, labels, output
- * paths) before the first image is written. The labels of the images are
- * written with --save-labels, and next to --save-raw X.npy as X.labels.npy. */
+ * As for StyleGAN2, everything is checked (network, arrays and their values,
+ * labels, every output path) before the first image is written. The labels
+ * of the images are written with --save-labels, and next to --save-raw X.npy
+ * as X.labels.npy. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "../engine/backend.h"
 #include "../engine/cvaegan.h"
@@ -49,6 +49,7 @@ typedef struct {
     float *z, *c, *img, *raw;
     uint8_t *u8;
     char *path;
+    cli_new_dirs made; /* the output directories this run created */
 } cvae_gen;
 
 static void gen_free(cvae_gen *g)
@@ -69,6 +70,7 @@ static void gen_free(cvae_gen *g)
     free(g->raw);
     free(g->u8);
     free(g->path);
+    cli_new_dirs_keep(&g->made);
 }
 
 /* Items of a comma-separated list: count, or -1 for an empty item. */
@@ -172,29 +174,13 @@ static int parse_mix(cvae_gen *g)
     return 0;
 }
 
-/* An output file name that can never be written: 0 or an exit status.
- * cli_probe_output cannot tell, since it creates "<path>.tmp.<pid>", which
- * works for "" and for a directory; only the final rename would fail, after
- * every PNG was written. */
-static int check_out_path(const char *flag, const char *path)
-{
-    struct stat sb;
-    if (!path)
-        return 0;
-    if (!*path)
-        return cli_usage_error(CMD, "%s is empty", flag);
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-        return cli_fail(fs_error(FS_ERR_IO, "%s: %s names a directory, not a file", path, flag));
-    return 0;
-}
-
 /* Everything that can fail before the first image; 0 or an exit status. */
 static int prepare(cvae_gen *g)
 {
     const cli_cvae_gen_args *a = g->a;
-    int prc = check_out_path("--save-raw", a->raw_path);
+    int prc = cli_check_output(CMD, "--save-raw", a->raw_path);
     if (!prc)
-        prc = check_out_path("--save-labels", a->labels_path);
+        prc = cli_check_output(CMD, "--save-labels", a->labels_path);
     if (prc)
         return prc;
     fs_status s = cli_backend_open(a->threads, &g->b);
@@ -218,7 +204,7 @@ static int prepare(cvae_gen *g)
     if (a->z_path) {
         int ndim;
         int64_t shape[FS_NPY_MAX_DIMS];
-        s = fs_npy_read_f32(a->z_path, &ndim, shape, &g->zfile);
+        s = cli_read_npy(a->z_path, "--z", &ndim, shape, &g->zfile);
         if (s != FS_OK)
             return cli_fail(s);
         if (ndim != 2 || shape[0] < 1 || shape[1] != g->zd) {
@@ -256,7 +242,7 @@ static int prepare(cvae_gen *g)
         if (n > 4 && !strcmp(a->raw_path + n - 4, ".npy"))
             n -= 4;
         snprintf(g->raw_labels_path, n + 16, "%.*s.labels.npy", (int)n, a->raw_path);
-        int rc = check_out_path("--save-raw (its labels file)", g->raw_labels_path);
+        int rc = cli_check_output(CMD, "--save-raw (its labels file)", g->raw_labels_path);
         if (rc)
             return rc;
     }
@@ -288,18 +274,24 @@ static int prepare(cvae_gen *g)
                                  (unsigned long long)g->total,
                                  (double)g->total * g->nid * 4.0 / 1073741824.0));
 
-    /* Outputs last: the output directory is the one thing that would stay. */
-    if (a->raw_path)
-        s = cli_probe_output(a->raw_path);
-    if (s == FS_OK && g->raw_labels_path)
-        s = cli_probe_output(g->raw_labels_path);
-    if (s == FS_OK && a->labels_path)
-        s = cli_probe_output(a->labels_path);
-    if (s == FS_OK)
-        s = cli_make_dirs(a->outdir);
+    /* The output directory last: it is the one thing that would stay. */
+    cli_image_names names = {.seeds = a->seeds, .n = g->total};
+    int rc = cli_check_image_names(CMD, a->outdir, &names);
+    if (rc)
+        return rc;
+    s = cli_make_dirs(a->outdir, &g->made);
     if (s == FS_OK)
         s = cli_probe_dir(a->outdir);
-    return s == FS_OK ? 0 : cli_fail(s);
+    if (s != FS_OK) {
+        cli_new_dirs_remove(&g->made);
+        return cli_fail(s);
+    }
+    /* Everything checked: the temporaries dead runs left can go. */
+    cli_clean_stale_images(a->outdir, &names);
+    cli_clean_stale_output(a->raw_path);
+    cli_clean_stale_output(g->raw_labels_path);
+    cli_clean_stale_output(a->labels_path);
+    return 0;
 }
 
 /* The label of image i into row (n_id floats). r: the image's RandomState,
@@ -405,8 +397,10 @@ int cvaegan_generate(const cli_cvae_gen_args *a, fs_weights *w)
     int rc = prepare(&g);
     if (rc == 0) {
         fs_status s = run(&g);
-        if (s != FS_OK)
+        if (s != FS_OK) {
             rc = cli_fail(s);
+            cli_new_dirs_remove(&g.made); /* only if nothing was written into it */
+        }
     }
     gen_free(&g);
     return rc;

@@ -8,15 +8,14 @@
  * computed in double from the float heads.
  *
  * The discriminators have no cross-image layer, so the results do not depend
- * on --batch. Outputs are written at the end, each atomically; if one of
- * them cannot be written, those already written are removed again, and a
- * --save-raw-dir this run created is removed when it stays empty. */
-#include <errno.h>
+ * on --batch. Outputs are checked before any work and written at the end,
+ * each atomically; if one of them cannot be written, those already written
+ * are removed again, and a --save-raw-dir this run created is removed when it
+ * stays empty. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../engine/backend.h"
@@ -40,7 +39,7 @@ typedef struct {
     float *img;
     float *head[4];     /* [N, ...] each, in head_names order */
     char *path[4];
-    int made_dir;       /* --save-raw-dir did not exist before */
+    cli_new_dirs made;  /* the directories of --save-raw-dir this run created */
 } cvae_score;
 
 static void score_free(cvae_score *sc)
@@ -54,6 +53,7 @@ static void score_free(cvae_score *sc)
         free(sc->head[k]);
         free(sc->path[k]);
     }
+    cli_new_dirs_keep(&sc->made);
 }
 
 static size_t head_len(const cvae_score *sc, int k)
@@ -86,20 +86,32 @@ static fs_status prepare(cvae_score *sc)
             return fs_error(FS_ERR_NOMEM, "out of memory for the scores of %llu images",
                             (unsigned long long)n);
     }
-    if (!a->raw_dir)
-        return FS_OK;
+    return FS_OK;
+}
+
+/* --save-raw-dir, after every input was checked: the directory (the one
+ * thing that could stay behind) and its four files. 0 or an exit status. */
+static int prepare_outputs(cvae_score *sc)
+{
+    const char *dir = sc->a->raw_dir;
     for (int k = 0; k < 4; k++) {
-        size_t len = strlen(a->raw_dir) + 16;
+        size_t len = strlen(dir) + 16;
         if (!(sc->path[k] = malloc(len)))
-            return fs_error(FS_ERR_NOMEM, "out of memory");
-        snprintf(sc->path[k], len, "%s/%s.npy", a->raw_dir, head_names[k]);
+            return cli_fail(fs_error(FS_ERR_NOMEM, "out of memory"));
+        snprintf(sc->path[k], len, "%s/%s.npy", dir, head_names[k]);
     }
-    struct stat st;
-    sc->made_dir = stat(a->raw_dir, &st) != 0 && errno == ENOENT;
-    fs_status s = cli_make_dirs(a->raw_dir);
-    for (int k = 0; k < 4 && s == FS_OK; k++)
-        s = cli_probe_output(sc->path[k]);
-    return s;
+    fs_status s = cli_make_dirs(dir, &sc->made);
+    if (s != FS_OK)
+        return cli_fail(s);
+    for (int k = 0; k < 4; k++) {
+        int rc = cli_check_output(CMD, "--save-raw-dir", sc->path[k]);
+        if (rc)
+            return rc;
+    }
+    /* Everything checked: the temporaries dead runs left can go. */
+    for (int k = 0; k < 4; k++)
+        cli_clean_stale_output(sc->path[k]);
+    return 0;
 }
 
 static fs_status write_heads(cvae_score *sc)
@@ -200,11 +212,13 @@ int cvaegan_score(const cli_cvae_score_args *a, fs_weights *w)
     sc.a = a;
     sc.w = w;
     fs_status s = prepare(&sc);
-    if (s == FS_OK)
-        s = run(&sc);
     int rc = s == FS_OK ? 0 : cli_fail(s);
-    if (s != FS_OK && sc.made_dir)
-        rmdir(a->raw_dir); /* only if empty: never anything this run did not create */
+    if (rc == 0 && a->raw_dir)
+        rc = prepare_outputs(&sc);
+    if (rc == 0 && (s = run(&sc)) != FS_OK)
+        rc = cli_fail(s);
+    if (rc != 0)
+        cli_new_dirs_remove(&sc.made); /* only if empty: never anything this run did not create */
     score_free(&sc);
     return rc;
 }

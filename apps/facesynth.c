@@ -1,5 +1,6 @@
 /* facesynth: the command-line front end. Dispatches to one subcommand per
- * stage of the data path (convert -> info -> generate/score ...). */
+ * stage of the data path (convert -> info -> generate/score ...), and owns
+ * the one format of an error line: "facesynth <command>: <message>". */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,10 +26,17 @@ static void usage(FILE *f)
             "Run 'facesynth <command> --help' for the options of a command.\n");
 }
 
+/* The command main dispatched to: every error line names it, so a failure
+ * in a pipeline of several facesynth commands says which one failed. */
+static const char *current_cmd;
+
+void cli_set_command(const char *cmd) { current_cmd = cmd; }
+
 int cli_fail(fs_status s)
 {
     const char *msg = fs_error_message();
-    fprintf(stderr, "facesynth: %s\n", msg[0] ? msg : fs_status_string(s));
+    fprintf(stderr, "facesynth%s%s: %s\n", current_cmd ? " " : "", current_cmd ? current_cmd : "",
+            msg[0] ? msg : fs_status_string(s));
     return FS_EXIT_FAILURE;
 }
 
@@ -58,16 +66,20 @@ int main(int argc, char **argv)
         printf("facesynth %s\n", FS_VERSION);
         return 0;
     }
-    if (!strcmp(cmd, "convert"))
-        return cmd_convert(argc - 1, argv + 1);
-    if (!strcmp(cmd, "info"))
-        return cmd_info(argc - 1, argv + 1);
-    if (!strcmp(cmd, "generate"))
-        return cmd_generate(argc - 1, argv + 1);
-    if (!strcmp(cmd, "score"))
-        return cmd_score(argc - 1, argv + 1);
-    if (!strcmp(cmd, "encode"))
-        return cmd_encode(argc - 1, argv + 1);
+    static const struct {
+        const char *name;
+        int (*run)(int, char **);
+    } cmds[] = {{"convert", cmd_convert}, {"info", cmd_info}, {"generate", cmd_generate},
+                {"score", cmd_score}, {"encode", cmd_encode}};
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        if (strcmp(cmd, cmds[i].name) != 0)
+            continue;
+        cli_set_command(cmds[i].name);
+        /* No command leaves temporaries or new empty directories behind
+         * when it is interrupted or terminated. */
+        cli_install_signal_cleanup();
+        return cmds[i].run(argc - 1, argv + 1);
+    }
     fprintf(stderr, "facesynth: unknown command '%s' (see 'facesynth --help')\n", cmd);
     return FS_EXIT_FAILURE;
 }

@@ -173,6 +173,16 @@ static inline int files_equal(const char *a, const char *b)
     return eq;
 }
 
+/* The one rule for error lines: "facesynth <command>: ...", where the
+ * command is args' first word. */
+static inline int cli_error_prefix_ok(const char *args, const char *err)
+{
+    char prefix[64];
+    size_t n = strcspn(args, " ");
+    snprintf(prefix, sizeof prefix, "facesynth %.*s: ", (int)(n < 40 ? n : 40), args);
+    return strncmp(err, prefix, strlen(prefix)) == 0;
+}
+
 /* A command line that must fail: args, and a piece of the one-line error
  * (in both, @ stands for the test's temporary directory; see expand). */
 typedef struct {

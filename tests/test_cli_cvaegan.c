@@ -765,7 +765,8 @@ START_TEST(test_cli_errors)
     expand(needle, sizeof needle, c->needle, dir);
     ck_assert_int_eq(run_cli(args, err, sizeof err, NULL, 0), 2);
     ck_assert_msg(strstr(err, needle) != NULL, "'%s': stderr '%s' lacks '%s'", args, err, needle);
-    ck_assert_msg(!strncmp(err, "facesynth", 9), "'%s': '%s'", args, err);
+    ck_assert_msg(cli_error_prefix_ok(args, err), "'%s': '%s' lacks the command's prefix", args,
+                  err);
     char *nl = strchr(err, '\n');
     ck_assert_msg(nl && nl[1] == '\0', "'%s': not exactly one line: '%s'", args, err);
     /* nothing written: no output directory, no raw files, no temporaries */

@@ -12,7 +12,7 @@
  *     equivalent command line (seeds vs --z of the seeds' z, --class vs the
  *     one-hot --c, ...), and the PNGs equal the saved floats through the
  *     uint8 rule;
- *   - refusal: exit 2, exactly one line "facesynth ...: <message>" naming the
+ *   - refusal: exit 2, exactly one line "facesynth <command>: <message>" naming the
  *     problem, and no file left (no output directory, no temporaries).
  * A death by a signal fails the case with "killed by signal N" and the
  * command line.
@@ -86,7 +86,8 @@ static void expect_refusal(const char *tmpl, const char *needle_tmpl, const char
     expand(needle, sizeof needle, needle_tmpl, dir);
     ck_assert_msg(rc == 2, "'%s': exit status %d, expected 2 ('%s'); stderr: %s", args, rc,
                   needle, err);
-    ck_assert_msg(!strncmp(err, "facesynth", 9), "'%s': stderr '%s'", args, err);
+    ck_assert_msg(cli_error_prefix_ok(args, err), "'%s': stderr '%s' lacks the command's prefix",
+                  args, err);
     char *nl = strchr(err, '\n');
     ck_assert_msg(nl && nl[1] == '\0', "'%s': not exactly one line: '%s'", args, err);
     ck_assert_msg(strstr(err, needle), "'%s': stderr '%s' lacks '%s'", args, err, needle);
