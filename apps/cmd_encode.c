@@ -18,6 +18,7 @@
 
 #include "../engine/backend.h"
 #include "../engine/cvaegan.h"
+#include "../engine/image_io.h"
 #include "../engine/progress.h"
 #include "../engine/rng.h"
 #include "../weights_tools/npy.h"
@@ -41,7 +42,8 @@ static void usage(FILE *f)
             "                          as 'LC_ALL=C ls'; gray/palette expanded, alpha\n"
             "                          dropped) resized to R x R -- area average when larger,\n"
             "                          bilinear (half-pixel centres) when smaller -- and\n"
-            "                          mapped to [-1, 1] as x / 127.5 - 1\n"
+            "                          mapped to [-1, 1] as x / 127.5 - 1; PNGs of at most\n"
+            "                          %d x %d pixels\n"
             "      --save-raw FILE.npy z, float32 [N, z_dim], rows in image order\n"
             "      --save-mu FILE.npy  also write mu, float32 [N, z_dim]\n"
             "      --save-logvar FILE.npy  also write logvar, float32 [N, z_dim]\n"
@@ -60,7 +62,8 @@ static void usage(FILE *f)
             "  -q, --quiet             no progress or summary on stderr\n"
             "  -h, --help              this text\n"
             "      --rename FILE       rename rules for a checkpoint with other module names\n"
-            "                          (as 'convert --rename')\n");
+            "                          (as 'convert --rename')\n",
+            FS_PNG_MAX_DIM, FS_PNG_MAX_DIM);
 }
 
 typedef struct {

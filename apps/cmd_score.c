@@ -41,7 +41,8 @@ static void usage(FILE *f)
             "                          sorted by name; gray/palette expanded, alpha dropped)\n"
             "                          of size R x R (StyleGAN2) or square (CVAE-GAN: resized\n"
             "                          to R x R by area averaging when larger, bilinearly\n"
-            "                          when smaller), mapped to [-1, 1] as x / 127.5 - 1\n"
+            "                          when smaller), mapped to [-1, 1] as x / 127.5 - 1;\n"
+            "                          PNGs of at most %d x %d pixels\n"
             "      --batch N           images per forward pass (StyleGAN2 default: the\n"
             "                          model's minibatch-std group size; CVAE-GAN default 8,\n"
             "                          results do not depend on it)\n"
@@ -68,7 +69,7 @@ static void usage(FILE *f)
             "\n"
             "when --network is a checkpoint (converted in memory, as 'convert' would):\n"
             "%s",
-            cli_convert_help);
+            FS_PNG_MAX_DIM, FS_PNG_MAX_DIM, cli_convert_help);
 }
 
 typedef struct {
