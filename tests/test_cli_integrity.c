@@ -468,16 +468,17 @@ END_TEST
 
 /* ---- failures mid-run ------------------------------------------------------------ */
 
-/* The first image cannot be written (a file-size limit of 0 bytes): exit 2
- * naming it, and the output directory the run created is gone again, as
- * are the directories above it that it created. */
+/* The first image cannot be written (a file-size limit of 512 bytes, less
+ * than any PNG of the tiny network; not 0, which valgrind's own files do not
+ * survive): exit 2 naming it, and the output directory the run created is
+ * gone again, as are the directories above it that it created. */
 START_TEST(test_failed_run_removes_new_dirs)
 {
     char *dir = make_tmpdir();
     char args[1024], p[700], st[96], err[4096];
     snprintf(args, sizeof args, "generate " UNET "--seeds 0-3 -q --outdir %s/new/out", dir);
     int err_fd;
-    pid_t pid = spawn_cli(args, 0, &err_fd);
+    pid_t pid = spawn_cli(args, 512, &err_fd);
     int ws = finish_cli(pid, err_fd, err, sizeof err);
     ck_assert_msg(WIFEXITED(ws) && WEXITSTATUS(ws) == 2, "%s: %s",
                   cli_status_text(ws, st, sizeof st), err);
@@ -489,7 +490,7 @@ START_TEST(test_failed_run_removes_new_dirs)
     snprintf(p, sizeof p, "%s/old", dir);
     ck_assert_int_eq(mkdir(p, 0755), 0);
     snprintf(args, sizeof args, "generate " UNET "--seeds 0-3 -q --outdir %s/old", dir);
-    pid = spawn_cli(args, 0, &err_fd);
+    pid = spawn_cli(args, 512, &err_fd);
     ws = finish_cli(pid, err_fd, err, sizeof err);
     ck_assert_msg(WIFEXITED(ws) && WEXITSTATUS(ws) == 2, "%s", err);
     ck_assert(exists(p));
