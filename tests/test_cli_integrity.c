@@ -27,6 +27,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "../engine/file.h"
 #include "../engine/image_io.h"
 
 #define SG2 FS_FIXTURES "/stylegan2"
@@ -282,6 +283,58 @@ START_TEST(test_nonfinite_refused)
 END_TEST
 
 /* ---- signals ------------------------------------------------------------------ */
+
+/* The registry behind the signal handler: every open temporary is in it,
+ * and only while it is open. */
+START_TEST(test_temp_registry)
+{
+    char *dir = make_tmpdir();
+    char p[700];
+    fs_out_file f[FS_OUT_FILE_MAX_OPEN + 1];
+    /* two open: the handler's call removes both; their aborts then find
+     * nothing to unlink, and free their slots */
+    for (int i = 0; i < 2; i++) {
+        snprintf(p, sizeof p, "%s/f%d.bin", dir, i);
+        ck_assert_int_eq(fs_out_file_open(p, &f[i]), FS_OK);
+        ck_assert_int_eq(fs_out_file_write(&f[i], "x", 1), FS_OK);
+    }
+    ck_assert_int_eq(count_temps(dir, NULL, 0), 2);
+    /* a zeroed handle releases no one's slot */
+    fs_out_file z;
+    memset(&z, 0, sizeof z);
+    fs_out_file_abort(&z);
+    fs_out_file_remove_temps();
+    ck_assert_int_eq(count_temps(dir, NULL, 0), 0);
+    for (int i = 0; i < 2; i++)
+        fs_out_file_abort(&f[i]);
+    /* committed or aborted files leave the registry: many in turn */
+    for (int i = 0; i < 3 * FS_OUT_FILE_MAX_OPEN; i++) {
+        snprintf(p, sizeof p, "%s/g%d.bin", dir, i % 3);
+        ck_assert_msg(fs_out_file_open(p, &f[0]) == FS_OK, "%d: %s", i, fs_error_message());
+        if (i % 2)
+            fs_out_file_abort(&f[0]);
+        else
+            ck_assert_int_eq(fs_out_file_commit(&f[0]), FS_OK);
+    }
+    fs_out_file_remove_temps();
+    ck_assert_int_eq(count_entries(dir), 3); /* g0..g2.bin, no temporary */
+    /* at most FS_OUT_FILE_MAX_OPEN at once, said so */
+    for (int i = 0; i < FS_OUT_FILE_MAX_OPEN; i++) {
+        snprintf(p, sizeof p, "%s/h%d.bin", dir, i);
+        ck_assert_int_eq(fs_out_file_open(p, &f[i]), FS_OK);
+    }
+    snprintf(p, sizeof p, "%s/one-more.bin", dir);
+    ck_assert_int_eq(fs_out_file_open(p, &f[FS_OUT_FILE_MAX_OPEN]), FS_ERR_LIMIT);
+    ck_assert_ptr_nonnull(strstr(fs_error_message(), "output files open at once"));
+    for (int i = 0; i < FS_OUT_FILE_MAX_OPEN; i++)
+        fs_out_file_abort(&f[i]);
+    ck_assert_int_eq(fs_out_file_open(p, &f[0]), FS_OK);
+    ck_assert_int_eq(fs_out_file_commit(&f[0]), FS_OK);
+    ck_assert_int_eq(count_temps(dir, NULL, 0), 0);
+    remove_tree(dir);
+    free(dir);
+}
+END_TEST
 
 /* generate with many seeds; stop it while a temporary is open in its output
  * directory, then send sig: it must leave no temporary behind and end with
@@ -746,6 +799,7 @@ int main(void)
     tcase_set_timeout(nf, 60);
     suite_add_tcase(s, nf);
     TCase *sg = tcase_create("signals");
+    tcase_add_test(sg, test_temp_registry);
     tcase_add_loop_test(sg, test_signal_removes_temporaries, 0, 2);
     tcase_add_test(sg, test_stale_temporaries_cleaned);
     tcase_add_loop_test(sg, test_stale_temporaries_cleaned_by_every_command, 0,
