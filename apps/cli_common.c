@@ -97,12 +97,13 @@ int cli_getopt(cli_getopt_state *g, const char *cmd, int argc, char **argv,
         return CLI_OPT_ERROR;
     }
     if (c == '?') {
-        if (optopt > 0 && optopt < 128 && strchr(shortopts, optopt))
-            cli_usage_error(cmd, "option '-%c' takes no value", optopt);
-        else if (optopt > 0 && optopt < 128 && optopt != ':')
-            cli_usage_error(cmd, "unknown option '-%c'", optopt);
+        int k = optopt ? option_entry(opts, -1, optopt) : -1;
+        if (k >= 0 && !strncmp(last, "--", 2) && strchr(last, '='))
+            cli_usage_error(cmd, "--%s takes no value ('%s')", opts[k].name, last);
+        else if (!strncmp(last, "--", 2) || optopt <= 0 || optopt >= 128)
+            cli_usage_error(cmd, "unknown or ambiguous option '%s'", last);
         else
-            cli_usage_error(cmd, "unknown option '%s'", last);
+            cli_usage_error(cmd, "unknown option '-%c'", optopt);
         return CLI_OPT_ERROR;
     }
     int k = option_entry(opts, li, c);
