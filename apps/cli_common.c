@@ -100,9 +100,18 @@ int cli_getopt(cli_getopt_state *g, const char *cmd, int argc, char **argv,
         int k = optopt ? option_entry(opts, -1, optopt) : -1;
         if (k >= 0 && !strncmp(last, "--", 2) && strchr(last, '='))
             cli_usage_error(cmd, "--%s takes no value ('%s')", opts[k].name, last);
-        else if (!strncmp(last, "--", 2) || optopt <= 0 || optopt >= 128)
-            cli_usage_error(cmd, "unknown or ambiguous option '%s'", last);
-        else
+        else if (!strncmp(last, "--", 2) || optopt <= 0 || optopt >= 128) {
+            /* getopt_long says '?' alike for an unknown name and for an
+             * abbreviation of several ("--s"): tell them apart */
+            size_t n = strcspn(last + 2, "="), hits = 0;
+            for (int j = 0; opts[j].name && n > 0; j++)
+                hits += !strncmp(opts[j].name, last + 2, n);
+            if (hits > 1)
+                cli_usage_error(cmd, "ambiguous option '%.*s': it abbreviates %zu options",
+                                (int)(n + 2), last, hits);
+            else
+                cli_usage_error(cmd, "unknown option '%s'", last);
+        } else
             cli_usage_error(cmd, "unknown option '-%c'", optopt);
         return CLI_OPT_ERROR;
     }

@@ -767,8 +767,8 @@ static const cli_bad flag_cases[] = {
     {"convert " TINY "/G_ema.pt -o @/a.fsw --dtype f16 --dtype bf16", "--dtype is given twice"},
     {"convert " TINY "/G_ema.pt -o @/a.fsw -o", "--output needs a value"},
     {"convert " TINY "/G_ema.pt -o @/a.fsw --rename @/r --rename @/s", "--rename is given twice"},
-    {"info " TINY "/G_ema.pt --bogus", "unknown or ambiguous option '--bogus'"},
-    {"generate " UNET "--s 0 --outdir @/out", "unknown or ambiguous option '--s'"},
+    {"info " TINY "/G_ema.pt --bogus", "unknown option '--bogus'"},
+    {"generate " UNET "--s 0 --outdir @/out", "ambiguous option '--s': it abbreviates"},
     {"info " TINY "/G_ema.pt --tensors=1", "--tensors takes no value"},
     {"encode " VNET "--images " CV "/x.npy --save-raw @/a.npy --mean=1", "--mean takes no value"},
 };
