@@ -1,5 +1,5 @@
 /* `facesynth encode`: images -> latents with a CVAE-GAN's encoder
- * (specs/cvaegan.md): mu, logvar = E(x), z = mu + exp(0.5 logvar) * eps.
+ * (docs/cvaegan.md): mu, logvar = E(x), z = mu + exp(0.5 logvar) * eps.
  *
  * eps comes from --eps FILE.npy, or is 0 with --mean (z = mu), or else is
  * drawn from the engine's counter-based generator: eps[i][j] =

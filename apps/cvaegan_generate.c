@@ -1,4 +1,4 @@
-/* `facesynth generate` with a CVAE-GAN (specs/cvaegan.md): img = G(z, c).
+/* `facesynth generate` with a CVAE-GAN (docs/cvaegan.md): img = G(z, c).
  *
  * z: for seed s, numpy.random.RandomState(s).randn(1, z_dim) cast to float32,
  * exactly as for StyleGAN2; or rows of --z. c: the one-hot label of

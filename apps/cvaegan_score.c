@@ -1,5 +1,5 @@
 /* `facesynth score` with a CVAE-GAN: both discriminators on every image
- * (specs/cvaegan.md, "filtering"), a table on stdout and, with
+ * (docs/cvaegan.md, "filtering"), a table on stdout and, with
  * --save-raw-dir, the four raw heads as .npy files.
  *
  *   realism  = (mean(d1_src) + mean(d2_src)) / 2, each mean over the patch map
