@@ -1,7 +1,6 @@
 /* facesynth: the command-line front end. Dispatches to one subcommand per
- * stage of the data path (convert -> info -> generate/score ...), and owns
- * the one format of an error line: "facesynth <command>: <message>". */
-#include <stdarg.h>
+ * stage of the data path (convert -> info -> generate/score ...); the error
+ * lines they print are cli_error.c's. */
 #include <stdio.h>
 #include <string.h>
 
@@ -24,31 +23,6 @@ static void usage(FILE *f)
             "  encode    images -> CVAE-GAN latents z (and mu, logvar)\n"
             "\n"
             "Run 'facesynth <command> --help' for the options of a command.\n");
-}
-
-/* The command main dispatched to: every error line names it, so a failure
- * in a pipeline of several facesynth commands says which one failed. */
-static const char *current_cmd;
-
-void cli_set_command(const char *cmd) { current_cmd = cmd; }
-
-int cli_fail(fs_status s)
-{
-    const char *msg = fs_error_message();
-    fprintf(stderr, "facesynth%s%s: %s\n", current_cmd ? " " : "", current_cmd ? current_cmd : "",
-            msg[0] ? msg : fs_status_string(s));
-    return FS_EXIT_FAILURE;
-}
-
-int cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "facesynth %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, " (see 'facesynth %s --help')\n", cmd);
-    va_end(ap);
-    return FS_EXIT_FAILURE;
 }
 
 int main(int argc, char **argv)
