@@ -808,70 +808,47 @@ void cli_images_free(cli_images *im)
 
 /* ---- device selection ---------------------------------------------------- */
 
-#ifdef FS_WITH_CUDA
-#include "../kernels/cuda_backend.h"
-#endif
-
-static int device_cuda = -1; /* -1: the CPU backend */
+/* The names are the library's (backend.h fs_backend_open); the CLI checks
+ * them while parsing so that a bad flag fails before any work. */
+static const char *device_name = "cpu";
+static const char *precision_name = "fp32";
 
 int cli_device_option(const char *cmd, const char *arg)
 {
-    if (!strcmp(arg, "cpu")) {
-        device_cuda = -1;
-        return 0;
-    }
-    long idx = 0;
-    if (!strcmp(arg, "cuda"))
-        idx = 0;
-    else if (strncmp(arg, "cuda:", 5) != 0 || !cli_parse_long(arg + 5, 0, 255, &idx))
+    int idx = fs_backend_device_index(arg);
+    if (idx == -2)
         return cli_usage_error(cmd, "--device must be cpu, cuda or cuda:N, not '%s'", arg);
-#ifdef FS_WITH_CUDA
-    device_cuda = (int)idx;
+    if (idx >= 0 && !fs_backend_has_cuda())
+        return cli_usage_error(cmd, "--device %s: this build has no CUDA backend (use --device "
+                               "cpu)", arg);
+    device_name = arg;
     return 0;
-#else
-    return cli_usage_error(cmd, "--device %s: this build has no CUDA backend (use --device cpu)",
-                           arg);
-#endif
 }
-
-/* Index into precision_names; the order of fs_cuda_precision. */
-static const char *const precision_names[] = {"fp32", "tf32", "fp16", "bf16", "mixed"};
-static int precision = 0;
 
 int cli_precision_option(const char *cmd, const char *arg)
 {
-    for (int i = 0; i < (int)(sizeof precision_names / sizeof *precision_names); i++)
-        if (!strcmp(arg, precision_names[i])) {
-            precision = i;
-            return 0;
-        }
-    return cli_usage_error(cmd, "--precision must be fp32, tf32, fp16, bf16 or mixed, not '%s'",
-                           arg);
+    if (fs_backend_precision_parse(arg) < 0)
+        return cli_usage_error(cmd, "--precision must be fp32, tf32, fp16, bf16 or mixed, not "
+                               "'%s'", arg);
+    precision_name = arg;
+    return 0;
 }
 
 int cli_precision_check(const char *cmd)
 {
-    if (device_cuda < 0 && precision != 0)
+    if (fs_backend_device_index(device_name) == -1 && fs_backend_precision_parse(precision_name))
         return cli_usage_error(cmd, "--precision %s: the CPU backend computes in fp32 (use "
-                               "--device cuda, or --precision fp32)", precision_names[precision]);
+                               "--device cuda, or --precision fp32)", precision_name);
     return 0;
 }
 
 fs_status cli_backend_open(long threads, fs_backend **out)
 {
-#ifdef FS_WITH_CUDA
-    if (device_cuda >= 0) {
-        fs_status s = fs_backend_cuda_init_ex(out, device_cuda, (fs_cuda_precision)precision);
-        if (s != FS_OK) {
-            char flag[32];
-            snprintf(flag, sizeof flag, "--device cuda:%d", device_cuda);
-            fs_error_prefix(flag);
-        }
-        return s;
+    fs_status s = fs_backend_open(device_name, precision_name, (int)threads, out);
+    if (s != FS_OK && fs_backend_device_index(device_name) >= 0) {
+        char flag[32];
+        snprintf(flag, sizeof flag, "--device %s", device_name);
+        fs_error_prefix(flag);
     }
-#endif
-    if (precision != 0)
-        return fs_error(FS_ERR_ARG, "--precision %s: the CPU backend computes in fp32",
-                        precision_names[precision]);
-    return fs_backend_cpu_init(out, (int)threads);
+    return s;
 }

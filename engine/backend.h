@@ -208,6 +208,10 @@ fs_status fs_backend_open(const char *device, const char *precision, int threads
                           fs_backend **out);
 /* The index of a precision name in that list (NULL: 0), or -1. */
 int fs_backend_precision_parse(const char *s);
+/* -1 for "cpu" (or NULL), N for "cuda" (0) or "cuda:N" (N <= 255), -2 otherwise. */
+int fs_backend_device_index(const char *device);
+/* 1 if this build has the CUDA backend. */
+int fs_backend_has_cuda(void);
 void fs_backend_free(fs_backend *b);
 
 #ifdef __cplusplus

@@ -22,16 +22,26 @@ int fs_backend_precision_parse(const char *s)
     return -1;
 }
 
-/* "cuda" -> 0, "cuda:N" -> N (0..255); -1 for anything else. */
-static int cuda_index(const char *device)
+int fs_backend_device_index(const char *device)
 {
+    if (!device || !strcmp(device, "cpu"))
+        return -1;
     if (!strcmp(device, "cuda"))
         return 0;
-    if (strncmp(device, "cuda:", 5) != 0 || !device[5])
-        return -1;
+    if (strncmp(device, "cuda:", 5) != 0 || device[5] < '0' || device[5] > '9')
+        return -2;
     char *end;
     long v = strtol(device + 5, &end, 10);
-    return *end || v < 0 || v > 255 || device[5] == '-' || device[5] == '+' ? -1 : (int)v;
+    return *end || v > 255 ? -2 : (int)v;
+}
+
+int fs_backend_has_cuda(void)
+{
+#ifdef FS_WITH_CUDA
+    return 1;
+#else
+    return 0;
+#endif
 }
 
 fs_status fs_backend_open(const char *device, const char *precision, int threads,
@@ -44,13 +54,13 @@ fs_status fs_backend_open(const char *device, const char *precision, int threads
     if (prec < 0)
         return fs_error(FS_ERR_ARG, "precision must be fp32, tf32, fp16, bf16 or mixed, not '%s'",
                         precision);
-    if (!strcmp(device, "cpu")) {
+    int idx = fs_backend_device_index(device);
+    if (idx == -1) {
         if (prec != 0)
             return fs_error(FS_ERR_ARG, "precision %s: the CPU backend computes in fp32",
                             precision_names[prec]);
         return fs_backend_cpu_init(out, threads);
     }
-    int idx = cuda_index(device);
     if (idx < 0)
         return fs_error(FS_ERR_ARG, "device must be cpu, cuda or cuda:N, not '%s'", device);
 #ifdef FS_WITH_CUDA
