@@ -118,6 +118,7 @@ $(BUILD)/tests/%: tests/%.c $(LIB)
 RUN_BINS := $(if $(T),$(BUILD)/tests/test_$(T),$(TEST_BINS))
 check: deps-test
 	@$(MAKE) --no-print-directory check-run
+	@$(if $(T),,$(MAKE) --no-print-directory check-install)
 check-run: $(RUN_BINS) $(BUILD)/facesynth
 	@fail=0; for t in $(RUN_BINS); do \
 	  echo "== $$t"; FS_CLI=$(BUILD)/facesynth $$t || fail=1; \
@@ -171,7 +172,7 @@ $(BUILD)/bench/%: bench/%.c bench/bench_util.h $(LIB)
 # includes (found by the compiler, so the list cannot go stale), plus the
 # CUDA backend's own options; installed with their directories, so their
 # relative includes hold: #include <facesynth/engine/facesynth.h>.
-public_headers = $(shell echo '\#include "engine/facesynth.h"' | $(CC) -MM -I. $(PNG_CFLAGS) -x c - | \
+public_headers = $(shell printf '\043include "engine/facesynth.h"\n' | $(CC) -MM -I. $(PNG_CFLAGS) -x c - | \
                    tr ' \\' '\n\n' | grep '\.h$$' | sed 's|[a-z_]*/\.\./||g' | sort -u) kernels/cuda_backend.h
 
 install: all
