@@ -266,7 +266,7 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    fs_sg2_synthesis_opts so = {noise, NULL, NULL, NULL};
+    fs_sg2_synthesis_opts so = {.noise_mode = noise};
     for (int i = 0; i < warmup + reps; i++) {
         double c0 = cpu_s();
         t0 = now_s();

@@ -66,8 +66,10 @@ fs_status cuda_conv2d(fs_backend *b, const fs_conv2d_args *a)
     FS_TRY(cuda_scratch(b, per * (size_t)chunk, &tmp));
     for (int s0 = 0; s0 < a->n; s0 += chunk) {
         int ns = a->n - s0 < chunk ? a->n - s0 : chunk;
-        fs_upfirdn2d_args u = {a->x + (size_t)s0 * a->cin * a->h * a->w, (float *)tmp, ns * a->cin,
-                               a->h, a->w, 1, fdown, p0, p1, a->fir, fl, 1.0f};
+        fs_upfirdn2d_args u = {.x = a->x + (size_t)s0 * a->cin * a->h * a->w, .y = (float *)tmp,
+                               .nc = ns * a->cin, .h = a->h, .w = a->w, .up = 1, .down = fdown,
+                               .pad0 = p0, .pad1 = p1, .fir = a->fir, .fir_len = fl,
+                               .gain = 1.0f};
         FS_TRY(upfirdn2d_launch(&u, stream));
         p.x = (const float *)tmp;
         p.h = fh;

@@ -157,7 +157,7 @@ START_TEST(test_generator_traces)
     const fs_sg2_config *cfg = fs_sg2_generator_config(m.g);
     size_t per = (size_t)fs_sg2_num_ws(cfg) * cfg->w_dim;
     float *img = malloc((size_t)cfg->img_channels * cfg->img_resolution * cfg->img_resolution * sizeof *img);
-    trace_ctx t = {dirs[_i], 0, ""};
+    trace_ctx t = {.dir = dirs[_i]};
     fs_sg2_synthesis_opts o = {.noise_mode = FS_NOISE_CONST, .trace = trace_cb, .trace_user = &t};
     (void)per;
     ck_assert_int_eq(fs_sg2_generator_synthesis(m.g, ws.data, 1, &o, img), FS_OK);

@@ -69,7 +69,7 @@ static uint8_t *build_file(fs_dtype dtype, size_t *len, arena *a)
     fs_weights_writer *w;
     ck_assert_int_eq(fs_weights_writer_init(&w, FS_FAMILY_STYLEGAN2_G), FS_OK);
     ck_assert_int_eq(fs_sg2_config_to_meta(&c, fs_weights_writer_put_meta, w), FS_OK);
-    build_ctx b = {w, a, dtype};
+    build_ctx b = {.w = w, .a = a, .dtype = dtype};
     ck_assert_int_eq(fs_sg2_for_each_tensor(&c, add_random, &b), FS_OK);
     uint8_t *buf;
     ck_assert_int_eq(fs_weights_writer_write_memory(w, &buf, len), FS_OK);

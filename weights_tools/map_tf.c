@@ -398,7 +398,8 @@ fs_status fs_sg2_from_tf_network(const fs_pv *net, int is_discriminator, const c
     if (s == FS_OK)
         s = fs_sg2_config_finalize(c, label);
     if (s == FS_OK) {
-        map_ctx m = {&t, sd, is_discriminator, fs_sg2_log2(c->img_resolution)};
+        map_ctx m = {.t = &t, .out = sd, .is_d = is_discriminator,
+                     .top = fs_sg2_log2(c->img_resolution)};
         s = fs_sg2_for_each_tensor(c, is_discriminator ? map_discriminator_tensor
                                                        : map_generator_tensor, &m);
     }
