@@ -68,22 +68,27 @@ all: $(BUILD)/facesynth
 
 # Debian packages. A fresh machine gets them from `make demo` / `make check`
 # (apt-get as root or through password-less sudo; otherwise one message that
-# lists what to install). pkg-config is read again by the sub-make, after the
-# install, so its flags are never stale.
+# lists what to install). Only the missing ones are installed, so a machine
+# that has them all never calls apt-get. pkg-config is read again by the
+# sub-make, after the install, so its flags are never stale.
+# Add a dependency by appending its package to the right list.
 BUILD_PKGS := build-essential pkg-config libpng-dev
 TEST_PKGS  := check libsubunit-dev
 DEV_PKGS   := valgrind clang libclang-rt-14-dev
+fs_missing = $$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done)
 define fs_install
+missing="$(call fs_missing,$(1))"; [ -z "$$missing" ] && exit 0; \
+if ! command -v dpkg-query >/dev/null; then exit 0; fi; \
 if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO=sudo; \
-else echo "facesynth: missing packages; install them with: sudo apt-get install $(1)" >&2; exit 1; fi; \
-export DEBIAN_FRONTEND=noninteractive; $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends $(1)
+else echo "facesynth: missing packages; install them with: sudo apt-get install" $$missing >&2; exit 1; fi; \
+export DEBIAN_FRONTEND=noninteractive; $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends $$missing
 endef
 deps-build:
-	@pkg-config --exists libpng 2>/dev/null || { $(call fs_install,$(BUILD_PKGS)); }
+	@$(call fs_install,$(BUILD_PKGS))
 deps-test: deps-build
-	@pkg-config --exists check 2>/dev/null || { $(call fs_install,$(TEST_PKGS)); }
+	@$(call fs_install,$(TEST_PKGS))
 deps: deps-test
-	@command -v valgrind >/dev/null && command -v clang >/dev/null || { $(call fs_install,$(DEV_PKGS)); }
+	@$(call fs_install,$(DEV_PKGS))
 
 demo: deps-build
 	@$(MAKE) --no-print-directory all
