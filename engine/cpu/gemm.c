@@ -6,6 +6,7 @@
  * portable and fast. */
 #include "gemm.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,33 +80,6 @@ static macro_fn pick_kernel(void)
     return macro_kernel_base;
 }
 
-void fs_sgemm_ws(int m, int n, int k, const float *a, size_t lda, const float *b, size_t ldb,
-                 float *c, size_t ldc, int accumulate, float *scratch)
-{
-    macro_fn macro_kernel = pick_kernel();
-    float *bp = scratch;
-    float *ap = scratch + (size_t)KC * NC;
-    if (k == 0) {
-        if (!accumulate)
-            for (int i = 0; i < m; i++)
-                memset(c + (size_t)i * ldc, 0, (size_t)n * sizeof *c);
-        return;
-    }
-    for (int jc = 0; jc < n; jc += NC) {
-        int nc = n - jc < NC ? n - jc : NC;
-        for (int pc = 0; pc < k; pc += KC) {
-            int kc = k - pc < KC ? k - pc : KC;
-            pack_b(kc, nc, b + (size_t)pc * ldb + jc, ldb, bp);
-            for (int ic = 0; ic < m; ic += MC) {
-                int mc = m - ic < MC ? m - ic : MC;
-                pack_a(mc, kc, a + (size_t)ic * lda + pc, lda, ap);
-                macro_kernel(mc, nc, kc, ap, bp, c + (size_t)ic * ldc + jc, ldc,
-                             accumulate || pc > 0);
-            }
-        }
-    }
-}
-
 int fs_sgemm_mr(void) { return MR; }
 
 static size_t padded_rows(int m) { return ((size_t)m + MR - 1) / MR * MR; }
@@ -124,12 +98,21 @@ void fs_sgemm_pack_a(int m, int k, const float *a, size_t lda, float *packed)
     }
 }
 
-void fs_sgemm_ws_packed(int m, int n, int k, const float *packed, int row0, int m_total,
-                        const float *b, size_t ldb, float *c, size_t ldc, int accumulate,
-                        float *scratch)
+static macro_fn macro_kernel;
+static pthread_once_t kernel_once = PTHREAD_ONCE_INIT;
+static void kernel_init(void) { macro_kernel = pick_kernel(); }
+
+/* The one loop nest of both entry points. A comes either raw (a, lda: each
+ * MC x KC panel packed here into scratch) or packed once (packed, rows from
+ * row0 of an m_total-row matrix). Either way the kernel sees the same panels
+ * in the same order, so the sums, and the results, are identical. */
+static void gemm(int m, int n, int k, const float *a, size_t lda, const float *packed, int row0,
+                 int m_total, const float *b, size_t ldb, float *c, size_t ldc, int accumulate,
+                 float *scratch)
 {
-    macro_fn macro_kernel = pick_kernel();
+    pthread_once(&kernel_once, kernel_init);
     float *bp = scratch;
+    float *ap = scratch + (size_t)KC * NC;
     size_t mp = padded_rows(m_total);
     if (k == 0) {
         if (!accumulate)
@@ -142,14 +125,33 @@ void fs_sgemm_ws_packed(int m, int n, int k, const float *packed, int row0, int 
         for (int pc = 0; pc < k; pc += KC) {
             int kc = k - pc < KC ? k - pc : KC;
             pack_b(kc, nc, b + (size_t)pc * ldb + jc, ldb, bp);
-            const float *block = packed + (size_t)pc * mp;
             for (int ic = 0; ic < m; ic += MC) {
                 int mc = m - ic < MC ? m - ic : MC;
-                macro_kernel(mc, nc, kc, block + (size_t)(row0 + ic) / MR * kc * MR, bp,
-                             c + (size_t)ic * ldc + jc, ldc, accumulate || pc > 0);
+                const float *panel;
+                if (packed) {
+                    panel = packed + (size_t)pc * mp + (size_t)(row0 + ic) / MR * kc * MR;
+                } else {
+                    pack_a(mc, kc, a + (size_t)ic * lda + pc, lda, ap);
+                    panel = ap;
+                }
+                macro_kernel(mc, nc, kc, panel, bp, c + (size_t)ic * ldc + jc, ldc,
+                             accumulate || pc > 0);
             }
         }
     }
+}
+
+void fs_sgemm_ws(int m, int n, int k, const float *a, size_t lda, const float *b, size_t ldb,
+                 float *c, size_t ldc, int accumulate, float *scratch)
+{
+    gemm(m, n, k, a, lda, NULL, 0, m, b, ldb, c, ldc, accumulate, scratch);
+}
+
+void fs_sgemm_ws_packed(int m, int n, int k, const float *packed, int row0, int m_total,
+                        const float *b, size_t ldb, float *c, size_t ldc, int accumulate,
+                        float *scratch)
+{
+    gemm(m, n, k, NULL, 0, packed, row0, m_total, b, ldb, c, ldc, accumulate, scratch);
 }
 
 void fs_sgemm(int m, int n, int k, const float *a, size_t lda, const float *b, size_t ldb,
