@@ -9,6 +9,7 @@
 #define FS_CLI_UTIL_H
 
 #include "check_util.h"
+#include "fixture_util.h"
 
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -137,24 +138,10 @@ static inline int run_ok(const char *fmt, ...)
     return 0;
 }
 
-typedef struct {
-    float *data;
-    int ndim;
-    int64_t shape[FS_NPY_MAX_DIMS];
-    size_t numel;
-} arr;
+/* The suites' one .npy loader (fixture_util.h), under the CLI suites' names. */
+typedef fs_fixture_arr arr;
 
-static inline arr load_f32(const char *path)
-{
-    arr a;
-    memset(&a, 0, sizeof a);
-    fs_status s = fs_npy_read_f32(path, &a.ndim, a.shape, &a.data);
-    ck_assert_msg(s == FS_OK, "%s: %s", path, fs_error_message());
-    a.numel = 1;
-    for (int d = 0; d < a.ndim; d++)
-        a.numel *= (size_t)a.shape[d];
-    return a;
-}
+static inline arr load_f32(const char *path) { return fs_fixture_load_path(path); }
 
 static inline void save_f32(const char *path, int ndim, const int64_t *shape, const float *data)
 {

@@ -22,10 +22,9 @@ typedef struct {
 } fs_fixture_arr;
 
 /* dir/name as float32 (the .npy may hold another float type). */
-static inline fs_fixture_arr fs_fixture_load(const char *dir, const char *name)
+/* A .npy file as float32 (the file may hold another float type). */
+static inline fs_fixture_arr fs_fixture_load_path(const char *path)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
     fs_fixture_arr a;
     memset(&a, 0, sizeof a);
     fs_status s = fs_npy_read_f32(path, &a.ndim, a.shape, &a.data);
@@ -34,6 +33,13 @@ static inline fs_fixture_arr fs_fixture_load(const char *dir, const char *name)
     for (int d = 0; d < a.ndim; d++)
         a.numel *= (size_t)a.shape[d];
     return a;
+}
+
+static inline fs_fixture_arr fs_fixture_load(const char *dir, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return fs_fixture_load_path(path);
 }
 
 static inline void fs_fixture_free(fs_fixture_arr *a)
