@@ -137,6 +137,48 @@ typedef struct {
     const fs_plan *plan; /* FS_OP_UPFIRDN2D, or NULL */
 } fs_upfirdn2d_args;
 
+/* Per-channel affine map and PReLU: the eval-mode BatchNorm2d and the PReLU
+ * of IR-SE networks (docs/e4e.md). y = prelu(x * scale[c] + shift[c]) with
+ * prelu(v) = v > 0 ? v : v * slope[c]. scale and shift NULL: 1 and 0 (the
+ * PReLU alone); slope NULL: no activation (the BatchNorm alone). y may be x. */
+typedef struct {
+    const float *x; /* [n, c, hw] */
+    float *y;       /* [n, c, hw] */
+    int n, c;
+    size_t hw;
+    const float *scale, *shift; /* [c] or NULL */
+    const float *slope;         /* [c] or NULL */
+} fs_channel_affine_args;
+
+/* The tail of an IR-SE unit: squeeze-and-excitation on the residual branch
+ * r, then the shortcut added (docs/e4e.md):
+ *   m[s, c] = mean of r[s, c] over h x w
+ *   g[s, c] = sigmoid(sum_j fc2[c, j] relu(sum_k fc1[j, k] m[s, k]))
+ *   y[s, c, i, j] = r[s, c, i, j] * g[s, c] + sc[s, c, i * st, j * st]
+ * fc1 [cr, c] and fc2 [c, cr] are the 1x1 convs without bias. The shortcut
+ * sc [n, c, sc_h, sc_w] is read with stride st = sc_stride: 1, or 2 for the
+ * MaxPool2d(1, 2) shortcut (every second pixel from (0, 0)); it needs
+ * (h - 1) * st < sc_h and (w - 1) * st < sc_w. y may be r (not sc). */
+typedef struct {
+    const float *r;  /* [n, c, h, w] */
+    const float *sc; /* [n, c, sc_h, sc_w] */
+    const float *fc1, *fc2;
+    float *y;        /* [n, c, h, w] */
+    int n, c, cr, h, w;
+    int sc_stride, sc_h, sc_w;
+} fs_se_residual_args;
+
+/* The FPN's upsample-add: y[p] += bilinear(x[p]) at oh x ow for each of the
+ * nc planes, with align_corners=True as F.interpolate(x, size=(oh, ow),
+ * mode='bilinear', align_corners=True): output row i reads source row
+ * i * (h - 1) / (oh - 1) (0 when oh == 1), mixing the two rows around it by
+ * distance; columns likewise. */
+typedef struct {
+    const float *x; /* [nc, h, w] */
+    float *y;       /* [nc, oh, ow], added to */
+    int nc, h, w, oh, ow;
+} fs_upsample_add_args;
+
 typedef struct fs_backend fs_backend;
 
 typedef struct {
@@ -190,6 +232,11 @@ typedef struct {
      * two float32 roundings with no FMA, clamped to [0, 255], truncated;
      * NaN -> 0), bit for bit on every backend. */
     fs_status (*to_uint8)(fs_backend *b, const float *x, uint8_t *y, int n, int c, int h, int w);
+    /* IR-SE networks (e4e's encoder): BatchNorm/PReLU, the SE unit tail, the
+     * FPN upsample-add (the args structs above). */
+    fs_status (*channel_affine)(fs_backend *b, const fs_channel_affine_args *a);
+    fs_status (*se_residual)(fs_backend *b, const fs_se_residual_args *a);
+    fs_status (*upsample_add)(fs_backend *b, const fs_upsample_add_args *a);
 } fs_backend_ops;
 
 struct fs_backend {

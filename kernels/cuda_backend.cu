@@ -8,7 +8,8 @@
  * reads the result next. copy_rows lives here with the other memory ops;
  * the compute ops live in one file per family, named as their CPU partners
  * in engine/cpu/ (docs/ops.md): fc.cu, latent.cu, modconv.cu, conv2d.cu,
- * upfirdn2d.cu, bias_act.cu, d_epilogue.cu, norm_pool.cu, to_uint8.cu. */
+ * upfirdn2d.cu, bias_act.cu, d_epilogue.cu, norm_pool.cu, to_uint8.cu,
+ * channel_affine.cu, se_residual.cu, upsample_add.cu. */
 #include <stdlib.h>
 
 #include "cuda_backend.h"
@@ -178,6 +179,9 @@ static const fs_backend_ops cuda_ops = {
     .avg_pool2d = cuda_avg_pool2d,
     .synchronize = cuda_synchronize,
     .to_uint8 = cuda_to_uint8,
+    .channel_affine = cuda_channel_affine,
+    .se_residual = cuda_se_residual,
+    .upsample_add = cuda_upsample_add,
 };
 
 extern "C" void *fs_backend_cuda_stream(fs_backend *b)

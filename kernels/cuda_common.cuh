@@ -244,5 +244,8 @@ fs_status cuda_instance_norm(fs_backend *b, float *x, const float *weight, const
 fs_status cuda_to_uint8(fs_backend *b, const float *x, uint8_t *y, int n, int c, int h, int w);
 fs_status cuda_avg_pool2d(fs_backend *b, const float *x, float *y, int nc, int h, int w, int k,
                           int stride, int pad);
+fs_status cuda_channel_affine(fs_backend *b, const fs_channel_affine_args *a);
+fs_status cuda_se_residual(fs_backend *b, const fs_se_residual_args *a);
+fs_status cuda_upsample_add(fs_backend *b, const fs_upsample_add_args *a);
 
 #endif

@@ -179,6 +179,9 @@ static const fs_backend_ops cpu_ops = {
     .avg_pool2d = fs_cpu_avg_pool2d,
     .synchronize = cpu_sync,
     .to_uint8 = fs_cpu_to_uint8,
+    .channel_affine = fs_cpu_channel_affine,
+    .se_residual = fs_cpu_se_residual,
+    .upsample_add = fs_cpu_upsample_add,
 };
 
 fs_status fs_backend_cpu_init(fs_backend **out, int threads)

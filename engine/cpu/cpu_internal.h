@@ -110,5 +110,8 @@ fs_status fs_cpu_instance_norm(fs_backend *b, float *x, const float *weight, con
 fs_status fs_cpu_to_uint8(fs_backend *b, const float *x, uint8_t *y, int n, int c, int h, int w);
 fs_status fs_cpu_avg_pool2d(fs_backend *b, const float *x, float *y, int nc, int h, int w, int k,
                             int stride, int pad);
+fs_status fs_cpu_channel_affine(fs_backend *b, const fs_channel_affine_args *a);
+fs_status fs_cpu_se_residual(fs_backend *b, const fs_se_residual_args *a);
+fs_status fs_cpu_upsample_add(fs_backend *b, const fs_upsample_add_args *a);
 
 #endif
