@@ -22,7 +22,7 @@ BUILD    ?= build
 OPT      ?= -O3
 CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread -MMD -MP
-LDLIBS   += -lpng -lm -pthread
+LDLIBS   += -lpng -lsvm -lm -pthread
 PNG_CFLAGS := $(shell pkg-config --cflags libpng 2>/dev/null)
 CFLAGS   += $(PNG_CFLAGS)
 
@@ -72,7 +72,7 @@ all: $(BUILD)/facesynth
 # that has them all never calls apt-get. pkg-config is read again by the
 # sub-make, after the install, so its flags are never stale.
 # Add a dependency by appending its package to the right list.
-BUILD_PKGS := build-essential pkg-config libpng-dev
+BUILD_PKGS := build-essential pkg-config libpng-dev libsvm-dev
 TEST_PKGS  := check libsubunit-dev
 DEV_PKGS   := valgrind clang libclang-rt-14-dev
 fs_missing = $$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done)
