@@ -45,13 +45,16 @@ typedef enum {
     FS_CASE_AVG_POOL2D,
     FS_CASE_TO_UINT8,
     FS_CASE_COPY_ROWS,
+    FS_CASE_CHANNEL_AFFINE,
+    FS_CASE_SE_RESIDUAL,
+    FS_CASE_UPSAMPLE_ADD,
     FS_CASE_COUNT
 } fs_case_op;
 
 static const char *const fs_case_op_names[FS_CASE_COUNT] = {
     "fc", "normalize_2nd_moment", "lerp_rows", "modconv", "conv2d", "upfirdn2d", "bias_act",
     "axpby", "mbstd", "project", "conv_transpose2d", "instance_norm", "avg_pool2d", "to_uint8",
-    "copy_rows",
+    "copy_rows", "channel_affine", "se_residual", "upsample_add",
 };
 
 /* sets: which lists a case belongs to besides the test. */
@@ -76,6 +79,11 @@ typedef struct {
     float t, xs;            /* lerp_rows t; axpby y * t + x * xs */
     float eps;              /* instance_norm */
     int group, f;           /* mbstd */
+    int prelu;              /* channel_affine: with PReLU slopes (no_bias: without scale
+                               and shift) */
+    int out_h, out_w;       /* upsample_add: the output plane (h x w is the input);
+                               se_residual: out_h extra shortcut rows and columns past
+                               (h - 1) * stride + 1 */
     unsigned sets;
 } fs_op_case;
 
@@ -115,6 +123,27 @@ typedef struct {
 #define FS_CVAE_INORM(nm, N, C, RES, ACT)                                                       \
     {.name = nm, .op = FS_CASE_INSTANCE_NORM, .n = N, .cin = C, .h = RES, .w = RES,              \
      .eps = 1e-5f, .act = ACT}
+
+/* ---- e4e (Encoder4Editing, IR-SE-50 at full width, 256^2 input, 18 styles) ------------------ */
+
+/* A body conv: 3x3 pad 1 or the 1x1 shortcut, no bias, plain weights (the
+ * BatchNorm after it folded in at init: it gets a bias then). */
+#define FS_E4E_CONV(nm, N, CIN, COUT, RES, K, STRIDE, BIAS)                                     \
+    {.name = nm, .op = FS_CASE_CONV2D, .n = N, .cin = CIN, .cout = COUT, .h = RES, .w = RES,     \
+     .k = K, .down = 1, .stride = STRIDE, .pad = (K) / 2, .act = FS_ACT_LINEAR, .wgain = 1,     \
+     .no_bias = !(BIAS)}
+/* A GradualStyleBlock conv: 3x3 stride 2 pad 1, bias, LeakyReLU(0.01). */
+#define FS_E4E_STYLE_CONV(nm, N, C, RES)                                                        \
+    {.name = nm, .op = FS_CASE_CONV2D, .n = N, .cin = C, .cout = C, .h = RES, .w = RES, .k = 3,  \
+     .down = 1, .stride = 2, .pad = 1, .act = FS_ACT_LEAKY001, .wgain = 1}
+#define FS_E4E_AFFINE(nm, N, C, RES, PRELU, NOBN)                                               \
+    {.name = nm, .op = FS_CASE_CHANNEL_AFFINE, .n = N, .cin = C, .h = RES, .w = RES,             \
+     .prelu = PRELU, .no_bias = NOBN}
+/* The unit tail: SE with hidden width C / 16, shortcut read with stride S
+ * from a plane of (RES - 1) * S + 1 + EXTRA rows. */
+#define FS_E4E_SE(nm, N, C, RES, S, EXTRA)                                                      \
+    {.name = nm, .op = FS_CASE_SE_RESIDUAL, .n = N, .cin = C, .cout = (C) / 16, .h = RES,        \
+     .w = RES, .stride = S, .out_h = EXTRA}
 
 static const fs_op_case fs_op_cases[] = {
     /* StyleGAN2 mapping network (z 512, w 512, 18 ws, lr multiplier 0.01) */
@@ -258,6 +287,40 @@ static const fs_op_case fs_op_cases[] = {
     FS_CVAE_CONV("cvae.d1.cls", 2, 2048, 1000, 2, 2, 1, 0, FS_ACT_LINEAR, 1), /* k = h */
     {.name = "cvae.d2.pool", .op = FS_CASE_AVG_POOL2D, .n = 2, .cin = 3, .h = 128, .w = 128,
      .k = 3, .stride = 2, .pad = 1},
+    /* e4e: input layer, the first unit of each stage (stride 2), a stride-1 unit, the FPN
+     * and the style heads (coarse on c3 16^2, fine on p1 64^2) */
+    FS_E4E_CONV("e4e.input.conv", 1, 3, 64, 256, 3, 1, 1),
+    FS_E4E_AFFINE("e4e.input.prelu", 1, 64, 256, 1, 1),
+    FS_E4E_AFFINE("e4e.b0.bn0", 1, 64, 256, 0, 0),
+    FS_E4E_CONV("e4e.b0.conv1", 1, 64, 64, 256, 3, 1, 0),
+    FS_E4E_AFFINE("e4e.b0.prelu", 1, 64, 256, 1, 1),
+    FS_E4E_CONV("e4e.b0.conv2", 1, 64, 64, 256, 3, 2, 1),
+    FS_E4E_SE("e4e.b0.se.maxpool", 1, 64, 128, 2, 1),
+    FS_E4E_AFFINE("e4e.b3.bn0", 2, 64, 128, 0, 0),
+    FS_E4E_CONV("e4e.b3.conv1", 1, 64, 128, 128, 3, 1, 0),
+    FS_E4E_CONV("e4e.b3.shortcut", 2, 64, 128, 128, 1, 2, 1),
+    FS_E4E_SE("e4e.b3.se", 2, 128, 64, 1, 0),
+    FS_E4E_CONV("e4e.b8.conv1", 2, 256, 256, 32, 3, 1, 0),
+    FS_E4E_AFFINE("e4e.b8.prelu", 2, 256, 32, 1, 1),
+    FS_E4E_SE("e4e.b8.se", 2, 256, 32, 1, 0),
+    FS_E4E_CONV("e4e.b21.conv2", 2, 512, 512, 32, 3, 2, 1),
+    FS_E4E_SE("e4e.b23.se", 4, 512, 16, 1, 0),
+    FS_E4E_CONV("e4e.latlayer1", 2, 256, 512, 32, 1, 1, 1),
+    {.name = "e4e.fpn.p2", .op = FS_CASE_UPSAMPLE_ADD, .n = 2, .cin = 512, .h = 16, .w = 16,
+     .out_h = 32, .out_w = 32},
+    {.name = "e4e.fpn.p1", .op = FS_CASE_UPSAMPLE_ADD, .n = 2, .cin = 512, .h = 32, .w = 32,
+     .out_h = 64, .out_w = 64},
+    FS_E4E_STYLE_CONV("e4e.style.coarse.conv0", 2, 512, 16),
+    FS_E4E_STYLE_CONV("e4e.style.fine.conv0", 1, 512, 64),
+    FS_E4E_STYLE_CONV("e4e.style.fine.conv5", 4, 512, 2),
+    {.name = "e4e.style.linear", .op = FS_CASE_FC, .n = 4, .cin = 512, .cout = 512,
+     .act = FS_ACT_LINEAR}, /* EqualLinear: 1 / sqrt(512), lr_mul 1 */
+    /* the codes: w0 + delta, + latent_avg broadcast over the batch */
+    {.name = "e4e.codes.delta_add", .op = FS_CASE_AXPBY, .n = 4, .cin = 1, .h = 1, .w = 512,
+     .t = 1, .xs = 1},
+    {.name = "e4e.codes.latent_avg", .op = FS_CASE_BIAS_ACT, .n = 4, .cin = 512, .h = 1,
+     .w = 1, .act = FS_ACT_LINEAR},
+
     /* the output images */
     {.name = "sg2f.to_uint8.b1024", .op = FS_CASE_TO_UINT8, .n = 1, .cin = 3, .h = 1024,
      .w = 1024},
@@ -354,6 +417,20 @@ static const fs_op_case fs_op_cases[] = {
     {.name = "odd.to_uint8.c4", .op = FS_CASE_TO_UINT8, .n = 1, .cin = 4, .h = 33, .w = 17},
     {.name = "odd.copy_rows", .op = FS_CASE_COPY_ROWS, .n = 7, .cin = 13, .ldd = 29, .lds = 17,
      .row0 = 3},
+    {.name = "odd.channel_affine.bn_prelu", .op = FS_CASE_CHANNEL_AFFINE, .n = 3, .cin = 5, .h = 7,
+     .w = 9, .prelu = 1},
+    {.name = "odd.channel_affine.flat", .op = FS_CASE_CHANNEL_AFFINE, .n = 1, .cin = 3, .h = 1,
+     .w = 40000}, /* planes longer than one CPU task */
+    {.name = "odd.se_residual.s2", .op = FS_CASE_SE_RESIDUAL, .n = 3, .cin = 16, .cout = 1,
+     .h = 4, .w = 5, .stride = 2, .out_h = 0}, /* odd shortcut planes: 7 x 9 */
+    {.name = "odd.se_residual.wide", .op = FS_CASE_SE_RESIDUAL, .n = 2, .cin = 24, .cout = 7,
+     .h = 3, .w = 200, .stride = 1, .out_h = 2}, /* shortcut larger than read */
+    {.name = "odd.upsample_add.nonsquare", .op = FS_CASE_UPSAMPLE_ADD, .n = 2, .cin = 3, .h = 5,
+     .w = 7, .out_h = 9, .out_w = 13},
+    {.name = "odd.upsample_add.from1", .op = FS_CASE_UPSAMPLE_ADD, .n = 2, .cin = 2, .h = 1,
+     .w = 3, .out_h = 4, .out_w = 1}, /* a single row in, a single column out */
+    {.name = "odd.upsample_add.shrink", .op = FS_CASE_UPSAMPLE_ADD, .n = 1, .cin = 4, .h = 9,
+     .w = 10, .out_h = 4, .out_w = 7},
 };
 
 #define FS_CASE_NCASES ((int)(sizeof fs_op_cases / sizeof *fs_op_cases))
@@ -414,6 +491,10 @@ static inline void fs_opc_out_hw(const fs_op_case *c, int *oh, int *ow)
         *oh = (c->h + 2 * c->pad - c->k) / c->stride + 1;
         *ow = (c->w + 2 * c->pad - c->k) / c->stride + 1;
         return;
+    case FS_CASE_UPSAMPLE_ADD:
+        *oh = c->out_h;
+        *ow = c->out_w;
+        return;
     default:
         *oh = c->h;
         *ow = c->w;
@@ -447,6 +528,9 @@ static inline double fs_opc_flops(const fs_op_case *c, int n)
     case FS_CASE_AVG_POOL2D: return (double)n * c->cin * c->k * c->k * oplane;
     case FS_CASE_TO_UINT8: return 2.0 * n * c->cin * plane;
     case FS_CASE_COPY_ROWS: return 0;
+    case FS_CASE_CHANNEL_AFFINE: return 3.0 * n * c->cin * plane;
+    case FS_CASE_SE_RESIDUAL: return n * (3.0 * c->cin * plane + 4.0 * c->cin * c->cout);
+    case FS_CASE_UPSAMPLE_ADD: return 7.0 * n * c->cin * oplane;
     default: return 0;
     }
 }
@@ -481,6 +565,12 @@ static inline void fs_opc_describe(const fs_op_case *c, int n, char *buf, size_t
         return;
     case FS_CASE_COPY_ROWS:
         snprintf(buf, len, "%d rows x %d, ld %d/%d", n, c->cin, c->ldd, c->lds);
+        return;
+    case FS_CASE_UPSAMPLE_ADD:
+        snprintf(buf, len, "n%d c%d %dx%d->%dx%d", n, c->cin, c->h, c->w, c->out_h, c->out_w);
+        return;
+    case FS_CASE_SE_RESIDUAL:
+        snprintf(buf, len, "n%d c%d/%d %dx%d s%d", n, c->cin, c->cout, c->h, c->w, c->stride);
         return;
     default: snprintf(buf, len, "n%d c%d %dx%d", n, c->cin, c->h, c->w); return;
     }

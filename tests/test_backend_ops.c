@@ -205,6 +205,23 @@ static void inst_sizes(const fs_op_case *c, int n, size_t len[NSLOT], int *out)
         len[X] = c->lds ? (size_t)n * c->lds : (size_t)c->cin;
         len[Y] = (size_t)n * c->ldd;
         break;
+    case FS_CASE_CHANNEL_AFFINE: /* scale in W, shift in B, slopes in S */
+        len[X] = len[Y] = (size_t)n * c->cin * plane;
+        len[W] = len[B] = c->no_bias ? 0 : (size_t)c->cin;
+        len[S] = c->prelu ? (size_t)c->cin : 0;
+        break;
+    case FS_CASE_SE_RESIDUAL: { /* r in X, shortcut in AUX, fc1 in W, fc2 in S */
+        size_t sh = (size_t)(c->h - 1) * c->stride + 1 + c->out_h;
+        size_t sw = (size_t)(c->w - 1) * c->stride + 1 + c->out_h;
+        len[X] = len[Y] = (size_t)n * c->cin * plane;
+        len[AUX] = (size_t)n * c->cin * sh * sw;
+        len[W] = len[S] = (size_t)c->cin * c->cout;
+        break;
+    }
+    case FS_CASE_UPSAMPLE_ADD: /* x in X, y (added to) in Y */
+        len[X] = (size_t)n * c->cin * plane;
+        len[Y] = (size_t)n * c->cin * oplane;
+        break;
     default: break;
     }
 }
@@ -345,6 +362,21 @@ static int inst_make(inst *I, const fs_op_case *c, int n, uint64_t seed, const r
     case FS_CASE_INSTANCE_NORM:
         fill(&s, F(I, X), len[X], 0.5f, 2.5f); /* mean far from 0 */
         fill(&s, F(I, W), len[W], 0.5f, 1.5f);
+        break;
+    case FS_CASE_CHANNEL_AFFINE:
+        fill(&s, F(I, X), len[X], -2, 2);
+        if (len[W]) {
+            fill(&s, F(I, W), len[W], 0.2f, 1.5f);
+            fill(&s, F(I, B), len[B], -0.5f, 0.5f);
+        }
+        if (len[S])
+            fill(&s, F(I, S), len[S], 0.05f, 0.5f);
+        break;
+    case FS_CASE_SE_RESIDUAL:
+        /* channel means away from 0, weights scaled so the gates spread over (0, 1) */
+        fill(&s, F(I, X), len[X], -0.5f, 1.5f);
+        fill(&s, F(I, W), len[W], -2.0f / sqrtf((float)c->cin), 2.0f / sqrtf((float)c->cin));
+        fill(&s, F(I, S), len[S], -3.0f / sqrtf((float)c->cout), 3.0f / sqrtf((float)c->cout));
         break;
     case FS_CASE_TO_UINT8:
         fill_uint8_inputs(&s, F(I, X), len[X]);
@@ -517,6 +549,20 @@ static fs_status launch(fs_backend *be, const inst *I, const dev *d, const fs_pl
     case FS_CASE_COPY_ROWS:
         return be->ops->copy_rows(be, y + c->row0, (size_t)c->ldd, x, (size_t)c->lds,
                                   (size_t)n, (size_t)c->cin);
+    case FS_CASE_CHANNEL_AFFINE:
+        return be->ops->channel_affine(be, &(fs_channel_affine_args){
+            .x = x, .y = y, .n = n, .c = c->cin, .hw = (size_t)c->h * c->w, .scale = w,
+            .shift = b, .slope = s});
+    case FS_CASE_SE_RESIDUAL:
+        return be->ops->se_residual(be, &(fs_se_residual_args){
+            .r = x, .sc = d->p[AUX], .fc1 = w, .fc2 = s, .y = y, .n = n, .c = c->cin,
+            .cr = c->cout, .h = c->h, .w = c->w, .sc_stride = c->stride,
+            .sc_h = (c->h - 1) * c->stride + 1 + c->out_h,
+            .sc_w = (c->w - 1) * c->stride + 1 + c->out_h});
+    case FS_CASE_UPSAMPLE_ADD:
+        return be->ops->upsample_add(be, &(fs_upsample_add_args){
+            .x = x, .y = y, .nc = n * c->cin, .h = c->h, .w = c->w, .oh = c->out_h,
+            .ow = c->out_w});
     default: return fs_error(FS_ERR_ARG, "unknown op %d", (int)c->op);
     }
 }
@@ -672,6 +718,35 @@ static void ref_prepare(ref_ctx *r, const inst *I)
             r->stat[2 * i] = mean;
             r->stat[2 * i + 1] = var / (double)hw; /* biased, as InstanceNorm2d */
         }
+    } else if (c->op == FS_CASE_SE_RESIDUAL) {
+        /* the gates, from the formula in double: channel means, fc1, ReLU,
+         * fc2, sigmoid */
+        r->stat = malloc((size_t)n * c->cin * sizeof *r->stat);
+        double *m = malloc((size_t)c->cin * sizeof *m), *hid = malloc((size_t)c->cout * sizeof *hid);
+        ck_assert(r->stat && m && hid);
+        for (int s = 0; s < n; s++) {
+            for (int ch = 0; ch < c->cin; ch++) {
+                const float *p = F(I, X) + ((size_t)s * c->cin + ch) * hw;
+                double acc = 0;
+                for (size_t q = 0; q < hw; q++)
+                    acc += p[q];
+                m[ch] = acc / (double)hw;
+            }
+            for (int j = 0; j < c->cout; j++) {
+                double z = 0;
+                for (int k = 0; k < c->cin; k++)
+                    z += (double)F(I, W)[(size_t)j * c->cin + k] * m[k];
+                hid[j] = z > 0 ? z : 0;
+            }
+            for (int ch = 0; ch < c->cin; ch++) {
+                double z = 0;
+                for (int j = 0; j < c->cout; j++)
+                    z += (double)F(I, S)[(size_t)ch * c->cout + j] * hid[j];
+                r->stat[(size_t)s * c->cin + ch] = 1.0 / (1.0 + exp(-z));
+            }
+        }
+        free(m);
+        free(hid);
     } else if (c->op == FS_CASE_CONV2D && c->down == 2) {
         int p1;
         fs_opc_down_pads(c, &r->p0, &p1);
@@ -900,6 +975,38 @@ static double ref_at(ref_ctx *r, size_t i)
         t = t + 128.0f;
         return !(t > 0.0f) ? 0 : t >= 255.0f ? 255 : (double)(uint8_t)t;
     }
+    case FS_CASE_CHANNEL_AFFINE: {
+        int ch = (int)(i / hw % c->cin);
+        double v = F(I, X)[i];
+        if (I->h[W])
+            v = v * F(I, W)[ch] + F(I, B)[ch];
+        if (I->h[S] && v < 0)
+            v *= F(I, S)[ch];
+        return v;
+    }
+    case FS_CASE_SE_RESIDUAL: {
+        /* r * g + the shortcut at (y * stride, x * stride) of its larger plane */
+        size_t plane = i / hw;
+        int yy = (int)(i % hw / c->w), xx = (int)(i % c->w);
+        size_t sh = (size_t)(c->h - 1) * c->stride + 1 + c->out_h;
+        size_t sw = (size_t)(c->w - 1) * c->stride + 1 + c->out_h;
+        double sc = F(I, AUX)[(plane * sh + (size_t)yy * c->stride) * sw + (size_t)xx * c->stride];
+        return F(I, X)[i] * r->stat[plane] + sc;
+    }
+    case FS_CASE_UPSAMPLE_ADD: {
+        /* align_corners=True: source = out index * (in - 1) / (out - 1) */
+        size_t plane = i / ohw;
+        int yy = (int)(i / ow % oh), xx = (int)(i % ow);
+        double sy = oh > 1 ? (double)yy * (c->h - 1) / (oh - 1) : 0;
+        double sx = ow > 1 ? (double)xx * (c->w - 1) / (ow - 1) : 0;
+        int y0 = (int)floor(sy), x0 = (int)floor(sx);
+        int y1 = y0 + 1 < c->h ? y0 + 1 : y0, x1 = x0 + 1 < c->w ? x0 + 1 : x0;
+        double fy = sy - y0, fx = sx - x0;
+        const float *p = F(I, X) + plane * hw;
+        double v = (1 - fy) * ((1 - fx) * p[y0 * c->w + x0] + fx * p[y0 * c->w + x1]) +
+                   fy * ((1 - fx) * p[y1 * c->w + x0] + fx * p[y1 * c->w + x1]);
+        return v + F(I, Y)[i];
+    }
     case FS_CASE_COPY_ROWS: {
         /* dst[r * ldd + j] = src[r * lds + j], the rest of dst untouched */
         size_t row = i / c->ldd, j = i % c->ldd;
@@ -938,6 +1045,7 @@ static double ref_cost(const inst *I)
     case FS_CASE_UPFIRDN2D: return (double)I->fl * I->fl;
     case FS_CASE_PROJECT: return c->cin;
     case FS_CASE_AVG_POOL2D: return (double)c->k * c->k;
+    case FS_CASE_UPSAMPLE_ADD: return 4;
     default: return 1;
     }
 }
