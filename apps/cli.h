@@ -21,6 +21,8 @@ int cmd_info(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_encode(int argc, char **argv);
+int cmd_edit(int argc, char **argv);
+int cmd_boundary(int argc, char **argv);
 
 /* Error lines. The one rule: every error is one line on stderr that starts
  * with "facesynth <command>: " (the command main dispatched to, set with
@@ -50,9 +52,14 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 #define CLI_OPTS_MAX 64
 typedef struct {
     unsigned char seen[CLI_OPTS_MAX];
+    unsigned char repeatable[CLI_OPTS_MAX]; /* set by cli_getopt_repeatable */
     const char *name; /* long name of the option just returned, or NULL */
 } cli_getopt_state;
 void cli_getopt_init(cli_getopt_state *g);
+/* After cli_getopt_init: the option `name` of opts takes a value each time
+ * it is given (edit --boundary A --boundary B) instead of being refused as
+ * given twice. */
+void cli_getopt_repeatable(cli_getopt_state *g, const struct option *opts, const char *name);
 int cli_getopt(cli_getopt_state *g, const char *cmd, int argc, char **argv,
                const char *shortopts, const struct option *opts);
 

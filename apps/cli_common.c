@@ -66,6 +66,13 @@ void cli_getopt_init(cli_getopt_state *g)
     opterr = 0;
 }
 
+void cli_getopt_repeatable(cli_getopt_state *g, const struct option *opts, const char *name)
+{
+    for (int k = 0; opts[k].name && k < CLI_OPTS_MAX; k++)
+        if (!strcmp(opts[k].name, name))
+            g->repeatable[k] = 1;
+}
+
 /* The table entry of the option getopt_long just returned: by its long
  * index, or, for a short option, the long option with the same code. */
 static int option_entry(const struct option *opts, int li, int code)
@@ -126,7 +133,7 @@ int cli_getopt(cli_getopt_state *g, const char *cmd, int argc, char **argv,
                             opts[k].name, optarg);
             return CLI_OPT_ERROR;
         }
-        if (g->seen[k]) {
+        if (g->seen[k] && !g->repeatable[k]) {
             cli_usage_error(cmd, "--%s is given twice: it takes one value", opts[k].name);
             return CLI_OPT_ERROR;
         }
