@@ -21,6 +21,9 @@ static void usage(FILE *f)
             "  score     discriminator scores (StyleGAN2 logits; CVAE-GAN realism and\n"
             "            identity) for .npy images or a PNG directory\n"
             "  encode    images -> CVAE-GAN latents z (and mu, logvar)\n"
+            "  edit      InterFaceGAN latent edits (sweeps, random strengths, conditions)\n"
+            "            along boundary files, synthesised with a StyleGAN2 generator\n"
+            "  boundary  boundary files: project out conditions, or train one (linear SVM)\n"
             "\n"
             "Run 'facesynth <command> --help' for the options of a command.\n");
 }
@@ -44,7 +47,8 @@ int main(int argc, char **argv)
         const char *name;
         int (*run)(int, char **);
     } cmds[] = {{"convert", cmd_convert}, {"info", cmd_info}, {"generate", cmd_generate},
-                {"score", cmd_score}, {"encode", cmd_encode}};
+                {"score", cmd_score}, {"encode", cmd_encode},
+                {"edit", cmd_edit}, {"boundary", cmd_boundary}};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         if (strcmp(cmd, cmds[i].name) != 0)
             continue;
