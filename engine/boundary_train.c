@@ -19,7 +19,7 @@
 
 /* ---- numpy's argsort (npysort/quicksort.cpp: introsort) ----------------------- */
 
-#define NP_SMALL_QUICKSORT 16
+#define NP_SMALL_QUICKSORT 15
 #define NP_QS_STACK 128
 
 static void swap_idx(int64_t *a, int64_t *b)
@@ -77,7 +77,7 @@ fs_status fs_np_argsort(const double *v, int64_t n, int64_t *idx)
         return FS_OK;
     int64_t *pl = idx, *pr = idx + n - 1;
     int64_t *stack[NP_QS_STACK], **sptr = stack;
-    int depth[NP_QS_STACK / 2], *psdepth = depth;
+    int depth[NP_QS_STACK], *psdepth = depth;
     int cdepth = 0; /* 2 * floor(log2(n)) partitions before the heapsort */
     for (uint64_t u = (uint64_t)n; u >>= 1;)
         cdepth++;
