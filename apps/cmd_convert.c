@@ -12,7 +12,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: facesynth convert INPUT -o OUTPUT [options]\n"
             "\n"
-            "Converts a StyleGAN2 or CVAE-GAN checkpoint into a flat weight file (.fsw),\n"
+            "Converts a StyleGAN2, CVAE-GAN or e4e checkpoint into a flat weight file (.fsw),\n"
             "without Python. INPUT may be a stylegan2-ada-pytorch / stylegan3 network pickle,\n"
             "an original TensorFlow StyleGAN2 pickle, a torch.save file (zip or legacy) with\n"
             "an official or rosinality state dict or a CVAE-GAN state dict, or a\n"
@@ -21,8 +21,11 @@ static void usage(FILE *f)
             "\n"
             "options:\n"
             "  -o, --output FILE       output weight file (written atomically)\n"
-            "      --net G_ema|G|D     which network of a StyleGAN2 checkpoint (default: G_ema,\n"
-            "                          TF: Gs); a CVAE-GAN file holds all its networks\n"
+            "      --net G_ema|G|D|encoder|decoder\n"
+            "                          which network of a StyleGAN2 checkpoint (default: G_ema,\n"
+            "                          TF: Gs), or of an e4e checkpoint (default: encoder; the\n"
+            "                          decoder is its StyleGAN2 generator); a CVAE-GAN file\n"
+            "                          holds all its networks\n"
             "      --dtype f32|f16|bf16   storage type of every tensor (default f32)\n"
             "  -h, --help              this text\n"
             "\n"
@@ -61,7 +64,8 @@ int cmd_convert(int argc, char **argv)
         case 'h': usage(stdout); return 0;
         case O_NET:
             if (!fs_net_parse(optarg, &o->net))
-                return cli_usage_error("convert", "--net must be G_ema, G or D, not '%s'", optarg);
+                return cli_usage_error("convert", "--net must be G_ema, G, D, encoder or decoder, "
+                                       "not '%s'", optarg);
             break;
         case O_DTYPE:
             o->dtype = fs_dtype_parse_storable(optarg);

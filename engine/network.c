@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cvaegan_config.h"
+#include "e4e_config.h"
 #include "stylegan2_config.h"
 
 void fs_network_opts_default(fs_network_opts *o)
@@ -37,6 +38,8 @@ fs_status fs_network_check(const fs_weights *w)
         return fs_sg2_check_weights(w);
     case FS_FAMILY_CVAEGAN:
         return fs_cvaegan_check_weights(w);
+    case FS_FAMILY_E4E_ENCODER:
+        return fs_e4e_check_weights(w);
     default:
         return fs_error(FS_ERR_UNSUPPORTED, "%s: unknown model family", fs_weights_label(w));
     }
@@ -48,6 +51,7 @@ static const char *want_text(fs_network_want want)
     case FS_WANT_GENERATOR: return "a StyleGAN2 generator or a CVAE-GAN";
     case FS_WANT_DISCRIMINATOR: return "a StyleGAN2 discriminator or a CVAE-GAN";
     case FS_WANT_CVAEGAN: return "a CVAE-GAN";
+    case FS_WANT_E4E_ENCODER: return "an e4e encoder";
     default: return "a network";
     }
 }
@@ -58,6 +62,7 @@ static int family_fits(fs_family fam, fs_network_want want)
     case FS_WANT_GENERATOR: return fam == FS_FAMILY_STYLEGAN2_G || fam == FS_FAMILY_CVAEGAN;
     case FS_WANT_DISCRIMINATOR: return fam == FS_FAMILY_STYLEGAN2_D || fam == FS_FAMILY_CVAEGAN;
     case FS_WANT_CVAEGAN: return fam == FS_FAMILY_CVAEGAN;
+    case FS_WANT_E4E_ENCODER: return fam == FS_FAMILY_E4E_ENCODER;
     default: return 1;
     }
 }
@@ -86,6 +91,12 @@ fs_status fs_network_open(const char *path, const fs_network_opts *o, fs_weights
         fs_convert_options co = o->convert;
         if (o->want == FS_WANT_DISCRIMINATOR) {
             co.net = FS_NET_D;
+            co.net_from_role = 1;
+        } else if (o->want == FS_WANT_E4E_ENCODER) {
+            co.net = FS_NET_ENCODER;
+            co.net_from_role = 1;
+        } else if (o->want == FS_WANT_GENERATOR && co.net == FS_NET_DEFAULT) {
+            /* an e4e checkpoint's generator is its decoder */
             co.net_from_role = 1;
         }
         uint8_t *buf;

@@ -25,12 +25,14 @@ typedef enum {
     FS_WANT_GENERATOR,     /* a StyleGAN2 generator or a CVAE-GAN */
     FS_WANT_DISCRIMINATOR, /* a StyleGAN2 discriminator or a CVAE-GAN */
     FS_WANT_CVAEGAN,       /* a CVAE-GAN */
+    FS_WANT_E4E_ENCODER,   /* an e4e encoder (from an e4e checkpoint: its encoder) */
 } fs_network_want;
 
 typedef struct {
     fs_network_want want;
     /* Used only when the path is a checkpoint. With FS_WANT_DISCRIMINATOR,
-     * convert.net is forced to D. */
+     * convert.net is forced to D; with FS_WANT_E4E_ENCODER to the encoder;
+     * with FS_WANT_GENERATOR an e4e checkpoint gives its decoder. */
     fs_convert_options convert;
 } fs_network_opts;
 

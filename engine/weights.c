@@ -38,6 +38,7 @@ const char *fs_family_name(fs_family f)
     case FS_FAMILY_STYLEGAN2_G: return "stylegan2-generator";
     case FS_FAMILY_STYLEGAN2_D: return "stylegan2-discriminator";
     case FS_FAMILY_CVAEGAN: return "cvaegan";
+    case FS_FAMILY_E4E_ENCODER: return "e4e-encoder";
     default: return "invalid";
     }
 }
@@ -99,7 +100,7 @@ static fs_status check_header(fs_weights *w, uint64_t *meta_off, uint64_t *meta_
     if (reserved_set)
         return fs_error(FS_ERR_UNSUPPORTED, "%s: reserved header fields are set", L);
     uint32_t fam = rd32(h + FS_FSW_OFF_FAMILY);
-    if (fam < FS_FAMILY_STYLEGAN2_G || fam > FS_FAMILY_CVAEGAN)
+    if (fam < FS_FAMILY_STYLEGAN2_G || fam > FS_FAMILY_E4E_ENCODER)
         return fs_error(FS_ERR_UNSUPPORTED, "%s: unknown model family %u", L, fam);
     w->family = (fs_family)fam;
 

@@ -25,6 +25,7 @@ typedef enum {
     FS_FAMILY_STYLEGAN2_G = 1, /* StyleGAN2 generator */
     FS_FAMILY_STYLEGAN2_D = 2, /* StyleGAN2 discriminator */
     FS_FAMILY_CVAEGAN = 3,     /* CVAE-GAN: encoder, generator, both discriminators */
+    FS_FAMILY_E4E_ENCODER = 4, /* e4e's Encoder4Editing: images -> StyleGAN2 W+ codes */
 } fs_family;
 
 const char *fs_family_name(fs_family f); /* "stylegan2-generator", ... */

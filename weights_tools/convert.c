@@ -13,6 +13,7 @@
 #include "../engine/file.h"
 #include "../engine/weights_format.h"
 #include "cvaegan_import.h"
+#include "e4e_import.h"
 #include "safetensors.h"
 #include "sg2_sources.h"
 #include "torch_load.h"
@@ -28,6 +29,8 @@ int fs_net_parse(const char *s, fs_net_select *out)
     if (!strcmp(s, "G_ema")) *out = FS_NET_G_EMA;
     else if (!strcmp(s, "G")) *out = FS_NET_G;
     else if (!strcmp(s, "D")) *out = FS_NET_D;
+    else if (!strcmp(s, "encoder")) *out = FS_NET_ENCODER;
+    else if (!strcmp(s, "decoder")) *out = FS_NET_DECODER;
     else return 0;
     return 1;
 }
@@ -45,6 +48,11 @@ typedef struct {
     int have_cfg;        /* hyper-parameters came from the file */
     int is_cvaegan;
     fs_cvaegan_config cvae;
+    int from_e4e;        /* an e4e checkpoint (encoder or decoder) */
+    int is_e4e;          /* an e4e checkpoint's encoder */
+    int e4e_add_avg;
+    fs_view e4e_avg;
+    fs_e4e_config e4e;
     fs_convert_report *rep;
 } job;
 
@@ -100,6 +108,40 @@ static fs_status from_network_pickle(job *j, const fs_pv *top, const fs_convert_
     return FS_OK;
 }
 
+/* An e4e checkpoint: the encoder (an e4e-encoder file) or the decoder (a
+ * StyleGAN2 generator through the rosinality mapping, w_avg from row 0 of
+ * latent_avg: the official training repeats one vector on every row). */
+static fs_status from_e4e(job *j, const fs_pv *top, const fs_convert_options *o)
+{
+    if (o->net == FS_NET_D || o->net == FS_NET_G || o->net == FS_NET_G_EMA)
+        return fs_error(FS_ERR_ARG, "%s: an e4e checkpoint holds an encoder and a StyleGAN2 "
+                        "generator (its decoder): use --net encoder or --net decoder", j->label);
+    fs_view avg;
+    FS_TRY(fs_e4e_latent_avg(top, j->label, &avg));
+    if (o->net == FS_NET_DECODER || (o->net == FS_NET_DEFAULT && o->net_from_role)) {
+        j->from_e4e = 1;
+        report(j, "e4e checkpoint", "decoder");
+        FS_TRY(fs_e4e_state_dict(top, j->label, "decoder.", &j->raw));
+        if (j->raw.n == 0)
+            return fs_error(FS_ERR_MISSING, "%s: the e4e checkpoint has no 'decoder.' tensors "
+                            "(convert its encoder with --net encoder, and take the generator "
+                            "from the StyleGAN2 checkpoint it was trained with)", j->label);
+        if (avg.ndim == 2) {
+            avg.ndim = 1;
+            avg.shape[0] = avg.shape[1];
+            avg.stride[0] = avg.stride[1];
+        }
+        return fs_sg2_from_rosinality(&j->raw, &avg, &j->canon);
+    }
+    j->from_e4e = 1;
+    report(j, "e4e checkpoint", "encoder");
+    FS_TRY(fs_e4e_read_opts(top, j->label, &j->e4e_add_avg));
+    FS_TRY(fs_e4e_state_dict(top, j->label, "encoder.", &j->canon));
+    j->e4e_avg = avg;
+    j->is_e4e = 1;
+    return FS_OK;
+}
+
 static int dict_of_tensors(const fs_pv *d)
 {
     if (d->kind != FS_PV_DICT || d->u.dict.n == 0)
@@ -118,6 +160,8 @@ static fs_status from_torch(job *j, const fs_pv *top, const fs_convert_options *
     if (top->kind != FS_PV_DICT)
         return fs_error(FS_ERR_UNSUPPORTED, "%s: torch file holds a %s, not a state dict", j->label,
                         fs_pv_kind_name(top->kind));
+    if (fs_e4e_is_checkpoint(top))
+        return from_e4e(j, top, o);
     const fs_pv *g_ema = fs_pv_dict_get(top, "g_ema");
     if (g_ema) {
         if (o->net == FS_NET_D)
@@ -243,6 +287,8 @@ static fs_status decide_family(job *j, const fs_convert_options *o)
 {
     if (j->have_cfg)
         return FS_OK;
+    if (j->is_e4e)
+        return fs_e4e_infer_config(&j->canon, &j->e4e_avg, j->e4e_add_avg, &j->e4e);
     if (fs_cvaegan_is_state_dict(&j->canon)) {
         j->is_cvaegan = 1;
         snprintf(j->rep->net, sizeof j->rep->net, "cvaegan");
@@ -281,6 +327,12 @@ static fs_status check_flags_apply(const job *j, const fs_convert_options *o)
                            : ov->has_num_fp16_res ? "--num-fp16-res"
                            : ov->has_mbstd_group  ? "--mbstd-group"
                                                   : NULL;
+    if (j->is_e4e) {
+        if (sg2_flag)
+            return fs_error(FS_ERR_ARG, "%s: holds an e4e encoder: %s applies only to StyleGAN2 "
+                            "networks (its decoder: --net decoder)", j->label, sg2_flag);
+        return FS_OK;
+    }
     if (j->is_cvaegan) {
         if (o->net != FS_NET_DEFAULT && !o->net_from_role)
             return fs_error(FS_ERR_ARG,
@@ -340,6 +392,9 @@ static fs_status run(const char *in_path, const fs_convert_options *o, out_kind 
     fs_status s = fs_file_map_open(in_path, &j.map);
     if (s == FS_OK)
         s = load_source(&j, o);
+    if (s == FS_OK && !j.from_e4e && (o->net == FS_NET_ENCODER || o->net == FS_NET_DECODER))
+        s = fs_error(FS_ERR_ARG, "%s: --net encoder and --net decoder apply only to e4e "
+                     "checkpoints (this is a %s)", in_path, j.rep->format);
     if (s == FS_OK && o->rename_path) {
         fs_rename_rules *rules = NULL;
         s = fs_rename_rules_load(o->rename_path, &rules);
@@ -351,12 +406,13 @@ static fs_status run(const char *in_path, const fs_convert_options *o, out_kind 
         s = decide_family(&j, o);
     if (s == FS_OK)
         s = check_flags_apply(&j, o);
-    if (s == FS_OK && !j.is_cvaegan) {
+    if (s == FS_OK && !j.is_cvaegan && !j.is_e4e) {
         fs_sg2_apply_overrides(&j.cfg, &o->overrides);
         s = fs_sg2_config_finalize(&j.cfg, in_path);
     }
     if (s == FS_OK) {
-        j.rep->family = j.is_cvaegan ? FS_FAMILY_CVAEGAN
+        j.rep->family = j.is_e4e ? FS_FAMILY_E4E_ENCODER
+                        : j.is_cvaegan ? FS_FAMILY_CVAEGAN
                         : j.cfg.is_discriminator ? FS_FAMILY_STYLEGAN2_D : FS_FAMILY_STYLEGAN2_G;
         s = fs_weights_writer_init(&w, j.rep->family);
     }
@@ -365,8 +421,9 @@ static fs_status run(const char *in_path, const fs_convert_options *o, out_kind 
     if (s == FS_OK)
         s = fs_weights_writer_put_meta(w, "source_net", FS_META_STR, 0, 0, j.rep->net, NULL, 0);
     if (s == FS_OK)
-        s = j.is_cvaegan ? fs_cvaegan_import(w, &j.canon, &j.cvae, o->dtype)
-                         : fs_sg2_import(w, &j.canon, &j.cfg, o->dtype);
+        s = j.is_e4e       ? fs_e4e_import(w, &j.canon, &j.e4e, &j.e4e_avg, o->dtype)
+            : j.is_cvaegan ? fs_cvaegan_import(w, &j.canon, &j.cvae, o->dtype)
+                           : fs_sg2_import(w, &j.canon, &j.cfg, o->dtype);
     if (s == FS_OK) {
         j.rep->tensors = fs_weights_writer_count(w);
         s = kind == OUT_FILE ? fs_weights_writer_write_file(w, out_path)

@@ -5,7 +5,8 @@
  * network pickles, original TensorFlow StyleGAN2 pickles, torch.save files
  * (zip and legacy) holding an official state dict or rosinality's
  * {'g_ema', 'latent_avg'} layout, and safetensors; CVAE-GAN state dicts in the
- * naming of docs/cvaegan.md (other namings through --rename rules). */
+ * naming of docs/cvaegan.md (other namings through --rename rules); e4e
+ * checkpoints (their encoder, or their decoder as a StyleGAN2 generator). */
 #ifndef FS_CONVERT_H
 #define FS_CONVERT_H
 
@@ -24,6 +25,8 @@ typedef enum {
     FS_NET_G_EMA,
     FS_NET_G,
     FS_NET_D,
+    FS_NET_ENCODER, /* e4e checkpoints: the Encoder4Editing */
+    FS_NET_DECODER, /* e4e checkpoints: the StyleGAN2 generator */
 } fs_net_select;
 
 typedef struct {
@@ -33,7 +36,9 @@ typedef struct {
     const char *rename_path;   /* --rename rules for state dicts, or NULL */
     /* 1: net was chosen by what the caller runs (network.h fs_network_open
      * asking for a discriminator), not by a user's --net; a file that holds
-     * every network in one state dict (a CVAE-GAN) then satisfies it. */
+     * every network in one state dict (a CVAE-GAN) then satisfies it. With
+     * net DEFAULT it means a caller that runs a generator: an e4e checkpoint
+     * then gives its decoder (a user's plain `convert` gets the encoder). */
     int net_from_role;
 } fs_convert_options;
 
