@@ -219,6 +219,8 @@ static fs_status read_column_header(cursor *c, const char *what, uint64_t want, 
 
 static fs_status reserve(void **p, uint64_t *cap, uint64_t need, size_t elem)
 {
+    if (need == 0)
+        need = 1; /* never NULL once reserved: pointer arithmetic on it stays defined */
     if (need <= *cap)
         return FS_OK;
     uint64_t nc = *cap ? *cap : 64;
