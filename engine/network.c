@@ -92,9 +92,6 @@ fs_status fs_network_open(const char *path, const fs_network_opts *o, fs_weights
         if (o->want == FS_WANT_DISCRIMINATOR) {
             co.net = FS_NET_D;
             co.net_from_role = 1;
-        } else if (o->want == FS_WANT_E4E_ENCODER) {
-            co.net = FS_NET_ENCODER;
-            co.net_from_role = 1;
         } else if (o->want == FS_WANT_GENERATOR && co.net == FS_NET_DEFAULT) {
             /* an e4e checkpoint's generator is its decoder */
             co.net_from_role = 1;

@@ -31,8 +31,8 @@ typedef enum {
 typedef struct {
     fs_network_want want;
     /* Used only when the path is a checkpoint. With FS_WANT_DISCRIMINATOR,
-     * convert.net is forced to D; with FS_WANT_E4E_ENCODER to the encoder;
-     * with FS_WANT_GENERATOR an e4e checkpoint gives its decoder. */
+     * convert.net is forced to D. An e4e checkpoint gives its encoder by
+     * default and its decoder with FS_WANT_GENERATOR. */
     fs_convert_options convert;
 } fs_network_opts;
 

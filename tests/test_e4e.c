@@ -206,6 +206,128 @@ START_TEST(test_reconstruction)
 }
 END_TEST
 
+
+/* ---- the converter ------------------------------------------------------------------- */
+
+static fs_weights *open_as(const char *path, fs_network_want want, fs_net_select net)
+{
+    fs_network_opts o = fs_fixture_opts(want, -1);
+    o.convert.net = net;
+    return fs_fixture_open(path, &o);
+}
+
+/* Same tensor names, shapes, dtypes and bytes, in the same order. */
+static void expect_same_tensors(const fs_weights *a, const fs_weights *b)
+{
+    size_t n = fs_weights_tensor_count(a);
+    ck_assert_uint_eq(n, fs_weights_tensor_count(b));
+    for (size_t i = 0; i < n; i++) {
+        const fs_tensor *x = fs_weights_tensor_at(a, i), *y = fs_weights_tensor_at(b, i);
+        ck_assert_str_eq(x->name, y->name);
+        ck_assert_int_eq(x->ndim, y->ndim);
+        for (int d = 0; d < x->ndim; d++)
+            ck_assert_int_eq(x->shape[d], y->shape[d]);
+        ck_assert_int_eq(x->dtype, y->dtype);
+        ck_assert_uint_eq(x->nbytes, y->nbytes);
+        ck_assert_msg(!memcmp(x->data, y->data, x->nbytes), "tensor %s differs", x->name);
+    }
+}
+
+/* Files saved from a GPU say 'cuda:0' for every storage; zip and legacy
+ * streams of the same checkpoint give the same tensors. */
+START_TEST(test_convert_cuda_tagged)
+{
+    fs_weights *z = open_as(DIR_ "/small_cuda.pt", FS_WANT_E4E_ENCODER, FS_NET_DEFAULT);
+    fs_weights *l = open_as(DIR_ "/small_cuda_legacy.pt", FS_WANT_E4E_ENCODER, FS_NET_DEFAULT);
+    ck_assert_int_eq(fs_weights_family(z), FS_FAMILY_E4E_ENCODER);
+    expect_same_tensors(z, l);
+    fs_e4e_config c;
+    ck_assert_int_eq(fs_e4e_config_from_weights(z, &c), FS_OK);
+    ck_assert_int_eq(c.body.input_width, 4);
+    ck_assert_int_eq(c.body.stage_width[3], 32);
+    ck_assert_int_eq(c.body.se_hidden[3], 2);
+    ck_assert_int_eq(c.n_styles, 8);
+    ck_assert_int_eq(c.style_dim, 16);
+    ck_assert_int_eq(c.input_resolution, 256);
+    /* a [16] latent_avg is the same row on every style */
+    fs_weights *a = open_as(DIR_ "/small_avg1d.pt", FS_WANT_E4E_ENCODER, FS_NET_DEFAULT);
+    expect_same_tensors(z, a);
+    fs_weights_free(a);
+    fs_weights_free(l);
+    fs_weights_free(z);
+}
+END_TEST
+
+/* --net decoder: rosinality's generator under 'decoder.', with latent_avg's
+ * row as w_avg, converts exactly as the same tensors in rosinality's own
+ * {'g_ema', 'latent_avg'} file; a caller that runs a generator gets it too. */
+START_TEST(test_convert_decoder)
+{
+    fs_weights *d = open_as(DIR_ "/small_cuda.pt", FS_WANT_ANY, FS_NET_DECODER);
+    fs_weights *g = open_as(DIR_ "/small_cuda.pt", FS_WANT_GENERATOR, FS_NET_DEFAULT);
+    fs_weights *r = open_as(DIR_ "/small_decoder_ros.pt", FS_WANT_GENERATOR, FS_NET_DEFAULT);
+    ck_assert_int_eq(fs_weights_family(d), FS_FAMILY_STYLEGAN2_G);
+    expect_same_tensors(d, r);
+    expect_same_tensors(g, r);
+    int64_t w_dim, res;
+    ck_assert_int_eq(fs_weights_meta_i64(d, "w_dim", &w_dim), FS_OK);
+    ck_assert_int_eq(fs_weights_meta_i64(d, "img_resolution", &res), FS_OK);
+    ck_assert_int_eq(w_dim, 16);
+    ck_assert_int_eq(res, 32);
+    fs_weights_free(r);
+    fs_weights_free(g);
+    fs_weights_free(d);
+}
+END_TEST
+
+/* The .fsw `convert` writes is the in-memory conversion every command uses. */
+START_TEST(test_convert_file)
+{
+    const char *out = "build-e4e-test-enc.fsw";
+    fs_convert_options co;
+    fs_convert_options_default(&co);
+    co.net = FS_NET_ENCODER;
+    fs_convert_report rep;
+    ck_assert_msg(fs_convert_file(DIR_ "/e4e.pt", out, &co, &rep) == FS_OK, "%s",
+                  fs_error_message());
+    ck_assert_int_eq(rep.family, FS_FAMILY_E4E_ENCODER);
+    ck_assert_str_eq(rep.net, "encoder");
+    fs_weights *f, *m = open_as(DIR_ "/e4e.pt", FS_WANT_E4E_ENCODER, FS_NET_DEFAULT);
+    ck_assert_int_eq(fs_weights_open(out, FS_WEIGHTS_VERIFY_ALL, &f), FS_OK);
+    expect_same_tensors(f, m);
+    ck_assert_int_eq(fs_network_check(f), FS_OK);
+    fs_weights_free(f);
+    fs_weights_free(m);
+    unlink(out);
+}
+END_TEST
+
+static void expect_refused(const char *path, fs_network_want want, fs_net_select net,
+                           const char *text)
+{
+    fs_network_opts o = fs_fixture_opts(want, -1);
+    o.convert.net = net;
+    fs_weights *w = NULL;
+    fs_status s = fs_network_open(path, &o, &w, NULL);
+    ck_assert_msg(s != FS_OK, "%s was accepted", path);
+    ck_assert_msg(strstr(fs_error_message(), text), "%s: message '%s' lacks '%s'", path,
+                  fs_error_message(), text);
+    ck_assert_ptr_null(w);
+}
+
+START_TEST(test_convert_refusals)
+{
+    expect_refused(DIR_ "/small_psp.pt", FS_WANT_ANY, FS_NET_DEFAULT, "GradualStyleEncoder");
+    expect_refused(DIR_ "/e4e.pt", FS_WANT_ANY, FS_NET_DECODER, "no 'decoder.' tensors");
+    expect_refused(DIR_ "/e4e.pt", FS_WANT_GENERATOR, FS_NET_DEFAULT, "no 'decoder.' tensors");
+    expect_refused(DIR_ "/e4e.pt", FS_WANT_ANY, FS_NET_D, "--net encoder or --net decoder");
+    expect_refused(FS_FIXTURES "/stylegan2/tiny/rosinality.pt", FS_WANT_ANY, FS_NET_ENCODER,
+                   "only to e4e checkpoints");
+    expect_refused(TINY, FS_WANT_E4E_ENCODER, FS_NET_DEFAULT, "not an e4e encoder");
+    expect_refused(DIR_ "/e4e.pt", FS_WANT_ANY, FS_NET_DECODER, "decoder");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("e4e");
@@ -216,5 +338,12 @@ int main(void)
     tcase_add_test(tc, test_reconstruction);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
+    TCase *cv = tcase_create("convert");
+    tcase_add_test(cv, test_convert_cuda_tagged);
+    tcase_add_test(cv, test_convert_decoder);
+    tcase_add_test(cv, test_convert_file);
+    tcase_add_test(cv, test_convert_refusals);
+    tcase_set_timeout(cv, 60);
+    suite_add_tcase(s, cv);
     return fs_check_run(s, "e4e");
 }
