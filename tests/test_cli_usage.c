@@ -13,7 +13,8 @@
 
 #include <ctype.h>
 
-static const char *const commands[] = {"convert", "info", "generate", "score", "encode"};
+static const char *const commands[] = {"convert", "info", "generate", "score", "encode",
+                                        "edit", "boundary project", "boundary train"};
 #define NCMD ((int)(sizeof commands / sizeof *commands))
 
 #define MAX_FLAGS 64
