@@ -22,7 +22,7 @@ BUILD    ?= build
 OPT      ?= -O3
 CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread -MMD -MP
-LDLIBS   += -lpng -lsvm -lm -pthread
+LDLIBS   += -lpng -lsvm -ljpeg -lm -pthread
 PNG_CFLAGS := $(shell pkg-config --cflags libpng 2>/dev/null)
 CFLAGS   += $(PNG_CFLAGS)
 
@@ -72,7 +72,7 @@ all: $(BUILD)/facesynth
 # that has them all never calls apt-get. pkg-config is read again by the
 # sub-make, after the install, so its flags are never stale.
 # Add a dependency by appending its package to the right list.
-BUILD_PKGS := build-essential pkg-config libpng-dev libsvm-dev
+BUILD_PKGS := build-essential pkg-config libpng-dev libsvm-dev libjpeg62-turbo-dev
 TEST_PKGS  := check libsubunit-dev
 DEV_PKGS   := valgrind clang libclang-rt-14-dev
 fs_missing = $$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done)
@@ -157,7 +157,7 @@ $(FUZZ_LIB): $(FUZZ_LIB_OBJS)
 	ar rcs $@ $^
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB) -lpng -lm -o $@
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB) -lpng -ljpeg -lm -o $@
 -include $(FUZZ_LIB_OBJS:.o=.d)
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do n=$$(basename $$f); mkdir -p $(BUILD)/fuzz/corpus-$$n; \
