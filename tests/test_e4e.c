@@ -17,6 +17,10 @@
 
 #include "../engine/backend.h"
 #include "../engine/e4e.h"
+#include "../engine/file.h"
+#include "../engine/image_io.h"
+#include "../engine/image_jpeg.h"
+#include "../engine/image_pil.h"
 #include "../engine/stylegan2.h"
 #include "../weights_tools/convert.h"
 
@@ -207,6 +211,104 @@ START_TEST(test_reconstruction)
 END_TEST
 
 
+
+/* ---- the official preprocessing ------------------------------------------------------ */
+
+/* Decoding, resizing and normalising reproduce the official transform's
+ * tensors bit for bit. */
+static void expect_transform(const char *const *files, int n, const char *golden)
+{
+    fs_fixture_arr want = fs_fixture_load(DIR_, golden);
+    ck_assert_uint_eq(want.numel, (size_t)n * 3 * 256 * 256);
+    float *x = malloc(want.numel * sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    char path[256];
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof path, DIR_ "/images/%s", files[i]);
+        fs_status s = fs_pil_load_transformed(path, 256, x + (size_t)i * 3 * 256 * 256);
+        ck_assert_msg(s == FS_OK, "%s: %s", path, fs_error_message());
+    }
+    size_t bad = 0;
+    for (size_t i = 0; i < want.numel; i++)
+        bad += memcmp(&x[i], &want.data[i], sizeof *x) != 0;
+    ck_assert_msg(bad == 0, "%s: %zu of %zu values differ from the official transform", golden,
+                  bad, want.numel);
+    free(x);
+    fs_fixture_free(&want);
+}
+
+START_TEST(test_transform)
+{
+    static const char *const x[3] = {"img0.png", "img1.png", "img2.png"};
+    static const char *const tf[3] = {"small_64x64.png", "wide_300x200.png", "gray_80x96.png"};
+    expect_transform(x, 3, "x.npy");
+    expect_transform(tf, 3, "tf_x.npy");
+}
+END_TEST
+
+/* Every PNG colour type and depth and the JPEG variants, as Pillow's
+ * convert('RGB') decodes them (the goldens are 8-bit RGB PNGs). */
+START_TEST(test_decode_like_pillow)
+{
+    static const char *const files[] = {"gray2.png", "gray16.png", "ga16.png", "rgb16.png",
+                                        "rgba16.png", "rgba8.png", "pal4trns.png", "j420.jpg",
+                                        "j444.jpg", "jprog.jpg", "jgray.jpg", "jcmyk.jpg"};
+    for (size_t k = 0; k < sizeof files / sizeof *files; k++) {
+        char path[256], gpath[256];
+        snprintf(path, sizeof path, DIR_ "/pil/%s", files[k]);
+        snprintf(gpath, sizeof gpath, DIR_ "/pil/%.*s.rgb.png", (int)(strlen(files[k]) - 4),
+                 files[k]);
+        uint8_t *got, *want;
+        int w, h, gw, gh;
+        ck_assert_msg(fs_pil_read_rgb(path, &got, &w, &h) == FS_OK, "%s: %s", path,
+                      fs_error_message());
+        ck_assert_int_eq(fs_png_read_rgb(gpath, &want, &gw, &gh), FS_OK);
+        ck_assert_msg(w == gw && h == gh, "%s: %dx%d, Pillow %dx%d", path, w, h, gw, gh);
+        size_t bad = 0;
+        for (size_t i = 0; i < (size_t)w * h * 3; i++)
+            bad += got[i] != want[i];
+        ck_assert_msg(bad == 0, "%s: %zu bytes differ from Pillow's", path, bad);
+        free(got);
+        free(want);
+    }
+    /* a 400x300 image shrunk to 256x256 */
+    uint8_t *src, *want, out[256 * 256 * 3];
+    int w, h, gw, gh;
+    ck_assert_int_eq(fs_pil_read_rgb(DIR_ "/pil/resize_src.png", &src, &w, &h), FS_OK);
+    ck_assert_int_eq(fs_png_read_rgb(DIR_ "/pil/resize_256.rgb.png", &want, &gw, &gh), FS_OK);
+    ck_assert_int_eq(fs_pil_resize_bilinear_rgb8(src, w, h, out, 256, 256), FS_OK);
+    ck_assert_msg(!memcmp(out, want, sizeof out), "the 400x300 -> 256x256 resize differs");
+    free(src);
+    free(want);
+}
+END_TEST
+
+/* Bad files: one message naming the file. */
+START_TEST(test_decode_refusals)
+{
+    uint8_t *rgb;
+    int w, h;
+    static const uint8_t trunc_png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13,
+                                        'I', 'H', 'D', 'R', 0, 0, 0, 4};
+    ck_assert_int_eq(fs_pil_png_decode_rgb(trunc_png, sizeof trunc_png, "t.png", &rgb, &w, &h),
+                     FS_ERR_FORMAT);
+    ck_assert_ptr_null(rgb);
+    /* a JPEG cut in the middle of its scan data */
+    fs_file_map m;
+    ck_assert_int_eq(fs_file_map_open(DIR_ "/pil/j444.jpg", &m), FS_OK);
+    fs_status s = fs_jpeg_decode_rgb(m.data, m.size / 2, "half.jpg", &rgb, &w, &h);
+    ck_assert_int_eq(s, FS_ERR_FORMAT);
+    ck_assert_msg(strstr(fs_error_message(), "half.jpg"), "%s", fs_error_message());
+    ck_assert_ptr_null(rgb);
+    s = fs_jpeg_decode_rgb(m.data, 40, "header.jpg", &rgb, &w, &h);
+    ck_assert_int_eq(s, FS_ERR_FORMAT);
+    fs_file_map_close(&m);
+    ck_assert_int_eq(fs_pil_read_rgb(DIR_ "/meta.json", &rgb, &w, &h), FS_ERR_FORMAT);
+    ck_assert_msg(strstr(fs_error_message(), "neither a PNG nor a JPEG"), "%s",
+                  fs_error_message());
+}
+END_TEST
+
 /* ---- the converter ------------------------------------------------------------------- */
 
 static fs_weights *open_as(const char *path, fs_network_want want, fs_net_select net)
@@ -283,7 +385,10 @@ END_TEST
 /* The .fsw `convert` writes is the in-memory conversion every command uses. */
 START_TEST(test_convert_file)
 {
-    const char *out = "build-e4e-test-enc.fsw";
+    char out[] = "/tmp/fs_e4e_enc_XXXXXX";
+    int fd = mkstemp(out);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
     fs_convert_options co;
     fs_convert_options_default(&co);
     co.net = FS_NET_ENCODER;
@@ -338,6 +443,11 @@ int main(void)
     tcase_add_test(tc, test_reconstruction);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
+    TCase *pre = tcase_create("preprocess");
+    tcase_add_test(pre, test_transform);
+    tcase_add_test(pre, test_decode_like_pillow);
+    tcase_add_test(pre, test_decode_refusals);
+    suite_add_tcase(s, pre);
     TCase *cv = tcase_create("convert");
     tcase_add_test(cv, test_convert_cuda_tagged);
     tcase_add_test(cv, test_convert_decoder);
