@@ -74,6 +74,8 @@ all: $(BUILD)/facesynth
 # Add a dependency by appending its package to the right list.
 BUILD_PKGS := build-essential pkg-config libpng-dev libsvm-dev libjpeg62-turbo-dev
 TEST_PKGS  := check libsubunit-dev
+# dlib's 68-point model, which the landmark tests compare against (never committed)
+TEST_PKGS  += libdlib-data
 DEV_PKGS   := valgrind clang libclang-rt-14-dev
 fs_missing = $$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done)
 define fs_install

@@ -21,8 +21,11 @@ int cmd_info(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_encode(int argc, char **argv);
+int cmd_invert(int argc, char **argv);
 int cmd_edit(int argc, char **argv);
 int cmd_boundary(int argc, char **argv);
+int cmd_landmarks(int argc, char **argv);
+int cmd_filter(int argc, char **argv);
 
 /* Error lines. The one rule: every error is one line on stderr that starts
  * with "facesynth <command>: " (the command main dispatched to, set with

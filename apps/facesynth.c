@@ -24,6 +24,11 @@ static void usage(FILE *f)
             "  edit      InterFaceGAN latent edits (sweeps, random strengths, conditions)\n"
             "            along boundary files, synthesised with a StyleGAN2 generator\n"
             "  boundary  boundary files: project out conditions, or train one (linear SVM)\n"
+            "  invert    face images -> StyleGAN2 W+ codes with an e4e encoder (and their\n"
+            "            reconstructions through a generator)\n"
+            "  landmarks dlib's 68 face landmarks (as dlib computes them) for boxes in PNGs\n"
+            "  filter    keep augmented images whose landmarks agree with the original's\n"
+            "            (and, optionally, that a StyleGAN2 discriminator finds real)\n"
             "\n"
             "Run 'facesynth <command> --help' for the options of a command.\n");
 }
@@ -48,7 +53,8 @@ int main(int argc, char **argv)
         int (*run)(int, char **);
     } cmds[] = {{"convert", cmd_convert}, {"info", cmd_info}, {"generate", cmd_generate},
                 {"score", cmd_score}, {"encode", cmd_encode},
-                {"edit", cmd_edit}, {"boundary", cmd_boundary}};
+                {"edit", cmd_edit}, {"boundary", cmd_boundary}, {"invert", cmd_invert},
+                {"landmarks", cmd_landmarks}, {"filter", cmd_filter}};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         if (strcmp(cmd, cmds[i].name) != 0)
             continue;

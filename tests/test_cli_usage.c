@@ -14,7 +14,8 @@
 #include <ctype.h>
 
 static const char *const commands[] = {"convert", "info", "generate", "score", "encode",
-                                        "edit", "boundary project", "boundary train"};
+                                        "edit", "boundary project", "boundary train",
+                                        "landmarks", "filter"};
 #define NCMD ((int)(sizeof commands / sizeof *commands))
 
 #define MAX_FLAGS 64

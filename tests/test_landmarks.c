@@ -331,7 +331,7 @@ static const struct {
     const char *needle;
 } corrupt[] = {
     {MUT_VERSION2, FS_ERR_FORMAT, "version 2, expected 1"},
-    {MUT_VERSION_CTRL5, FS_ERR_FORMAT, "control byte 0x05"},
+    {MUT_VERSION_CTRL5, FS_ERR_FORMAT, "not a dlib shape predictor"},
     {MUT_SHAPE_NC2, FS_ERR_FORMAT, "expected a column"},
     {MUT_SHAPE_ODD, FS_ERR_FORMAT, "even count"},
     {MUT_SHAPE_HUGE, FS_ERR_FORMAT, "cannot fit"},

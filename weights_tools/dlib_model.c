@@ -317,7 +317,14 @@ static fs_status parse(cursor *c, builder *b)
 {
     fs_dlib_model *m = b->m;
     int64_t version = 0;
-    FS_TRY(read_signed(c, 4, "version", &version));
+    if (cur_left(c) < 2)
+        return truncated(c, "the version");
+    if (read_signed(c, 4, "version", &version) != FS_OK) {
+        /* no magic in this format: the version integer is all there is */
+        c->p = c->base;
+        return bad(c, FS_ERR_FORMAT, "not a dlib shape predictor: the file does not start with "
+                   "dlib's version integer");
+    }
     if (version != 1) {
         c->p = c->base;
         char msg[160];
