@@ -13,7 +13,7 @@
 
 #include <ctype.h>
 
-static const char *const commands[] = {"convert", "info", "generate", "score", "encode",
+static const char *const commands[] = {"convert", "info", "generate", "score", "encode", "invert",
                                         "edit", "boundary project", "boundary train",
                                         "landmarks", "filter"};
 #define NCMD ((int)(sizeof commands / sizeof *commands))
