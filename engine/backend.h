@@ -111,6 +111,11 @@ typedef struct {
     float weight_gain, gain, clamp;
     fs_act act;
     int stride, pad;  /* down != 2; stride 0 means 1 */
+    /* 1: a CUDA backend in TF32, FP16 or BF16 precision runs this conv on
+     * tensor cores in that precision (FP32 accumulation and epilogue); 0
+     * (the default), or FP32/MIXED precision, or the CPU: FP32 throughout.
+     * Set by the e4e encoder; the other models' convs stay FP32. */
+    int tensor_cores;
     const fs_plan *plan; /* FS_OP_CONV2D, or NULL */
 } fs_conv2d_args;
 

@@ -103,7 +103,8 @@ static fs_status conv(fs_e4e *m, const char *name, const float *x, float *y, int
         .x = x, .weight = fs_dev_weight(&m->dw, "%s.weight", name),
         .b = fs_dev_weight(&m->dw, "%s.bias", name), .y = y, .n = n, .cin = cin, .cout = cout,
         .h = h, .w = h, .k = k, .down = 1, .weight_gain = 1.0f, .gain = 1.0f, .clamp = 0.0f,
-        .act = act, .stride = stride, .pad = k / 2, .plan = fs_plan_table_get(&m->plans, name),
+        .act = act, .stride = stride, .pad = k / 2, .tensor_cores = 1,
+        .plan = fs_plan_table_get(&m->plans, name),
     };
     if (m->plans.planning)
         return fs_plan_table_add(&m->plans, name, FS_OP_CONV2D, &a);

@@ -367,7 +367,7 @@ static fs_status conv(fs_ir_se *m, const char *name, const float *x, float *y, i
     fs_conv2d_args a = {
         .x = x, .weight = w, .b = bias, .y = y, .n = n, .cin = cin, .cout = cout, .h = h,
         .w = h, .k = k, .down = 1, .weight_gain = 1.0f, .gain = 1.0f, .clamp = 0.0f,
-        .act = FS_ACT_LINEAR, .stride = stride, .pad = k / 2,
+        .act = FS_ACT_LINEAR, .stride = stride, .pad = k / 2, .tensor_cores = 1,
         .plan = fs_plan_table_get(&m->plans, name),
     };
     if (m->plans.planning)

@@ -9,8 +9,24 @@
  *              FS_CUDA_CHUNK_BYTES so a large batch needs no second full-size
  *              activation buffer.
  *   otherwise: one stride/pad correlation.
- * The convolution itself is igemm.cu's kernel with the EPI_CONV epilogue. */
+ * The convolution itself is igemm.cu's kernel with the EPI_CONV epilogue, in
+ * FP32, or on tensor cores for layers that set tensor_cores (conv2d_mma). */
+#include "cuda_backend.h"
 #include "cuda_common.cuh"
+
+/* The GEMM arithmetic of a conv: tensor cores only for the layers that ask
+ * for them (fs_conv2d_args.tensor_cores) in a reduced-precision backend. */
+static int conv2d_mma(int precision, const fs_conv2d_args *a)
+{
+    if (!a->tensor_cores)
+        return IG_MMA_NONE;
+    switch (precision) {
+    case FS_CUDA_TF32: return IG_MMA_TF32;
+    case FS_CUDA_FP16: return IG_MMA_FP16;
+    case FS_CUDA_BF16: return IG_MMA_BF16;
+    default: return IG_MMA_NONE;
+    }
+}
 
 fs_status cuda_conv2d(fs_backend *b, const fs_conv2d_args *a)
 {
@@ -33,6 +49,7 @@ fs_status cuda_conv2d(fs_backend *b, const fs_conv2d_args *a)
     p.epi.act = (int)a->act;
     p.epi.gain = a->gain;
     p.epi.clamp = a->clamp;
+    p.mma = conv2d_mma(cuda_impl_of(b)->precision, a);
 
     if (a->down != 2) {
         int stride = a->stride > 0 ? a->stride : 1;

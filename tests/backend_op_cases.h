@@ -81,6 +81,7 @@ typedef struct {
     int group, f;           /* mbstd */
     int prelu;              /* channel_affine: with PReLU slopes (no_bias: without scale
                                and shift) */
+    int tensor_cores;       /* conv2d: the layer allows tensor cores (fs_conv2d_args) */
     int out_h, out_w;       /* upsample_add: the output plane (h x w is the input);
                                se_residual: out_h extra shortcut rows and columns past
                                (h - 1) * stride + 1 */
@@ -131,11 +132,11 @@ typedef struct {
 #define FS_E4E_CONV(nm, N, CIN, COUT, RES, K, STRIDE, BIAS)                                     \
     {.name = nm, .op = FS_CASE_CONV2D, .n = N, .cin = CIN, .cout = COUT, .h = RES, .w = RES,     \
      .k = K, .down = 1, .stride = STRIDE, .pad = (K) / 2, .act = FS_ACT_LINEAR, .wgain = 1,     \
-     .no_bias = !(BIAS)}
+     .no_bias = !(BIAS), .tensor_cores = 1}
 /* A GradualStyleBlock conv: 3x3 stride 2 pad 1, bias, LeakyReLU(0.01). */
 #define FS_E4E_STYLE_CONV(nm, N, C, RES)                                                        \
     {.name = nm, .op = FS_CASE_CONV2D, .n = N, .cin = C, .cout = C, .h = RES, .w = RES, .k = 3,  \
-     .down = 1, .stride = 2, .pad = 1, .act = FS_ACT_LEAKY001, .wgain = 1}
+     .down = 1, .stride = 2, .pad = 1, .act = FS_ACT_LEAKY001, .wgain = 1, .tensor_cores = 1}
 #define FS_E4E_AFFINE(nm, N, C, RES, PRELU, NOBN)                                               \
     {.name = nm, .op = FS_CASE_CHANNEL_AFFINE, .n = N, .cin = C, .h = RES, .w = RES,             \
      .prelu = PRELU, .no_bias = NOBN}

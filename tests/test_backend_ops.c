@@ -13,7 +13,8 @@
  *   of the "gpu" case too, for compute-sanitizer).
  * "gpu" (tag gpu; SKIP without a device): every case, heavy ones included, on
  *   the CUDA backend against the CPU backend: fp32 relative L2 <= OP_TOL, the
- *   modconv cases also with tensor cores (TF32 <= TF32_TOL, FP16 and BF16 <=
+ *   modconv cases and the e4e conv2d cases (tensor_cores set) also with
+ *   tensor cores (TF32 <= TF32_TOL, FP16 and BF16 <=
  *   HALF_TOL), the exact ones bit for bit; FP16 operands beyond the FP16
  *   range; the per-layer choice of FS_CUDA_MIXED; invalid arguments.
  *
@@ -484,7 +485,7 @@ static void plan_args_of(const inst *I, const dev *d, const fs_plan *plan, plan_
                                  .down = c->down, .fir = fir, .fir_len = fir ? I->fl : 0,
                                  .weight_gain = fs_opc_wgain(c), .gain = fs_opc_gain(c),
                                  .clamp = c->clamp, .act = c->act, .stride = c->stride,
-                                 .pad = c->pad, .plan = plan};
+                                 .pad = c->pad, .tensor_cores = c->tensor_cores, .plan = plan};
         break;
     case FS_CASE_CONV_TRANSPOSE2D:
         a->ct = (fs_conv_transpose2d_args){.x = x, .weight = w, .b = b, .y = y, .n = n,
@@ -1256,8 +1257,9 @@ static const struct {
 };
 
 /* Case _i on CUDA in FP32 against the CPU backend; modconv cases (but the
- * exact ones, whose zero weights the FP16 pre-normalisation divides by) also
- * in every tensor-core precision. */
+ * exact ones, whose zero weights the FP16 pre-normalisation divides by) and
+ * the conv2d cases that allow tensor cores (e4e) also in every tensor-core
+ * precision. */
 START_TEST(test_cuda_vs_cpu)
 {
     int idx = g_gpu_cases[_i];
@@ -1279,7 +1281,7 @@ START_TEST(test_cuda_vs_cpu)
         free(got);
     }
     fs_backend_free(gpu);
-    if (c->op == FS_CASE_MODCONV && !exact)
+    if ((c->op == FS_CASE_MODCONV || (c->op == FS_CASE_CONV2D && c->tensor_cores)) && !exact)
         for (size_t p = 0; p < sizeof precisions / sizeof *precisions; p++) {
             gpu = cuda_open(precisions[p].p);
             void *got = run_on(gpu, &I, 1);

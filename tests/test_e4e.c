@@ -433,6 +433,57 @@ START_TEST(test_convert_refusals)
 }
 END_TEST
 
+/* ---- CUDA against the CPU (tag gpu) ---------------------------------------------------- */
+
+#ifdef FS_WITH_CUDA
+static void expect_vs_cpu(const char *what, const float *got, const float *want, size_t n,
+                          double tol)
+{
+    double e = fs_check_rel_l2(got, want, n);
+    if (getenv("FS_TEST_VERBOSE"))
+        printf("%-22s vs cpu: relative L2 %.3g\n", what, e);
+    ck_assert_msg(e <= tol, "%s vs cpu: relative L2 %.3g > %.0e", what, e, tol);
+}
+
+/* fp32: every trace within 1e-5 of the CPU; fp16 and bf16 tensor cores
+ * (every conv of the encoder) within 1e-2, tf32 within 1e-3. */
+START_TEST(test_cuda_vs_cpu)
+{
+    model cpu = open_model(0);
+    run_result want = run(&cpu, "x.npy");
+    static const struct {
+        fs_cuda_precision p;
+        double tol;
+    } precs[] = {{FS_CUDA_FP32, 1e-5}, {FS_CUDA_TF32, 1e-3}, {FS_CUDA_FP16, 1e-2},
+                 {FS_CUDA_BF16, 1e-2}};
+    for (size_t k = 0; k < sizeof precs / sizeof *precs; k++) {
+        fs_backend *gb;
+        fs_status s = fs_backend_cuda_init_ex(&gb, 0, precs[k].p);
+        ck_assert_msg(s == FS_OK, "cuda: %s", fs_error_message());
+        model gpu = open_model_on(DIR_ "/e4e.pt", gb, 0);
+        run_result got = run(&gpu, "x.npy");
+        char what[64];
+        const char *pn = fs_cuda_precision_name(precs[k].p);
+        double tol = precs[k].tol;
+        snprintf(what, sizeof what, "cuda %s c1", pn);
+        expect_vs_cpu(what, got.t_c1, want.t_c1, want.c1, tol);
+        snprintf(what, sizeof what, "cuda %s c3", pn);
+        expect_vs_cpu(what, got.t_c3, want.t_c3, want.c3, tol);
+        snprintf(what, sizeof what, "cuda %s p1", pn);
+        expect_vs_cpu(what, got.t_p1, want.t_p1, want.p1, tol);
+        snprintf(what, sizeof what, "cuda %s codes", pn);
+        expect_vs_cpu(what, got.out, want.out, want.codes, tol);
+        if (precs[k].p == FS_CUDA_FP32)
+            fs_fixture_expect_close("cuda fp32", got.out, DIR_, "codes.npy", TOL);
+        run_free(&got);
+        close_model(&gpu);
+    }
+    run_free(&want);
+    close_model(&cpu);
+}
+END_TEST
+#endif
+
 int main(void)
 {
     Suite *s = suite_create("e4e");
@@ -455,5 +506,11 @@ int main(void)
     tcase_add_test(cv, test_convert_refusals);
     tcase_set_timeout(cv, 60);
     suite_add_tcase(s, cv);
+    TCase *gpu = fs_check_gpu_tcase(s, "gpu");
+#ifdef FS_WITH_CUDA
+    tcase_add_test(gpu, test_cuda_vs_cpu);
+#else
+    (void)gpu;
+#endif
     return fs_check_run(s, "e4e");
 }
