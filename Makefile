@@ -168,9 +168,10 @@ fuzz: $(FUZZ_BINS)
 	      $(BUILD)/fuzz/corpus-$$n tests/fuzz/corpus/$${n#fuzz_} || exit 1; done
 
 # CPU generator benchmark (bench/run_cpu_generator_bench.sh runs it) and the
-# CVAE-GAN benchmark, CPU or CUDA (bench/run_cvaegan_bench.sh runs it).
+# CVAE-GAN benchmark, CPU or CUDA (bench/run_cvaegan_bench.sh runs it); the e4e
+# encoder's and the FMA peak (bench/run_e4e_bench.sh runs them).
 .PHONY: bench
-bench: $(BUILD)/bench/bench_generator_cpu $(BUILD)/bench/bench_cvaegan
+bench: $(BUILD)/bench/bench_generator_cpu $(BUILD)/bench/bench_cvaegan $(BUILD)/bench/bench_e4e $(BUILD)/bench/bench_fma_peak
 $(BUILD)/bench/%: bench/%.c bench/bench_util.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
