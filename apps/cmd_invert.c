@@ -77,6 +77,10 @@ static void usage(FILE *f)
             "      --batch N           images per forward pass (default 4; the codes do not\n"
             "                          depend on it)\n"
             "      --device D          cpu (default), cuda or cuda:N\n"
+            "      --precision P       CUDA arithmetic: fp32 (default); tf32, fp16 or bf16 run\n"
+            "                          the encoder's convs (and the generator's) on tensor\n"
+            "                          cores; mixed keeps the encoder in fp32 (the official\n"
+            "                          e4e runs in fp32) and the generator as 'generate'\n"
             "      --threads N         CPU worker threads (default 0: one per core)\n"
             "  -q, --quiet             no progress or summary on stderr\n"
             "  -h, --help              this text\n",
@@ -473,13 +477,15 @@ static fs_status run(inv_state *st)
 
 int cmd_invert(int argc, char **argv)
 {
-    enum { O_NET = 256, O_IMAGES, O_RAW, O_GEN, O_OUTDIR, O_BATCH, O_THREADS, O_DEVICE };
+    enum { O_NET = 256, O_IMAGES, O_RAW, O_GEN, O_OUTDIR, O_BATCH, O_THREADS, O_DEVICE,
+           O_PRECISION };
     static const struct option opts[] = {
         {"network", required_argument, 0, O_NET},   {"images", required_argument, 0, O_IMAGES},
         {"save-raw", required_argument, 0, O_RAW},  {"generator", required_argument, 0, O_GEN},
         {"outdir", required_argument, 0, O_OUTDIR}, {"batch", required_argument, 0, O_BATCH},
         {"threads", required_argument, 0, O_THREADS},
-        {"device", required_argument, 0, O_DEVICE}, {"quiet", no_argument, 0, 'q'},
+        {"device", required_argument, 0, O_DEVICE},
+        {"precision", required_argument, 0, O_PRECISION}, {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     inv_state st;
     memset(&st, 0, sizeof st);
@@ -513,11 +519,20 @@ int cmd_invert(int argc, char **argv)
                 return rc;
             break;
         }
+        case O_PRECISION: {
+            int rc = cli_precision_option(CMD, optarg);
+            if (rc)
+                return rc;
+            break;
+        }
         default: return cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
         return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    int prc = cli_precision_check(CMD);
+    if (prc)
+        return prc;
     if (!st.network)
         return cli_usage_error(CMD, "missing --network FILE (an e4e checkpoint or encoder .fsw)");
     if (!st.images)
