@@ -104,28 +104,6 @@ static void state_free(filter_state *st)
     free(st->nme);
 }
 
-/* JSON needs UTF-8 text; a file name that is not cannot be reported. */
-static int valid_utf8(const unsigned char *s)
-{
-    while (*s) {
-        unsigned c = *s, n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2
-                                         : (c >> 3) == 30 ? 3 : 9;
-        if (n == 9 || (n == 1 && c < 0xc2) || (n == 3 && c > 0xf4))
-            return 0;
-        uint32_t cp = n == 0 ? c : c & (0x3fu >> n);
-        for (unsigned k = 1; k <= n; k++) {
-            if ((s[k] & 0xc0) != 0x80)
-                return 0;
-            cp = cp << 6 | (s[k] & 0x3fu);
-        }
-        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-            (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-            return 0;
-        s += n + 1;
-    }
-    return 1;
-}
-
 static int find_name(char **names, size_t n, const char *name)
 {
     size_t lo = 0, hi = n;
@@ -158,7 +136,7 @@ static fs_status pair_up(const filter_args *a, filter_state *st)
     for (size_t r = 0; r < st->n_refs; r++)
         st->ref_used[r] = -1;
     for (size_t i = 0; i < st->n_cands; i++) {
-        if (!valid_utf8((const unsigned char *)st->cands[i]))
+        if (!lm_valid_utf8(st->cands[i]))
             return fs_error(FS_ERR_ARG, "%s/%s: the file name is not valid UTF-8 (the report is "
                             "JSON): rename it", a->cand_dir, st->cands[i]);
         int r = find_name(st->refs, st->n_refs, st->cands[i]);
@@ -352,24 +330,6 @@ static fs_status run_realism(const filter_args *a, filter_state *st, realism_net
     return s;
 }
 
-/* A JSON string: quotes, backslashes and control characters escaped. */
-static void json_string(char *dst, size_t cap, const char *s)
-{
-    size_t n = 0;
-    dst[n++] = '"';
-    for (; *s && n + 8 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            dst[n++] = '\\', dst[n++] = (char)c;
-        else if (c < 0x20)
-            n += (size_t)snprintf(dst + n, cap - n, "\\u%04x", c);
-        else
-            dst[n++] = (char)c;
-    }
-    dst[n++] = '"';
-    dst[n] = '\0';
-}
-
 static fs_status write_reports(const filter_args *a, const filter_state *st, size_t *kept_n)
 {
     fs_out_file f[3] = {{0}};
@@ -386,7 +346,7 @@ static fs_status write_reports(const filter_args *a, const filter_state *st, siz
         double nme = st->nme[i];
         int kept = isfinite(nme) && nme <= a->max_nme &&
                    (!st->realism || st->realism[i] >= a->min_realism);
-        json_string(name, cap - 200, st->cands[i]);
+        lm_json_string(name, cap - 200, st->cands[i]);
         char num[40], real[64] = "";
         if (isfinite(nme))
             snprintf(num, sizeof num, "%.17g", nme);

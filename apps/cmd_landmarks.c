@@ -221,6 +221,45 @@ fs_status lm_list_pngs(const char *dir, const char *flag, char ***names, size_t 
     return FS_OK;
 }
 
+int lm_valid_utf8(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    while (*s) {
+        unsigned c = *s, n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2
+                                         : (c >> 3) == 30 ? 3 : 9;
+        if (n == 9 || (n == 1 && c < 0xc2) || (n == 3 && c > 0xf4))
+            return 0;
+        uint32_t cp = n == 0 ? c : c & (0x3fu >> n);
+        for (unsigned k = 1; k <= n; k++) { /* a NUL stops here: it is not 10xxxxxx */
+            if ((s[k] & 0xc0) != 0x80)
+                return 0;
+            cp = cp << 6 | (s[k] & 0x3fu);
+        }
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+            return 0;
+        s += n + 1;
+    }
+    return 1;
+}
+
+void lm_json_string(char *dst, size_t cap, const char *s)
+{
+    size_t n = 0;
+    dst[n++] = '"';
+    for (; *s && n + 8 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            dst[n++] = '\\', dst[n++] = (char)c;
+        else if (c < 0x20)
+            n += (size_t)snprintf(dst + n, cap - n, "\\u%04x", c);
+        else
+            dst[n++] = (char)c;
+    }
+    dst[n++] = '"';
+    dst[n] = '\0';
+}
+
 /* ---- the command ------------------------------------------------------------- */
 
 static void usage(FILE *f)

@@ -47,6 +47,12 @@ void lm_names_free(char **names, size_t n);
 /* Joins dir and name into a malloc'd path (NULL when out of memory). */
 char *lm_join(const char *dir, const char *name);
 
+/* JSON output: 1 when s is valid UTF-8 (a JSON string must be); s as a
+ * quoted JSON string with quotes, backslashes and control characters
+ * escaped, into dst (cap >= 6 * strlen(s) + 3 holds any s). */
+int lm_valid_utf8(const char *s);
+void lm_json_string(char *dst, size_t cap, const char *s);
+
 /* The help text of --box, --boxes and --model, shared by both commands. */
 extern const char lm_box_help[];
 
