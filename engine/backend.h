@@ -1,8 +1,9 @@
 /* The backend interface: the operations every model is made of (StyleGAN2's
  * generator and discriminator, the CVAE-GAN's encoder, generator and
- * discriminators), behind one table of function pointers. The model code
- * (engine/stylegan2_g.c, stylegan2_d.c, cvaegan.c) computes shapes and calls
- * these; the CPU backend (engine/cpu/) is the float32 oracle, and the CUDA
+ * discriminators, the e4e encoder, the identity networks, SimGAN), behind one
+ * table of function pointers. The model code (engine/stylegan2_g.c,
+ * stylegan2_d.c, cvaegan.c, e4e.c, lightcnn.c, arcface.c, simgan.c) computes
+ * shapes and calls these; the CPU backend (engine/cpu/) is the float32 oracle, and the CUDA
  * backend (kernels/) implements the same table with its own kernels, one
  * same-named file per op family (docs/ops.md). All pointers an op receives
  * are the backend's own memory (host memory for the CPU, device memory for
@@ -184,6 +185,55 @@ typedef struct {
     int nc, h, w, oh, ow;
 } fs_upsample_add_args;
 
+/* Light CNN's max-feature-map: the element-wise maximum of the two channel
+ * halves of x [n, 2c, hw], y [n, c, hw]: y[s, j, q] = max(x[s, j, q],
+ * x[s, c + j, q]), as torch.max of the two torch.split halves (NaN wins). */
+typedef struct {
+    const float *x; /* [n, 2c, hw] */
+    float *y;       /* [n, c, hw]; not x */
+    int n, c;
+    size_t hw;
+} fs_max_feature_map_args;
+
+/* torch.nn.MaxPool2d(k, stride, pad, ceil_mode) on nc planes: positions
+ * outside the plane never win (they count as -inf); NaN wins. The output
+ * side is fs_max_pool2d_out_size's. */
+typedef struct {
+    const float *x; /* [nc, h, w] */
+    float *y;       /* [nc, oh, ow] */
+    int nc, h, w, k, stride, pad;
+    int ceil_mode;
+} fs_max_pool2d_args;
+
+/* The output side of a max pool, as PyTorch's pooling_output_shape computes
+ * it: floor or ceil of (in + 2 pad - k) / stride, plus 1, where a ceil-mode
+ * window that would start past the input and its left padding is dropped.
+ * 0 when the window does not fit. */
+static inline int fs_max_pool2d_out_size(int in, int k, int stride, int pad, int ceil_mode)
+{
+    int span = in + 2 * pad - k;
+    if (span < 0 || stride < 1)
+        return 0;
+    int out = (span + (ceil_mode ? stride - 1 : 0)) / stride + 1;
+    if (ceil_mode && (out - 1) * stride >= in + pad)
+        out--;
+    return out;
+}
+
+/* torch.nn.AdaptiveAvgPool2d((oh, ow)) of the ih x iw window at (y0, x0) of
+ * each of nc planes h x w (the whole plane: y0 = x0 = 0, ih = h, iw = w):
+ * output (i, j) averages window rows floor(i ih / oh) .. ceil((i + 1) ih / oh)
+ * - 1 and the columns likewise, summed in float row by row and divided by
+ * the row count, then by the column count (PyTorch's CPU kernel). pSp's ID
+ * loss crops a 256^2 face to [35:223, 32:220] and pools it to 112^2 so. */
+typedef struct {
+    const float *x; /* [nc, h, w] */
+    float *y;       /* [nc, oh, ow] */
+    int nc, h, w;
+    int y0, x0, ih, iw; /* the window: inside the plane, ih, iw >= 1 */
+    int oh, ow;
+} fs_adaptive_avg_pool2d_args;
+
 typedef struct fs_backend fs_backend;
 
 typedef struct {
@@ -242,6 +292,12 @@ typedef struct {
     fs_status (*channel_affine)(fs_backend *b, const fs_channel_affine_args *a);
     fs_status (*se_residual)(fs_backend *b, const fs_se_residual_args *a);
     fs_status (*upsample_add)(fs_backend *b, const fs_upsample_add_args *a);
+    /* Identity networks and SimGAN (docs/identity.md, docs/simgan.md):
+     * Light CNN's max-feature-map, max pooling (Light CNN, SimGAN's
+     * discriminator), the adaptive average pool of pSp's ID loss. */
+    fs_status (*max_feature_map)(fs_backend *b, const fs_max_feature_map_args *a);
+    fs_status (*max_pool2d)(fs_backend *b, const fs_max_pool2d_args *a);
+    fs_status (*adaptive_avg_pool2d)(fs_backend *b, const fs_adaptive_avg_pool2d_args *a);
 } fs_backend_ops;
 
 struct fs_backend {

@@ -71,4 +71,11 @@ FS_OP_FN float fs_philox_normal_at(uint64_t seed, uint32_t stream, uint64_t inde
     return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
 }
 
+/* max(a, b) as torch.max and max pooling compute it: NaN when either is NaN
+ * (a NaN never loses a comparison). */
+FS_OP_FN float fs_max_nan(float a, float b)
+{
+    return (a > b || a != a) ? a : b;
+}
+
 #endif

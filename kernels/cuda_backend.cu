@@ -9,7 +9,8 @@
  * the compute ops live in one file per family, named as their CPU partners
  * in engine/cpu/ (docs/ops.md): fc.cu, latent.cu, modconv.cu, conv2d.cu,
  * upfirdn2d.cu, bias_act.cu, d_epilogue.cu, norm_pool.cu, to_uint8.cu,
- * channel_affine.cu, se_residual.cu, upsample_add.cu. */
+ * channel_affine.cu, se_residual.cu, upsample_add.cu, max_feature_map.cu,
+ * max_pool2d.cu, adaptive_avg_pool2d.cu. */
 #include <stdlib.h>
 
 #include "cuda_backend.h"
@@ -182,6 +183,9 @@ static const fs_backend_ops cuda_ops = {
     .channel_affine = cuda_channel_affine,
     .se_residual = cuda_se_residual,
     .upsample_add = cuda_upsample_add,
+    .max_feature_map = cuda_max_feature_map,
+    .max_pool2d = cuda_max_pool2d,
+    .adaptive_avg_pool2d = cuda_adaptive_avg_pool2d,
 };
 
 extern "C" void *fs_backend_cuda_stream(fs_backend *b)

@@ -247,5 +247,8 @@ fs_status cuda_avg_pool2d(fs_backend *b, const float *x, float *y, int nc, int h
 fs_status cuda_channel_affine(fs_backend *b, const fs_channel_affine_args *a);
 fs_status cuda_se_residual(fs_backend *b, const fs_se_residual_args *a);
 fs_status cuda_upsample_add(fs_backend *b, const fs_upsample_add_args *a);
+fs_status cuda_max_feature_map(fs_backend *b, const fs_max_feature_map_args *a);
+fs_status cuda_max_pool2d(fs_backend *b, const fs_max_pool2d_args *a);
+fs_status cuda_adaptive_avg_pool2d(fs_backend *b, const fs_adaptive_avg_pool2d_args *a);
 
 #endif

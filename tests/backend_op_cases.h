@@ -48,13 +48,17 @@ typedef enum {
     FS_CASE_CHANNEL_AFFINE,
     FS_CASE_SE_RESIDUAL,
     FS_CASE_UPSAMPLE_ADD,
+    FS_CASE_MAX_FEATURE_MAP,
+    FS_CASE_MAX_POOL2D,
+    FS_CASE_ADAPTIVE_AVG_POOL2D,
     FS_CASE_COUNT
 } fs_case_op;
 
 static const char *const fs_case_op_names[FS_CASE_COUNT] = {
     "fc", "normalize_2nd_moment", "lerp_rows", "modconv", "conv2d", "upfirdn2d", "bias_act",
     "axpby", "mbstd", "project", "conv_transpose2d", "instance_norm", "avg_pool2d", "to_uint8",
-    "copy_rows", "channel_affine", "se_residual", "upsample_add",
+    "copy_rows", "channel_affine", "se_residual", "upsample_add", "max_feature_map",
+    "max_pool2d", "adaptive_avg_pool2d",
 };
 
 /* sets: which lists a case belongs to besides the test. */
@@ -84,7 +88,10 @@ typedef struct {
     int tensor_cores;       /* conv2d: the layer allows tensor cores (fs_conv2d_args) */
     int out_h, out_w;       /* upsample_add: the output plane (h x w is the input);
                                se_residual: out_h extra shortcut rows and columns past
-                               (h - 1) * stride + 1 */
+                               (h - 1) * stride + 1; adaptive_avg_pool2d: the output */
+    int ceil_mode;          /* max_pool2d */
+    int win_y0, win_x0, win_h, win_w; /* adaptive_avg_pool2d: the pooled window of the
+                               h x w plane (win_h 0: the whole plane) */
     unsigned sets;
 } fs_op_case;
 
@@ -145,6 +152,20 @@ typedef struct {
 #define FS_E4E_SE(nm, N, C, RES, S, EXTRA)                                                      \
     {.name = nm, .op = FS_CASE_SE_RESIDUAL, .n = N, .cin = C, .cout = (C) / 16, .h = RES,        \
      .w = RES, .stride = S, .out_h = EXTRA}
+
+/* ---- identity networks and SimGAN (docs/identity.md, docs/simgan.md) ------------------------ */
+
+/* A plain conv with bias (Light CNN's MFM convs, SimGAN): stride 1 unless
+ * stated, "same" padding k / 2. */
+#define FS_ID_CONV(nm, N, CIN, COUT, H, W, K, STRIDE, ACT)                                     \
+    {.name = nm, .op = FS_CASE_CONV2D, .n = N, .cin = CIN, .cout = COUT, .h = H, .w = W,       \
+     .k = K, .down = 1, .stride = STRIDE, .pad = (K) / 2, .act = ACT, .wgain = 1}
+/* Light CNN's MFM on C output channels (2C in) and its 2x2 ceil-mode pool. */
+#define FS_LCNN_MFM(nm, N, C, RES)                                                              \
+    {.name = nm, .op = FS_CASE_MAX_FEATURE_MAP, .n = N, .cin = C, .h = RES, .w = RES}
+#define FS_LCNN_POOL(nm, N, C, RES)                                                             \
+    {.name = nm, .op = FS_CASE_MAX_POOL2D, .n = N, .cin = C, .h = RES, .w = RES, .k = 2,       \
+     .stride = 2, .ceil_mode = 1}
 
 static const fs_op_case fs_op_cases[] = {
     /* StyleGAN2 mapping network (z 512, w 512, 18 ws, lr multiplier 0.01) */
@@ -322,6 +343,55 @@ static const fs_op_case fs_op_cases[] = {
     {.name = "e4e.codes.latent_avg", .op = FS_CASE_BIAS_ACT, .n = 4, .cin = 512, .h = 1,
      .w = 1, .act = FS_ACT_LINEAR},
 
+    /* Light CNN-9 at 128^2 (the released widths): features.0, the first group, fc1/fc2 */
+    FS_ID_CONV("lcnn.f0.conv", 2, 1, 96, 128, 128, 5, 1, FS_ACT_LINEAR),
+    FS_LCNN_MFM("lcnn.f0.mfm", 2, 48, 128),
+    FS_LCNN_POOL("lcnn.f1.pool", 2, 48, 128),
+    FS_ID_CONV("lcnn.f2.conv_a", 2, 48, 96, 64, 64, 1, 1, FS_ACT_LINEAR),
+    FS_LCNN_MFM("lcnn.f2.conv_a.mfm", 2, 48, 64),
+    FS_ID_CONV("lcnn.f2.conv", 2, 48, 192, 64, 64, 3, 1, FS_ACT_LINEAR),
+    FS_LCNN_MFM("lcnn.f2.mfm", 2, 96, 64),
+    FS_LCNN_POOL("lcnn.f3.pool", 2, 96, 64),
+    FS_ID_CONV("lcnn.f4.conv", 2, 96, 384, 32, 32, 3, 1, FS_ACT_LINEAR),
+    FS_ID_CONV("lcnn.f7.conv", 4, 128, 256, 16, 16, 3, 1, FS_ACT_LINEAR),
+    FS_LCNN_POOL("lcnn.f8.pool", 4, 128, 16),
+    {.name = "lcnn.fc1", .op = FS_CASE_FC, .n = 4, .cin = 8192, .cout = 512,
+     .act = FS_ACT_LINEAR, .wgain = 1},
+    FS_LCNN_MFM("lcnn.fc1.mfm", 4, 256, 1),
+    {.name = "lcnn.fc2.released", .op = FS_CASE_FC, .n = 4, .cin = 256, .cout = 79077,
+     .act = FS_ACT_LINEAR, .wgain = 1}, /* the released 79,077-class head: heavy */
+    /* ArcFace IR-SE-50 at 112^2 (the trunk's ops are the e4e cases): pSp's ID-loss crop
+     * and pool, the input conv, the output layer (BN2d, linear, BN1d) */
+    {.name = "arcface.id_loss.crop_pool", .op = FS_CASE_ADAPTIVE_AVG_POOL2D, .n = 2, .cin = 3,
+     .h = 256, .w = 256, .win_y0 = 35, .win_x0 = 32, .win_h = 188, .win_w = 188, .out_h = 112,
+     .out_w = 112},
+    {.name = "arcface.face_pool.1024", .op = FS_CASE_ADAPTIVE_AVG_POOL2D, .n = 1, .cin = 3,
+     .h = 1024, .w = 1024, .out_h = 256, .out_w = 256}, /* pSp's face_pool */
+    FS_E4E_CONV("arcface.input.conv", 2, 3, 64, 112, 3, 1, 1),
+    FS_E4E_AFFINE("arcface.out.bn2d", 4, 512, 7, 0, 0),
+    {.name = "arcface.out.linear", .op = FS_CASE_FC, .n = 4, .cin = 25088, .cout = 512,
+     .act = FS_ACT_LINEAR, .wgain = 1},
+    FS_E4E_AFFINE("arcface.out.bn1d", 4, 512, 1, 0, 0),
+    /* SimGAN (docs/simgan.md): the refiner and the local discriminator on 64^2 colour
+     * faces, and the paper's 35 x 55 gray eyes */
+    FS_ID_CONV("simgan.r.conv_in", 2, 3, 64, 64, 64, 3, 1, FS_ACT_RELU),
+    FS_ID_CONV("simgan.r.block.conv2", 2, 64, 64, 64, 64, 3, 1, FS_ACT_LINEAR),
+    {.name = "simgan.r.block.add", .op = FS_CASE_AXPBY, .n = 2, .cin = 64, .h = 64, .w = 64,
+     .t = 1, .xs = 1},
+    {.name = "simgan.r.block.relu", .op = FS_CASE_BIAS_ACT, .n = 2, .cin = 64, .h = 64,
+     .w = 64, .no_bias = 1, .act = FS_ACT_RELU},
+    FS_ID_CONV("simgan.r.conv_out", 2, 64, 3, 64, 64, 1, 1, FS_ACT_TANH),
+    FS_ID_CONV("simgan.d.conv1", 2, 3, 96, 64, 64, 3, 2, FS_ACT_RELU),
+    FS_ID_CONV("simgan.d.conv2", 2, 96, 64, 32, 32, 3, 2, FS_ACT_RELU),
+    {.name = "simgan.d.pool", .op = FS_CASE_MAX_POOL2D, .n = 2, .cin = 64, .h = 16, .w = 16,
+     .k = 3, .stride = 1, .pad = 1},
+    FS_ID_CONV("simgan.d.conv3", 2, 64, 32, 16, 16, 3, 1, FS_ACT_RELU),
+    FS_ID_CONV("simgan.d.conv5", 2, 32, 2, 16, 16, 1, 1, FS_ACT_LINEAR),
+    FS_ID_CONV("simgan.gray.r.conv_in", 3, 1, 64, 35, 55, 3, 1, FS_ACT_RELU),
+    FS_ID_CONV("simgan.gray.d.conv1", 3, 1, 96, 35, 55, 3, 2, FS_ACT_RELU),
+    {.name = "simgan.gray.d.pool", .op = FS_CASE_MAX_POOL2D, .n = 3, .cin = 64, .h = 9,
+     .w = 14, .k = 3, .stride = 1, .pad = 1},
+
     /* the output images */
     {.name = "sg2f.to_uint8.b1024", .op = FS_CASE_TO_UINT8, .n = 1, .cin = 3, .h = 1024,
      .w = 1024},
@@ -432,6 +502,19 @@ static const fs_op_case fs_op_cases[] = {
      .w = 3, .out_h = 4, .out_w = 1}, /* a single row in, a single column out */
     {.name = "odd.upsample_add.shrink", .op = FS_CASE_UPSAMPLE_ADD, .n = 1, .cin = 4, .h = 9,
      .w = 10, .out_h = 4, .out_w = 7},
+    {.name = "odd.max_feature_map.flat", .op = FS_CASE_MAX_FEATURE_MAP, .n = 3, .cin = 7,
+     .h = 1, .w = 40001}, /* planes longer than one CPU task */
+    {.name = "odd.max_pool2d.ceil", .op = FS_CASE_MAX_POOL2D, .n = 2, .cin = 3, .h = 7, .w = 9,
+     .k = 3, .stride = 2, .pad = 1, .ceil_mode = 1},
+    {.name = "odd.max_pool2d.ceil_dropped", .op = FS_CASE_MAX_POOL2D, .n = 1, .cin = 2, .h = 5,
+     .w = 6, .k = 2, .stride = 2, .pad = 1, .ceil_mode = 1}, /* a last window in the padding */
+    {.name = "odd.max_pool2d.floor", .op = FS_CASE_MAX_POOL2D, .n = 2, .cin = 2, .h = 11,
+     .w = 4, .k = 4, .stride = 3, .pad = 2},
+    {.name = "odd.adaptive_avg_pool2d.grow", .op = FS_CASE_ADAPTIVE_AVG_POOL2D, .n = 2,
+     .cin = 2, .h = 5, .w = 3, .out_h = 7, .out_w = 8}, /* overlapping one-pixel windows */
+    {.name = "odd.adaptive_avg_pool2d.window", .op = FS_CASE_ADAPTIVE_AVG_POOL2D, .n = 1,
+     .cin = 3, .h = 30, .w = 41, .win_y0 = 3, .win_x0 = 7, .win_h = 25, .win_w = 17,
+     .out_h = 6, .out_w = 5},
 };
 
 #define FS_CASE_NCASES ((int)(sizeof fs_op_cases / sizeof *fs_op_cases))
@@ -493,8 +576,13 @@ static inline void fs_opc_out_hw(const fs_op_case *c, int *oh, int *ow)
         *ow = (c->w + 2 * c->pad - c->k) / c->stride + 1;
         return;
     case FS_CASE_UPSAMPLE_ADD:
+    case FS_CASE_ADAPTIVE_AVG_POOL2D:
         *oh = c->out_h;
         *ow = c->out_w;
+        return;
+    case FS_CASE_MAX_POOL2D:
+        *oh = fs_max_pool2d_out_size(c->h, c->k, c->stride, c->pad, c->ceil_mode);
+        *ow = fs_max_pool2d_out_size(c->w, c->k, c->stride, c->pad, c->ceil_mode);
         return;
     default:
         *oh = c->h;
@@ -532,6 +620,13 @@ static inline double fs_opc_flops(const fs_op_case *c, int n)
     case FS_CASE_CHANNEL_AFFINE: return 3.0 * n * c->cin * plane;
     case FS_CASE_SE_RESIDUAL: return n * (3.0 * c->cin * plane + 4.0 * c->cin * c->cout);
     case FS_CASE_UPSAMPLE_ADD: return 7.0 * n * c->cin * oplane;
+    case FS_CASE_MAX_FEATURE_MAP: return (double)n * c->cin * plane;
+    case FS_CASE_MAX_POOL2D: return (double)n * c->cin * c->k * c->k * oplane;
+    case FS_CASE_ADAPTIVE_AVG_POOL2D: {
+        /* every window's sum and two divisions: about (window / out + 1)^2 + 2 each */
+        double wh = c->win_h ? c->win_h : c->h, ww = c->win_w ? c->win_w : c->w;
+        return n * c->cin * oplane * ((wh / oh + 1) * (ww / ow + 1) + 2);
+    }
     default: return 0;
     }
 }
@@ -572,6 +667,14 @@ static inline void fs_opc_describe(const fs_op_case *c, int n, char *buf, size_t
         return;
     case FS_CASE_SE_RESIDUAL:
         snprintf(buf, len, "n%d c%d/%d %dx%d s%d", n, c->cin, c->cout, c->h, c->w, c->stride);
+        return;
+    case FS_CASE_MAX_POOL2D:
+        snprintf(buf, len, "n%d c%d %dx%d k%d s%d p%d%s", n, c->cin, c->h, c->w, c->k, c->stride,
+                 c->pad, c->ceil_mode ? " ceil" : "");
+        return;
+    case FS_CASE_ADAPTIVE_AVG_POOL2D:
+        snprintf(buf, len, "n%d c%d %dx%d->%dx%d", n, c->cin, c->win_h ? c->win_h : c->h,
+                 c->win_w ? c->win_w : c->w, c->out_h, c->out_w);
         return;
     default: snprintf(buf, len, "n%d c%d %dx%d", n, c->cin, c->h, c->w); return;
     }

@@ -223,6 +223,15 @@ static void inst_sizes(const fs_op_case *c, int n, size_t len[NSLOT], int *out)
         len[X] = (size_t)n * c->cin * plane;
         len[Y] = (size_t)n * c->cin * oplane;
         break;
+    case FS_CASE_MAX_FEATURE_MAP: /* cin output channels from 2 cin */
+        len[X] = (size_t)n * 2 * c->cin * plane;
+        len[Y] = (size_t)n * c->cin * plane;
+        break;
+    case FS_CASE_MAX_POOL2D:
+    case FS_CASE_ADAPTIVE_AVG_POOL2D:
+        len[X] = (size_t)n * c->cin * plane;
+        len[Y] = (size_t)n * c->cin * oplane;
+        break;
     default: break;
     }
 }
@@ -564,6 +573,18 @@ static fs_status launch(fs_backend *be, const inst *I, const dev *d, const fs_pl
         return be->ops->upsample_add(be, &(fs_upsample_add_args){
             .x = x, .y = y, .nc = n * c->cin, .h = c->h, .w = c->w, .oh = c->out_h,
             .ow = c->out_w});
+    case FS_CASE_MAX_FEATURE_MAP:
+        return be->ops->max_feature_map(be, &(fs_max_feature_map_args){
+            .x = x, .y = y, .n = n, .c = c->cin, .hw = (size_t)c->h * c->w});
+    case FS_CASE_MAX_POOL2D:
+        return be->ops->max_pool2d(be, &(fs_max_pool2d_args){
+            .x = x, .y = y, .nc = n * c->cin, .h = c->h, .w = c->w, .k = c->k,
+            .stride = c->stride, .pad = c->pad, .ceil_mode = c->ceil_mode});
+    case FS_CASE_ADAPTIVE_AVG_POOL2D:
+        return be->ops->adaptive_avg_pool2d(be, &(fs_adaptive_avg_pool2d_args){
+            .x = x, .y = y, .nc = n * c->cin, .h = c->h, .w = c->w, .y0 = c->win_y0,
+            .x0 = c->win_x0, .ih = c->win_h ? c->win_h : c->h, .iw = c->win_w ? c->win_w : c->w,
+            .oh = c->out_h, .ow = c->out_w});
     default: return fs_error(FS_ERR_ARG, "unknown op %d", (int)c->op);
     }
 }
@@ -1008,6 +1029,39 @@ static double ref_at(ref_ctx *r, size_t i)
                    fy * ((1 - fx) * p[y1 * c->w + x0] + fx * p[y1 * c->w + x1]);
         return v + F(I, Y)[i];
     }
+    case FS_CASE_MAX_FEATURE_MAP: {
+        /* the larger of channel j and channel c + j of the same sample */
+        size_t chw = (size_t)c->cin * hw, s = i / chw, q = i % chw;
+        double a = F(I, X)[2 * s * chw + q], b = F(I, X)[2 * s * chw + chw + q];
+        return a > b ? a : b;
+    }
+    case FS_CASE_MAX_POOL2D: {
+        /* the window's maximum over the positions inside the plane (padding never wins) */
+        size_t plane = i / ohw;
+        int yy = (int)(i / ow % oh), xx = (int)(i % ow);
+        double m = -INFINITY;
+        for (int ky = 0; ky < c->k; ky++)
+            for (int kx = 0; kx < c->k; kx++) {
+                int sy = yy * c->stride - c->pad + ky, sx = xx * c->stride - c->pad + kx;
+                if (sy >= 0 && sy < c->h && sx >= 0 && sx < c->w &&
+                    F(I, X)[plane * hw + (size_t)sy * c->w + sx] > m)
+                    m = F(I, X)[plane * hw + (size_t)sy * c->w + sx];
+            }
+        return m;
+    }
+    case FS_CASE_ADAPTIVE_AVG_POOL2D: {
+        /* AdaptiveAvgPool2d of the window: rows floor(i in / out) to ceil((i + 1) in / out) */
+        size_t plane = i / ohw;
+        int yy = (int)(i / ow % oh), xx = (int)(i % ow);
+        int ih = c->win_h ? c->win_h : c->h, iw = c->win_w ? c->win_w : c->w;
+        int y0 = (int)floor((double)yy * ih / oh), y1 = (int)ceil((double)(yy + 1) * ih / oh);
+        int x0 = (int)floor((double)xx * iw / ow), x1 = (int)ceil((double)(xx + 1) * iw / ow);
+        double acc = 0;
+        for (int sy = y0; sy < y1; sy++)
+            for (int sx = x0; sx < x1; sx++)
+                acc += F(I, X)[plane * hw + (size_t)(c->win_y0 + sy) * c->w + c->win_x0 + sx];
+        return acc / ((double)(y1 - y0) * (x1 - x0));
+    }
     case FS_CASE_COPY_ROWS: {
         /* dst[r * ldd + j] = src[r * lds + j], the rest of dst untouched */
         size_t row = i / c->ldd, j = i % c->ldd;
@@ -1047,6 +1101,11 @@ static double ref_cost(const inst *I)
     case FS_CASE_PROJECT: return c->cin;
     case FS_CASE_AVG_POOL2D: return (double)c->k * c->k;
     case FS_CASE_UPSAMPLE_ADD: return 4;
+    case FS_CASE_MAX_POOL2D: return (double)c->k * c->k;
+    case FS_CASE_ADAPTIVE_AVG_POOL2D: {
+        double wh = c->win_h ? c->win_h : c->h, ww = c->win_w ? c->win_w : c->w;
+        return (wh / c->out_h + 1) * (ww / c->out_w + 1);
+    }
     default: return 1;
     }
 }
@@ -1071,7 +1130,9 @@ static void check_reference(const inst *I, const void *got, const char *backend)
     }
     uint64_t s = case_seed((int)(c - fs_op_cases)) ^ 0x5a5a5a5a5a5a5a5aull;
     size_t ohw = (size_t)I->oh * I->ow, planes = ohw ? total / ohw : 0;
-    int exact = c->exact || I->out_u8 || c->op == FS_CASE_COPY_ROWS;
+    /* maxima involve no rounding: the reference's value is the float itself */
+    int exact = c->exact || I->out_u8 || c->op == FS_CASE_COPY_ROWS ||
+                c->op == FS_CASE_MAX_FEATURE_MAP || c->op == FS_CASE_MAX_POOL2D;
     double num = 0, den = 0, worst_d = -1, worst_got = 0, worst_want = 0;
     size_t worst = 0, bad = 0;
     for (size_t k = 0; k < count; k++) {
@@ -1174,6 +1235,17 @@ static void check_invalid_args(fs_backend *be)
     ck_assert_int_eq(be->ops->mbstd(be, x, y, 6, 16, 4, 4, 4, 1), FS_ERR_ARG);
     ck_assert_int_eq(be->ops->mbstd(be, x, y, 6, 16, 4, 4, 3, 5), FS_ERR_ARG);
     ck_assert_int_eq(be->ops->to_uint8(be, x, u, -1, 3, 4, 4), FS_ERR_ARG);
+    /* padding past half the window, a window larger than the padded plane, a pool
+     * window outside its plane, a negative channel count */
+    ck_assert_int_eq(be->ops->max_pool2d(be, &(fs_max_pool2d_args){
+        .x = x, .y = y, .nc = 2, .h = 4, .w = 4, .k = 2, .stride = 2, .pad = 2}), FS_ERR_ARG);
+    ck_assert_int_eq(be->ops->max_pool2d(be, &(fs_max_pool2d_args){
+        .x = x, .y = y, .nc = 2, .h = 4, .w = 4, .k = 7, .stride = 1, .pad = 1}), FS_ERR_ARG);
+    ck_assert_int_eq(be->ops->adaptive_avg_pool2d(be, &(fs_adaptive_avg_pool2d_args){
+        .x = x, .y = y, .nc = 2, .h = 4, .w = 4, .y0 = 1, .x0 = 0, .ih = 4, .iw = 4, .oh = 2,
+        .ow = 2}), FS_ERR_ARG);
+    ck_assert_int_eq(be->ops->max_feature_map(be, &(fs_max_feature_map_args){
+        .x = x, .y = y, .n = 1, .c = -1, .hw = hw}), FS_ERR_ARG);
     be->ops->release(be, x);
     be->ops->release(be, y);
     be->ops->release(be, u);
@@ -1270,7 +1342,10 @@ START_TEST(test_cuda_vs_cpu)
     ck_assert_int_eq(fs_backend_cpu_init(&cpu, 0), FS_OK);
     void *want = run_on(cpu, &I, 1);
     fs_backend_free(cpu);
-    int exact = c->exact || I.out_u8 || c->op == FS_CASE_COPY_ROWS;
+    /* the maxima, and the pool whose kernel repeats the CPU's float sums and divisions */
+    int exact = c->exact || I.out_u8 || c->op == FS_CASE_COPY_ROWS ||
+                c->op == FS_CASE_MAX_FEATURE_MAP || c->op == FS_CASE_MAX_POOL2D ||
+                c->op == FS_CASE_ADAPTIVE_AVG_POOL2D;
     fs_backend *gpu = cuda_open(FS_CUDA_FP32);
     ck_assert_str_eq(gpu->ops->name, "cuda");
     fs_op_kind kind;

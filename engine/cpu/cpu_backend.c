@@ -182,6 +182,9 @@ static const fs_backend_ops cpu_ops = {
     .channel_affine = fs_cpu_channel_affine,
     .se_residual = fs_cpu_se_residual,
     .upsample_add = fs_cpu_upsample_add,
+    .max_feature_map = fs_cpu_max_feature_map,
+    .max_pool2d = fs_cpu_max_pool2d,
+    .adaptive_avg_pool2d = fs_cpu_adaptive_avg_pool2d,
 };
 
 fs_status fs_backend_cpu_init(fs_backend **out, int threads)
