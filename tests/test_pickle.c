@@ -536,6 +536,35 @@ START_TEST(test_legacy_views_and_types)
 }
 END_TEST
 
+/* A PyTorch 0.2 file written under Python 2, laid out like a released Light
+ * CNN checkpoint: str keys as byte strings, OrderedDict([[k, v], ...]),
+ * _rebuild_tensor, storages tagged 'cuda:0' (the location is ignored), two
+ * tensors viewing one storage through the memo. */
+START_TEST(test_python2_legacy)
+{
+    loaded l = load_ok(PK "py2_legacy.pt", 1);
+    ck_assert_int_eq(int_of(get(l.root, "epoch")), 80);
+    assert_str(get(l.root, "arch"), "LightCNN");
+    ck_assert_double_eq(float_of(get(l.root, "prec1")), 97.25);
+    const fs_pv *sd = get(l.root, "state_dict");
+    ck_assert_uint_eq(sd->u.dict.n, 3);
+    assert_str(sd->u.dict.keys[0], "module.features.0.filter.weight");
+    const fs_pv *w = get(sd, "module.features.0.filter.weight");
+    const fs_pv *b = get(sd, "module.features.0.filter.bias");
+    assert_shape(w, 2, (int64_t[]){2, 3}, (int64_t[]){3, 1});
+    ck_assert_double_eq(tensor_f32(w, 1), -1.0);
+    ck_assert_double_eq(tensor_f32(b, 0), 7.25);
+    ck_assert_ptr_eq(w->u.tensor.storage, b->u.tensor.storage);
+    ck_assert_str_eq(w->u.tensor.storage->u.storage.key, "94021611491200");
+    char key[400];
+    fs_pv_str_copy(sd->u.dict.keys[2], key, sizeof key);
+    ck_assert_uint_eq(strlen(key), 307); /* a BINSTRING */
+    ck_assert_double_eq(tensor_f32(sd->u.dict.vals[2], 1), 2.0);
+    assert_all_storages_bound(l.p, 2);
+    unload(&l);
+}
+END_TEST
+
 START_TEST(test_nested_blobs)
 {
     loaded l = load_ok(PK "nested2_p4.pkl", 0);
@@ -609,7 +638,7 @@ static const bad_case bad_cases[] = {
     {"bad_reduce_list.pkl", 0, FS_ERR_FORMAT, "REDUCE of a list"},
     {"bad_reduce_args_list.pkl", 0, FS_ERR_FORMAT, "REDUCE arguments are a list"},
     {"bad_newobj_tensor.pkl", 0, FS_ERR_UNSUPPORTED, "NEWOBJ of _rebuild_tensor_v2"},
-    {"bad_ordereddict_args.pkl", 0, FS_ERR_UNSUPPORTED, "REDUCE of OrderedDict with 1 arguments"},
+    {"bad_ordereddict_args.pkl", 0, FS_ERR_FORMAT, "OrderedDict of an int, not a list of"},
     {"bad_build_list.pkl", 0, FS_ERR_FORMAT, "BUILD of a list"},
     {"bad_build_str.pkl", 0, FS_ERR_FORMAT, "BUILD of a str"},
     {"bad_build_network_twice.pkl", 0, FS_ERR_FORMAT, "BUILD of an object with a dict"},
@@ -670,6 +699,22 @@ static const bad_case bad_cases[] = {
     {"bad_legacy_tar.pt", 1, FS_ERR_UNSUPPORTED, "tar-based"},
     {"bad_legacy_not_pickle.pt", 1, FS_ERR_FORMAT, "not a legacy torch.save stream"},
     {"ops_p4.pkl", 1, FS_ERR_FORMAT, "bad magic number"},
+    /* Python 2 pickles (PyTorch 0.1-0.3): byte strings, the old tensor rebuilder,
+     * OrderedDict of pairs; nothing else of Python 2 is let in */
+    {"bad_py2_binstring_negative.pkl", 0, FS_ERR_FORMAT, "BINSTRING with a negative length"},
+    {"bad_py2_binstring_len.pkl", 0, FS_ERR_FORMAT, "BINSTRING of 100 bytes runs past the end"},
+    {"bad_py2_short_binstring_len.pkl", 0, FS_ERR_FORMAT, "SHORT_BINSTRING of 5 bytes runs past"},
+    {"bad_py2_string_utf8.pkl", 0, FS_ERR_FORMAT, "offset 2: string is not valid UTF-8"},
+    {"bad_py2_rebuild_tensor_args.pkl", 0, FS_ERR_FORMAT,
+     "_rebuild_tensor takes 4 arguments, got 6"},
+    {"bad_py2_rebuild_tensor_oob.pkl", 0, FS_ERR_FORMAT, "reaches element 4 of a storage of 4"},
+    {"bad_py2_rebuild_tensor_not_storage.pkl", 0, FS_ERR_FORMAT,
+     "_rebuild_tensor: storage is an int"},
+    {"bad_py2_ordereddict_pair.pkl", 0, FS_ERR_FORMAT,
+     "OrderedDict item 0 is a list, not a (key, value) pair"},
+    {"bad_py2_ordereddict_str.pkl", 0, FS_ERR_FORMAT, "OrderedDict of a str"},
+    {"bad_py2_cuda_storage.pkl", 0, FS_ERR_FORBIDDEN, "forbidden pickle global 'torch.cuda.Float"},
+    {"bad_py2_eval.pkl", 0, FS_ERR_FORBIDDEN, "forbidden pickle global '__builtin__.eval'"},
     /* fuzzer finds (regressions) */
     {"fuzz_empty_tuple_null_stack.pkl", 0, FS_ERR_UNSUPPORTED, "offset 13: unsupported pickle opcode 0x6f"},
     {"fuzz_empty_tuple_null_stack.pt", 1, FS_ERR_UNSUPPORTED, "offset 14: unsupported pickle opcode 0x6f"},
@@ -806,6 +851,7 @@ START_TEST(test_truncate_handmade)
         truncate_all(path, 0, 0, SIZE_MAX, 1);
     }
     truncate_all(PK "legacy_ok.pt", 1, 0, SIZE_MAX, 1);
+    truncate_all(PK "py2_legacy.pt", 1, 0, SIZE_MAX, 1);
 }
 END_TEST
 
@@ -999,6 +1045,7 @@ static Suite *pickle_suite(void)
     tcase_add_test(tc, test_namespace);
     tcase_add_test(tc, test_legacy_views_and_types);
     tcase_add_test(tc, test_nested_blobs);
+    tcase_add_test(tc, test_python2_legacy);
     tcase_add_test(tc, test_api);
     suite_add_tcase(s, tc);
 

@@ -863,6 +863,7 @@ static const struct {
     {"numpy.core.multiarray", "scalar", FS_GLOBAL_NP_SCALAR, FS_DTYPE_INVALID},
     {"numpy._core.multiarray", "scalar", FS_GLOBAL_NP_SCALAR, FS_DTYPE_INVALID},
     {"argparse", "Namespace", FS_GLOBAL_ARGPARSE_NAMESPACE, FS_DTYPE_INVALID},
+    {"torch._utils", "_rebuild_tensor", FS_GLOBAL_REBUILD_TENSOR, FS_DTYPE_INVALID},
 };
 
 static const char *global_name(fs_pickle_global id)
@@ -899,21 +900,25 @@ static fs_status push_global(vm *m, const uint8_t *mod, size_t mod_len, const ui
 /* ------------------------------------------------------------------------ */
 /* Calling whitelisted globals */
 
-static fs_status reconstruct_tensor(vm *m, const node *args, node **out)
+/* _rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks[,
+ * metadata]) or, v1 set, the old _rebuild_tensor(storage, offset, size,
+ * stride): the same view either way. */
+static fs_status reconstruct_tensor(vm *m, const node *args, int v1, node **out)
 {
     size_t n = nargs(args);
-    if (n != 6 && n != 7)
-        return vm_err(m, FS_ERR_FORMAT, "_rebuild_tensor_v2 takes 6 or 7 arguments, got %zu", n);
+    const char *fn = v1 ? "_rebuild_tensor" : "_rebuild_tensor_v2";
+    if (v1 ? n != 4 : n != 6 && n != 7)
+        return vm_err(m, FS_ERR_FORMAT, "%s takes %s arguments, got %zu", fn, v1 ? "4" : "6 or 7",
+                      n);
     node *st = arg(args, 0), *size = arg(args, 2), *stride = arg(args, 3);
     int64_t offset;
     if (st->pv.kind != FS_PV_STORAGE)
-        return vm_err(m, FS_ERR_FORMAT, "_rebuild_tensor_v2: storage is %s", kind_name(st));
+        return vm_err(m, FS_ERR_FORMAT, "%s: storage is %s", fn, kind_name(st));
     if (!as_int(arg(args, 1), &offset) || offset < 0)
-        return vm_err(m, FS_ERR_FORMAT, "_rebuild_tensor_v2: bad storage offset");
+        return vm_err(m, FS_ERR_FORMAT, "%s: bad storage offset", fn);
     if (size->pv.kind != FS_PV_TUPLE || stride->pv.kind != FS_PV_TUPLE ||
         nargs(size) != nargs(stride))
-        return vm_err(m, FS_ERR_FORMAT,
-                      "_rebuild_tensor_v2: size and stride must be tuples of one length");
+        return vm_err(m, FS_ERR_FORMAT, "%s: size and stride must be tuples of one length", fn);
     if (nargs(size) > FS_PICKLE_MAX_DIMS)
         return vm_err(m, FS_ERR_LIMIT, "tensor has %zu dimensions (at most %d)", nargs(size),
                       FS_PICKLE_MAX_DIMS);
@@ -1131,6 +1136,30 @@ static fs_status instantiate(vm *m, const node *g, const node *args, node **out)
     return FS_OK;
 }
 
+/* OrderedDict(items): a new dict of the (key, value) pairs of a list or
+ * tuple, each pair a 2-item list or tuple, in order (a repeated key appends;
+ * fs_pv_dict_get returns the last one, as Python keeps the last value). */
+static fs_status ordered_dict_of_pairs(vm *m, const node *items, node **out)
+{
+    if (items->pv.kind != FS_PV_LIST && items->pv.kind != FS_PV_TUPLE)
+        return vm_err(m, FS_ERR_FORMAT, "OrderedDict of %s, not a list of (key, value) pairs",
+                      kind_name(items));
+    size_t n = nargs(items);
+    node *d = NULL;
+    FS_TRY(new_node(m, FS_PV_DICT, &d));
+    d->height = 1;
+    FS_TRY(dict_reserve(m, d, n));
+    for (size_t i = 0; i < n; i++) {
+        node *pair = arg(items, i);
+        if ((pair->pv.kind != FS_PV_LIST && pair->pv.kind != FS_PV_TUPLE) || nargs(pair) != 2)
+            return vm_err(m, FS_ERR_FORMAT, "OrderedDict item %zu is %s, not a (key, value) pair",
+                          i, kind_name(pair));
+        FS_TRY(dict_add(m, d, arg(pair, 0), arg(pair, 1)));
+    }
+    *out = d;
+    return FS_OK;
+}
+
 static fs_status call_global(vm *m, const node *g, const node *args, node **out)
 {
     switch (g->pv.u.global.id) {
@@ -1160,7 +1189,14 @@ static fs_status call_global(vm *m, const node *g, const node *args, node **out)
         return FS_OK;
     }
     case FS_GLOBAL_REBUILD_TENSOR_V2:
-        return reconstruct_tensor(m, args, out);
+        return reconstruct_tensor(m, args, 0, out);
+    case FS_GLOBAL_REBUILD_TENSOR:
+        return reconstruct_tensor(m, args, 1, out);
+    case FS_GLOBAL_ORDERED_DICT:
+        /* Python 2's OrderedDict pickles as OrderedDict([[key, value], ...]) */
+        if (nargs(args) == 1)
+            return ordered_dict_of_pairs(m, arg(args, 0), out);
+        return instantiate(m, g, args, out);
     case FS_GLOBAL_REBUILD_PARAMETER:
         /* (tensor, requires_grad, hooks[, state]): the tensor is all we keep. */
         if ((nargs(args) != 3 && nargs(args) != 4) || arg(args, 0)->pv.kind != FS_PV_TENSOR)
@@ -1501,6 +1537,18 @@ static fs_status step(vm *m, int *stop)
         FS_TRY(take(m, 8, &b));
         FS_TRY(sized(m, le(b, 8), &b, &n));
         return push_str(m, b, n);
+    case 'U': /* SHORT_BINSTRING: a Python 2 str, read as text like torch.load does */
+        FS_TRY(take(m, 1, &b));
+        FS_TRY(sized(m, b[0], &b, &n));
+        return push_str(m, b, n);
+    case 'T': { /* BINSTRING: a signed length */
+        FS_TRY(take(m, 4, &b));
+        int32_t len = (int32_t)(uint32_t)le(b, 4);
+        if (len < 0)
+            return vm_err(m, FS_ERR_FORMAT, "BINSTRING with a negative length");
+        FS_TRY(sized(m, (uint64_t)len, &b, &n));
+        return push_str(m, b, n);
+    }
     case 'C': /* SHORT_BINBYTES */
         FS_TRY(take(m, 1, &b));
         FS_TRY(sized(m, b[0], &b, &n));

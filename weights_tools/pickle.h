@@ -3,7 +3,9 @@
  * Python's pickle format is a small stack machine whose GLOBAL and REDUCE
  * opcodes can call any importable function, so a pickle is a program. This
  * reader interprets only the opcodes that StyleGAN2 checkpoints use (protocols
- * 2 to 5, docs/stylegan2.md §4) and resolves GLOBAL against a fixed list of
+ * 2 to 5, docs/stylegan2.md §4), plus the byte strings of Python 2 pickles
+ * (SHORT_BINSTRING, BINSTRING: decoded as UTF-8 text, as torch.load does), and
+ * resolves GLOBAL against a fixed list of
  * names whose meaning it re-implements as data: an OrderedDict becomes a dict,
  * torch._utils._rebuild_tensor_v2 becomes a tensor view node, and so on.
  * Nothing is ever imported or executed. Any other global (os.system,
@@ -73,6 +75,10 @@ typedef enum {
     FS_GLOBAL_NP_DTYPE,            /* numpy.dtype */
     FS_GLOBAL_NP_SCALAR,           /* numpy.core.multiarray.scalar -> INT/FLOAT/BOOL */
     FS_GLOBAL_ARGPARSE_NAMESPACE,  /* argparse.Namespace: kept as an OBJECT, never used */
+    /* torch._utils._rebuild_tensor(storage, offset, size, stride): PyTorch
+     * 0.1-0.3 files (a 2017 Light CNN checkpoint), _rebuild_tensor_v2's first
+     * four arguments */
+    FS_GLOBAL_REBUILD_TENSOR,
 } fs_pickle_global;
 
 typedef struct fs_pv fs_pv;
