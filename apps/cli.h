@@ -26,6 +26,7 @@ int cmd_edit(int argc, char **argv);
 int cmd_boundary(int argc, char **argv);
 int cmd_landmarks(int argc, char **argv);
 int cmd_filter(int argc, char **argv);
+int cmd_augment(int argc, char **argv);
 
 /* Error lines. The one rule: every error is one line on stderr that starts
  * with "facesynth <command>: " (the command main dispatched to, set with

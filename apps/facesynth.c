@@ -29,6 +29,8 @@ static void usage(FILE *f)
             "  landmarks dlib's 68 face landmarks (as dlib computes them) for boxes in PNGs\n"
             "  filter    keep augmented images whose landmarks agree with the original's\n"
             "            (and, optionally, that a StyleGAN2 discriminator finds real)\n"
+            "  augment   invert, edit and synthesise labelled faces, keep the candidates\n"
+            "            whose landmarks agree, and write them with their labels\n"
             "\n"
             "Run 'facesynth <command> --help' for the options of a command.\n");
 }
@@ -54,7 +56,7 @@ int main(int argc, char **argv)
     } cmds[] = {{"convert", cmd_convert}, {"info", cmd_info}, {"generate", cmd_generate},
                 {"score", cmd_score}, {"encode", cmd_encode},
                 {"edit", cmd_edit}, {"boundary", cmd_boundary}, {"invert", cmd_invert},
-                {"landmarks", cmd_landmarks}, {"filter", cmd_filter}};
+                {"landmarks", cmd_landmarks}, {"filter", cmd_filter}, {"augment", cmd_augment}};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         if (strcmp(cmd, cmds[i].name) != 0)
             continue;
