@@ -234,6 +234,20 @@ typedef struct {
     int oh, ow;
 } fs_adaptive_avg_pool2d_args;
 
+/* Domain mixup's pixel blend (facesynth mixup, docs/datasets.md): n image
+ * pairs of len bytes each, y[s, j] = u8(w[s] a[s, j] + (1 - w[s]) b[s, j])
+ * in float32 with every operation rounded once (no FMA): p = a * w,
+ * q = b * (1.0f - w), v = (p + q) + 0.5f, then clamped to [0, 255] and
+ * truncated (round half up). w[s] in [0, 1]. All four arrays are backend
+ * memory; y may be a or b. */
+typedef struct {
+    const uint8_t *a, *b; /* [n, len] */
+    const float *w;       /* [n] */
+    uint8_t *y;           /* [n, len] */
+    int n;
+    size_t len;
+} fs_blend_args;
+
 typedef struct fs_backend fs_backend;
 
 typedef struct {
@@ -298,6 +312,8 @@ typedef struct {
     fs_status (*max_feature_map)(fs_backend *b, const fs_max_feature_map_args *a);
     fs_status (*max_pool2d)(fs_backend *b, const fs_max_pool2d_args *a);
     fs_status (*adaptive_avg_pool2d)(fs_backend *b, const fs_adaptive_avg_pool2d_args *a);
+    /* Domain mixup: the pixel blend of image pairs (fs_blend_args). */
+    fs_status (*blend)(fs_backend *b, const fs_blend_args *a);
 } fs_backend_ops;
 
 struct fs_backend {

@@ -10,7 +10,7 @@
  * in engine/cpu/ (docs/ops.md): fc.cu, latent.cu, modconv.cu, conv2d.cu,
  * upfirdn2d.cu, bias_act.cu, d_epilogue.cu, norm_pool.cu, to_uint8.cu,
  * channel_affine.cu, se_residual.cu, upsample_add.cu, max_feature_map.cu,
- * max_pool2d.cu, adaptive_avg_pool2d.cu. */
+ * max_pool2d.cu, adaptive_avg_pool2d.cu, blend.cu. */
 #include <stdlib.h>
 
 #include "cuda_backend.h"
@@ -186,6 +186,7 @@ static const fs_backend_ops cuda_ops = {
     .max_feature_map = cuda_max_feature_map,
     .max_pool2d = cuda_max_pool2d,
     .adaptive_avg_pool2d = cuda_adaptive_avg_pool2d,
+    .blend = cuda_blend,
 };
 
 extern "C" void *fs_backend_cuda_stream(fs_backend *b)

@@ -250,5 +250,6 @@ fs_status cuda_upsample_add(fs_backend *b, const fs_upsample_add_args *a);
 fs_status cuda_max_feature_map(fs_backend *b, const fs_max_feature_map_args *a);
 fs_status cuda_max_pool2d(fs_backend *b, const fs_max_pool2d_args *a);
 fs_status cuda_adaptive_avg_pool2d(fs_backend *b, const fs_adaptive_avg_pool2d_args *a);
+fs_status cuda_blend(fs_backend *b, const fs_blend_args *a);
 
 #endif

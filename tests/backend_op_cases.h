@@ -51,6 +51,7 @@ typedef enum {
     FS_CASE_MAX_FEATURE_MAP,
     FS_CASE_MAX_POOL2D,
     FS_CASE_ADAPTIVE_AVG_POOL2D,
+    FS_CASE_BLEND,
     FS_CASE_COUNT
 } fs_case_op;
 
@@ -58,7 +59,7 @@ static const char *const fs_case_op_names[FS_CASE_COUNT] = {
     "fc", "normalize_2nd_moment", "lerp_rows", "modconv", "conv2d", "upfirdn2d", "bias_act",
     "axpby", "mbstd", "project", "conv_transpose2d", "instance_norm", "avg_pool2d", "to_uint8",
     "copy_rows", "channel_affine", "se_residual", "upsample_add", "max_feature_map",
-    "max_pool2d", "adaptive_avg_pool2d",
+    "max_pool2d", "adaptive_avg_pool2d", "blend",
 };
 
 /* sets: which lists a case belongs to besides the test. */
@@ -515,6 +516,14 @@ static const fs_op_case fs_op_cases[] = {
     {.name = "odd.adaptive_avg_pool2d.window", .op = FS_CASE_ADAPTIVE_AVG_POOL2D, .n = 1,
      .cin = 3, .h = 30, .w = 41, .win_y0 = 3, .win_x0 = 7, .win_h = 25, .win_w = 17,
      .out_h = 6, .out_w = 5},
+    /* blend (facesynth mixup): n image pairs of h x w x cin bytes, one weight per pair */
+    {.name = "mixup.blend.arcface112", .op = FS_CASE_BLEND, .n = 8, .cin = 3, .h = 112,
+     .w = 112},
+    {.name = "mixup.blend.sg2.256", .op = FS_CASE_BLEND, .n = 4, .cin = 3, .h = 256, .w = 256},
+    {.name = "mixup.blend.sg2.1024", .op = FS_CASE_BLEND, .n = 1, .cin = 3, .h = 1024,
+     .w = 1024},
+    {.name = "odd.blend.tiny", .op = FS_CASE_BLEND, .n = 5, .cin = 1, .h = 1, .w = 7},
+    {.name = "odd.blend.spans", .op = FS_CASE_BLEND, .n = 3, .cin = 1, .h = 1, .w = 65537 * 2},
 };
 
 #define FS_CASE_NCASES ((int)(sizeof fs_op_cases / sizeof *fs_op_cases))
@@ -621,6 +630,7 @@ static inline double fs_opc_flops(const fs_op_case *c, int n)
     case FS_CASE_SE_RESIDUAL: return n * (3.0 * c->cin * plane + 4.0 * c->cin * c->cout);
     case FS_CASE_UPSAMPLE_ADD: return 7.0 * n * c->cin * oplane;
     case FS_CASE_MAX_FEATURE_MAP: return (double)n * c->cin * plane;
+    case FS_CASE_BLEND: return 4.0 * n * c->cin * plane;
     case FS_CASE_MAX_POOL2D: return (double)n * c->cin * c->k * c->k * oplane;
     case FS_CASE_ADAPTIVE_AVG_POOL2D: {
         /* every window's sum and two divisions: about (window / out + 1)^2 + 2 each */

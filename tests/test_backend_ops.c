@@ -232,8 +232,19 @@ static void inst_sizes(const fs_op_case *c, int n, size_t len[NSLOT], int *out)
         len[X] = (size_t)n * c->cin * plane;
         len[Y] = (size_t)n * c->cin * oplane;
         break;
+    case FS_CASE_BLEND: /* bytes: a in X, b in S, y in Y; the weights (floats) in W */
+        len[X] = len[S] = len[Y] = (size_t)n * c->cin * plane;
+        len[W] = (size_t)n;
+        break;
     default: break;
     }
+}
+
+/* 1 where slot k of op c holds bytes, not floats. */
+static int slot_u8(const fs_op_case *c, int k)
+{
+    return (c->op == FS_CASE_TO_UINT8 && k == Y) ||
+           (c->op == FS_CASE_BLEND && (k == X || k == S || k == Y));
 }
 
 static size_t inst_total_bytes(const fs_op_case *c, int n)
@@ -242,7 +253,7 @@ static size_t inst_total_bytes(const fs_op_case *c, int n)
     int out;
     inst_sizes(c, n, len, &out);
     for (int k = 0; k < NSLOT; k++)
-        total += len[k] * (c->op == FS_CASE_TO_UINT8 && k == Y ? 1 : sizeof(float));
+        total += len[k] * (slot_u8(c, k) ? 1 : sizeof(float));
     return total;
 }
 
@@ -318,20 +329,20 @@ static int inst_make(inst *I, const fs_op_case *c, int n, uint64_t seed, const r
     I->fl = fs_opc_fir_len(c);
     size_t len[NSLOT];
     inst_sizes(c, n, len, &I->out);
-    I->out_u8 = c->op == FS_CASE_TO_UINT8;
+    I->out_u8 = slot_u8(c, I->out);
     I->out_len = len[I->out];
     uint64_t s = seed;
     for (int k = 0; k < NSLOT; k++) {
         if (!len[k])
             continue;
-        I->bytes[k] = len[k] * (I->out_u8 && k == Y ? 1 : sizeof(float));
+        I->bytes[k] = len[k] * (slot_u8(c, k) ? 1 : sizeof(float));
         I->h[k] = malloc(I->bytes[k]);
         if (!I->h[k])
             return 0;
     }
     /* defaults: inputs in +-1, outputs prefilled in +-1 */
     for (int k = 0; k < NSLOT; k++)
-        if (len[k] && !(I->out_u8 && k == Y))
+        if (len[k] && !slot_u8(c, k))
             fill(&s, F(I, k), len[k], -1, 1);
     switch (c->op) {
     case FS_CASE_FC:
@@ -393,6 +404,18 @@ static int inst_make(inst *I, const fs_op_case *c, int n, uint64_t seed, const r
         for (size_t i = 0; i < len[Y]; i++)
             ((uint8_t *)I->h[Y])[i] = (uint8_t)splitmix64(&s);
         break;
+    case FS_CASE_BLEND: {
+        /* random bytes; weights 0, 1 and 1/2 (with an odd a + b the sum lands
+         * on .5 and the rounding half up shows) first, then uniform in [0, 1] */
+        static const float edge_w[] = {0.0f, 1.0f, 0.5f};
+        for (int k = X; k <= Y; k++)
+            if (slot_u8(c, k))
+                for (size_t i = 0; i < len[k]; i++)
+                    ((uint8_t *)I->h[k])[i] = (uint8_t)splitmix64(&s);
+        for (size_t i = 0; i < len[W]; i++)
+            F(I, W)[i] = i < 3 ? edge_w[i] : uniform(&s, 0.0f, 1.0f);
+        break;
+    }
     default: break;
     }
     return 1;
@@ -585,6 +608,10 @@ static fs_status launch(fs_backend *be, const inst *I, const dev *d, const fs_pl
             .x = x, .y = y, .nc = n * c->cin, .h = c->h, .w = c->w, .y0 = c->win_y0,
             .x0 = c->win_x0, .ih = c->win_h ? c->win_h : c->h, .iw = c->win_w ? c->win_w : c->w,
             .oh = c->out_h, .ow = c->out_w});
+    case FS_CASE_BLEND:
+        return be->ops->blend(be, &(fs_blend_args){
+            .a = d->p[X], .b = d->p[S], .w = w, .y = d->p[Y], .n = n,
+            .len = (size_t)c->cin * c->h * c->w});
     default: return fs_error(FS_ERR_ARG, "unknown op %d", (int)c->op);
     }
 }
@@ -997,6 +1024,17 @@ static double ref_at(ref_ctx *r, size_t i)
         t = t + 128.0f;
         return !(t > 0.0f) ? 0 : t >= 255.0f ? 255 : (double)(uint8_t)t;
     }
+    case FS_CASE_BLEND: {
+        /* w a + (1 - w) b + 1/2 in float32, each operation rounded (volatile:
+         * no FMA), clamped, truncated: round half up */
+        size_t len = (size_t)c->cin * hw;
+        volatile float w = F(I, W)[i / len], wb = 1.0f - w;
+        volatile float p = (float)((const uint8_t *)I->h[X])[i] * w;
+        volatile float q = (float)((const uint8_t *)I->h[S])[i] * wb;
+        volatile float v = p + q;
+        v = v + 0.5f;
+        return !(v > 0.0f) ? 0 : v >= 255.0f ? 255 : (double)(uint8_t)v;
+    }
     case FS_CASE_CHANNEL_AFFINE: {
         int ch = (int)(i / hw % c->cin);
         double v = F(I, X)[i];
@@ -1246,6 +1284,8 @@ static void check_invalid_args(fs_backend *be)
         .ow = 2}), FS_ERR_ARG);
     ck_assert_int_eq(be->ops->max_feature_map(be, &(fs_max_feature_map_args){
         .x = x, .y = y, .n = 1, .c = -1, .hw = hw}), FS_ERR_ARG);
+    ck_assert_int_eq(be->ops->blend(be, &(fs_blend_args){
+        .a = u, .b = u, .w = x, .y = u, .n = -1, .len = hw}), FS_ERR_ARG);
     be->ops->release(be, x);
     be->ops->release(be, y);
     be->ops->release(be, u);

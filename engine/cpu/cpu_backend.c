@@ -185,6 +185,7 @@ static const fs_backend_ops cpu_ops = {
     .max_feature_map = fs_cpu_max_feature_map,
     .max_pool2d = fs_cpu_max_pool2d,
     .adaptive_avg_pool2d = fs_cpu_adaptive_avg_pool2d,
+    .blend = fs_cpu_blend,
 };
 
 fs_status fs_backend_cpu_init(fs_backend **out, int threads)
