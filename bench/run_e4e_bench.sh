@@ -3,7 +3,7 @@
 # omertov/encoder4editing Encoder4Editing (bench/official_e4e_cpu.py, PyTorch on the CPU), same random
 # full-size checkpoint (IR-SE-50 full width, 256x256 input, 18 styles of 512), same inputs, same thread
 # count, one after the other in this one run, plus the machine's measured FMA peak:
-#   1. make bench (bench_e4e, bench_fma_peak)
+#   1. make bench (bench_e4e, bench_fma_peak), in $BUILD
 #   2. bench/work/e4e_full.pt and bench/work/e4e_x.npy, made once by official_e4e_cpu.py --make
 #      (torch's default initialisation, BatchNorm statistics calibrated on one random batch)
 #   3. build/bench/bench_fma_peak: the float32 FMA peak with THREADS threads (AVX2 and AVX-512)
@@ -18,6 +18,7 @@
 #          `python3 -m venv bench/work/venv && bench/work/venv/bin/pip install torch numpy`)
 #   FACESYNTH_E4E [bench/third_party/encoder4editing]: the official code (git-ignored)
 #   BATCHES [1 4]   REPS [3]   WARMUP [1]   THREADS [2]   RESULTS [bench/results]
+#   BUILD [build]: the build directory (make BUILD=...)
 #   NICE [-10]: run the whole benchmark in a session of its own whose scheduler autogroup gets nice NICE
 #          (as bench/run_cpu_generator_bench.sh does), so that other sessions' work on a shared machine
 #          takes less of its CPU; needs root for < 0; 0 = leave it alone. Each side reports the CPU
@@ -35,6 +36,7 @@ REPS=${REPS:-3}
 WARMUP=${WARMUP:-1}
 THREADS=${THREADS:-2}
 RESULTS=${RESULTS:-bench/results}
+BUILD=${BUILD:-build}
 WORK=bench/work
 CKPT=$WORK/e4e_full.pt
 X=$WORK/e4e_x.npy
@@ -51,22 +53,22 @@ export B_DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 export B_LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 export B_BUSY_START=$(ps -eo pcpu=,comm= --sort=-pcpu | head -5 | awk '{printf "%s%s %s%%", (NR>1?", ":""), $2, $1}')
 
-log "build: make -j2 bench"
-make -j2 bench >"$TMP/make.log" 2>&1 || { cat "$TMP/make.log" >&2; log "build failed"; exit 1; }
+log "build: make -j2 BUILD=$BUILD bench"
+make -j2 BUILD="$BUILD" bench >"$TMP/make.log" 2>&1 || { cat "$TMP/make.log" >&2; log "build failed"; exit 1; }
 mkdir -p "$RESULTS" "$WORK"
 if [ ! -f "$CKPT" ] || [ ! -f "$X" ]; then
     log "making $CKPT and $X"
     "$PYTHON" bench/official_e4e_cpu.py --make "$CKPT" --x "$X" >&2 || exit 1
 fi
 : >"$TMP/commands.txt"
-peak="build/bench/bench_fma_peak --threads $THREADS"
+peak="$BUILD/bench/bench_fma_peak --threads $THREADS"
 echo "$peak" >>"$TMP/commands.txt"
 log "peak: $peak"
 $peak | tail -n 1 >"$TMP/peak.json" || exit 1
 : >"$TMP/runs.jsonl"
 STATUS=ok
 for N in $BATCHES; do
-    ours="build/bench/bench_e4e --network $CKPT --x $X --batch $N --reps $REPS --warmup $WARMUP --threads $THREADS"
+    ours="$BUILD/bench/bench_e4e --network $CKPT --x $X --batch $N --reps $REPS --warmup $WARMUP --threads $THREADS"
     offi="$PYTHON bench/official_e4e_cpu.py --time $CKPT --x $X --batch $N --reps $REPS --warmup $WARMUP --threads $THREADS"
     echo "$ours" >>"$TMP/commands.txt"
     echo "$offi" >>"$TMP/commands.txt"
@@ -148,7 +150,7 @@ for r in runs:
                 og, 100 * og / best_peak if best_peak else 0, a.get('cpu_per_wall', 0), b.get('cpu_per_wall', 0),
                 '%.1e' % d['rel_l2'] if d else 'n/a'))
 L.append('\nSpeedup = official s/batch / ours. GFLOP/img: bench/bench_e4e.c\'s FLOP model (2 x MACs of every conv and '
-         'linear layer). % of peak: against the larger of the two measured FMA peaks. CPU/wall: CPU seconds each side '
+         'linear layer). %% of peak: against the larger of the two measured FMA peaks. CPU/wall: CPU seconds each side '
          'got per wall second over its timed batches (%s = all its threads busy).' % E['B_THREADS'])
 if doc['official_profile']:
     L.append('\nOfficial, self CPU time per torch op (batch 1, torch.profiler): ' + ', '.join(
