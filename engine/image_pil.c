@@ -318,6 +318,15 @@ fs_status fs_pil_resize_bilinear_rgb8(const uint8_t *src, int sw, int sh, uint8_
 
 /* ---- the tensor transform ------------------------------------------------------------- */
 
+void fs_pil_rgb_to_l(const uint8_t *rgb, size_t npix, uint8_t *l)
+{
+    for (size_t i = 0; i < npix; i++) {
+        const uint8_t *p = rgb + 3 * i;
+        l[i] = (uint8_t)(((uint32_t)p[0] * 19595u + (uint32_t)p[1] * 38470u +
+                          (uint32_t)p[2] * 7471u + 0x8000u) >> 16);
+    }
+}
+
 void fs_pil_normalize_chw(const uint8_t *rgb, int w, int h, float *chw)
 {
     size_t plane = (size_t)w * h;

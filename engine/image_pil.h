@@ -42,6 +42,14 @@ fs_status fs_pil_read_rgb(const char *path, uint8_t **rgb, int *w, int *h);
 fs_status fs_pil_resize_bilinear_rgb8(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw,
                                       int dh);
 
+/* PIL's convert('L') of an image already converted to RGB as above (Pillow
+ * 9.4's rgb2l: L = (19595 R + 38470 G + 7471 B + 32768) >> 16, the ITU-R 601
+ * weights in 16-bit fixed point). Every mode Pillow converts to 'L' directly
+ * (RGBA, palettes, LA, I, 1, CMYK through RGB) gives the same bytes as this
+ * applied to its convert('RGB'): a gray value g becomes (g, g, g) and back g.
+ * l may be rgb itself (l[i] is written after rgb[3i..3i+2] is read). */
+void fs_pil_rgb_to_l(const uint8_t *rgb, size_t npix, uint8_t *l);
+
 /* [h, w, 3] uint8 -> [3, h, w] float: (u / 255 - 0.5) / 0.5, in float32. */
 void fs_pil_normalize_chw(const uint8_t *rgb, int w, int h, float *chw);
 

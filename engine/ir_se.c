@@ -236,16 +236,16 @@ static fs_status put_derived(fs_ir_se *m, const float *host, size_t n, const flo
 /* The eval-mode BatchNorm `module` (ch channels) as alpha, beta, computed as
  * PyTorch's CPU batch_norm does: invstd = 1 / sqrt(var + eps), alpha =
  * invstd * weight, beta = bias - mean * alpha, each rounded to float. */
-static fs_status bn_terms(const fs_ir_se *m, const char *module, int ch, float *alpha,
-                          float *beta)
+fs_status fs_ir_se_bn_terms(const fs_weights *w, const char *module, int ch, float *alpha,
+                            float *beta)
 {
     static const char *const parts[4] = {"weight", "bias", "running_mean", "running_var"};
     float *v[4] = {NULL, NULL, NULL, NULL};
     fs_status s = FS_OK;
     char name[160];
     for (int k = 0; k < 4 && s == FS_OK; k++) {
-        snprintf(name, sizeof name, "%s%s.%s", m->prefix, module, parts[k]);
-        s = host_floats(m->dw->w, name, (size_t)ch, &v[k]);
+        snprintf(name, sizeof name, "%s.%s", module, parts[k]);
+        s = host_floats(w, name, (size_t)ch, &v[k]);
     }
     for (int c = 0; s == FS_OK && c < ch; c++) {
         float invstd = 1.0f / sqrtf(v[3][c] + FS_IR_SE_BN_EPS);
@@ -256,6 +256,14 @@ static fs_status bn_terms(const fs_ir_se *m, const char *module, int ch, float *
     for (int k = 0; k < 4; k++)
         free(v[k]);
     return s;
+}
+
+static fs_status bn_terms(const fs_ir_se *m, const char *module, int ch, float *alpha,
+                          float *beta)
+{
+    char full[160];
+    snprintf(full, sizeof full, "%s%s", m->prefix, module);
+    return fs_ir_se_bn_terms(m->dw->w, full, ch, alpha, beta);
 }
 
 /* A conv followed by a BatchNorm: folded (W * alpha[o], bias beta) or both

@@ -69,6 +69,14 @@ fs_status fs_ir_se_config_to_meta(const fs_ir_se_config *c, fs_ir_se_meta_put_fn
                                   void *user);
 fs_status fs_ir_se_config_from_weights(const fs_weights *w, fs_ir_se_config *c);
 
+/* The eval-mode BatchNorm of file tensors `module`.{weight, bias,
+ * running_mean, running_var} (ch channels, any stored dtype) as the affine
+ * map y = x * alpha + beta that PyTorch's CPU batch_norm applies, alpha and
+ * beta rounded to float as it rounds them. For BatchNorms outside the trunk
+ * too (ArcFace's output layer). */
+fs_status fs_ir_se_bn_terms(const fs_weights *w, const char *module, int ch, float *alpha,
+                            float *beta);
+
 /* ---- the forward ------------------------------------------------------------ */
 
 typedef struct fs_ir_se fs_ir_se;

@@ -6,8 +6,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "arcface_config.h"
 #include "cvaegan_config.h"
 #include "e4e_config.h"
+#include "lightcnn_config.h"
+#include "simgan_config.h"
 #include "stylegan2_config.h"
 
 void fs_network_opts_default(fs_network_opts *o)
@@ -40,6 +43,12 @@ fs_status fs_network_check(const fs_weights *w)
         return fs_cvaegan_check_weights(w);
     case FS_FAMILY_E4E_ENCODER:
         return fs_e4e_check_weights(w);
+    case FS_FAMILY_LIGHTCNN:
+        return fs_lightcnn_check_weights(w);
+    case FS_FAMILY_ARCFACE:
+        return fs_arcface_check_weights(w);
+    case FS_FAMILY_SIMGAN:
+        return fs_simgan_check_weights(w);
     default:
         return fs_error(FS_ERR_UNSUPPORTED, "%s: unknown model family", fs_weights_label(w));
     }
@@ -49,9 +58,11 @@ static const char *want_text(fs_network_want want)
 {
     switch (want) {
     case FS_WANT_GENERATOR: return "a StyleGAN2 generator or a CVAE-GAN";
-    case FS_WANT_DISCRIMINATOR: return "a StyleGAN2 discriminator or a CVAE-GAN";
+    case FS_WANT_DISCRIMINATOR: return "a StyleGAN2 discriminator, a CVAE-GAN or a SimGAN";
     case FS_WANT_CVAEGAN: return "a CVAE-GAN";
     case FS_WANT_E4E_ENCODER: return "an e4e encoder";
+    case FS_WANT_IDENTITY: return "an identity network (Light CNN or ArcFace IR-SE)";
+    case FS_WANT_SIMGAN: return "a SimGAN";
     default: return "a network";
     }
 }
@@ -60,9 +71,12 @@ static int family_fits(fs_family fam, fs_network_want want)
 {
     switch (want) {
     case FS_WANT_GENERATOR: return fam == FS_FAMILY_STYLEGAN2_G || fam == FS_FAMILY_CVAEGAN;
-    case FS_WANT_DISCRIMINATOR: return fam == FS_FAMILY_STYLEGAN2_D || fam == FS_FAMILY_CVAEGAN;
+    case FS_WANT_DISCRIMINATOR:
+        return fam == FS_FAMILY_STYLEGAN2_D || fam == FS_FAMILY_CVAEGAN || fam == FS_FAMILY_SIMGAN;
     case FS_WANT_CVAEGAN: return fam == FS_FAMILY_CVAEGAN;
     case FS_WANT_E4E_ENCODER: return fam == FS_FAMILY_E4E_ENCODER;
+    case FS_WANT_IDENTITY: return fam == FS_FAMILY_LIGHTCNN || fam == FS_FAMILY_ARCFACE;
+    case FS_WANT_SIMGAN: return fam == FS_FAMILY_SIMGAN;
     default: return 1;
     }
 }

@@ -19,13 +19,16 @@ extern "C" {
 #endif
 
 /* What a caller can run. A CVAE-GAN file holds all of its networks, so it
- * satisfies every role. */
+ * satisfies every role; a SimGAN file satisfies the discriminator role (the
+ * model refuses one without its discriminator's tensors). */
 typedef enum {
     FS_WANT_ANY = 0,
     FS_WANT_GENERATOR,     /* a StyleGAN2 generator or a CVAE-GAN */
     FS_WANT_DISCRIMINATOR, /* a StyleGAN2 discriminator or a CVAE-GAN */
     FS_WANT_CVAEGAN,       /* a CVAE-GAN */
     FS_WANT_E4E_ENCODER,   /* an e4e encoder (from an e4e checkpoint: its encoder) */
+    FS_WANT_IDENTITY,      /* an identity network: Light CNN or ArcFace IR-SE */
+    FS_WANT_SIMGAN,        /* a SimGAN (its refiner; a discriminator role needs disc.*) */
 } fs_network_want;
 
 typedef struct {

@@ -39,6 +39,9 @@ const char *fs_family_name(fs_family f)
     case FS_FAMILY_STYLEGAN2_D: return "stylegan2-discriminator";
     case FS_FAMILY_CVAEGAN: return "cvaegan";
     case FS_FAMILY_E4E_ENCODER: return "e4e-encoder";
+    case FS_FAMILY_LIGHTCNN: return "lightcnn";
+    case FS_FAMILY_ARCFACE: return "arcface-ir-se";
+    case FS_FAMILY_SIMGAN: return "simgan";
     default: return "invalid";
     }
 }
@@ -100,7 +103,7 @@ static fs_status check_header(fs_weights *w, uint64_t *meta_off, uint64_t *meta_
     if (reserved_set)
         return fs_error(FS_ERR_UNSUPPORTED, "%s: reserved header fields are set", L);
     uint32_t fam = rd32(h + FS_FSW_OFF_FAMILY);
-    if (fam < FS_FAMILY_STYLEGAN2_G || fam > FS_FAMILY_E4E_ENCODER)
+    if (fam < FS_FAMILY_STYLEGAN2_G || fam > FS_FAMILY_SIMGAN)
         return fs_error(FS_ERR_UNSUPPORTED, "%s: unknown model family %u", L, fam);
     w->family = (fs_family)fam;
 

@@ -26,6 +26,9 @@ typedef enum {
     FS_FAMILY_STYLEGAN2_D = 2, /* StyleGAN2 discriminator */
     FS_FAMILY_CVAEGAN = 3,     /* CVAE-GAN: encoder, generator, both discriminators */
     FS_FAMILY_E4E_ENCODER = 4, /* e4e's Encoder4Editing: images -> StyleGAN2 W+ codes */
+    FS_FAMILY_LIGHTCNN = 5,    /* Light CNN-9: gray faces -> 256-d identity features */
+    FS_FAMILY_ARCFACE = 6,     /* ArcFace IR-SE-50: RGB faces -> l2-normalised embeddings */
+    FS_FAMILY_SIMGAN = 7,      /* SimGAN: refiner and (optional) local discriminator */
 } fs_family;
 
 const char *fs_family_name(fs_family f); /* "stylegan2-generator", ... */

@@ -12,8 +12,11 @@
 
 #include "../engine/file.h"
 #include "../engine/weights_format.h"
+#include "arcface_import.h"
 #include "cvaegan_import.h"
 #include "e4e_import.h"
+#include "lightcnn_import.h"
+#include "simgan_import.h"
 #include "safetensors.h"
 #include "sg2_sources.h"
 #include "torch_load.h"
@@ -53,6 +56,12 @@ typedef struct {
     int e4e_add_avg;
     fs_view e4e_avg;
     fs_e4e_config e4e;
+    /* the state-dict families of issue 16 (identity networks, SimGAN): the
+     * family found, 0 for none */
+    fs_family other;
+    fs_lightcnn_config lcnn;
+    fs_arcface_config arc;
+    fs_simgan_config sim;
     fs_convert_report *rep;
 } job;
 
@@ -162,6 +171,13 @@ static fs_status from_torch(job *j, const fs_pv *top, const fs_convert_options *
                         fs_pv_kind_name(top->kind));
     if (fs_e4e_is_checkpoint(top))
         return from_e4e(j, top, o);
+    if (fs_lightcnn_is_checkpoint(top)) {
+        /* {'epoch', 'arch', 'state_dict', 'prec1'} or its state dict, 'module.' dropped */
+        const char *fmt;
+        FS_TRY(fs_lightcnn_state_dict(top, j->label, &j->canon, &fmt));
+        report(j, fmt, "state_dict");
+        return FS_OK;
+    }
     const fs_pv *g_ema = fs_pv_dict_get(top, "g_ema");
     if (g_ema) {
         if (o->net == FS_NET_D)
@@ -294,6 +310,21 @@ static fs_status decide_family(job *j, const fs_convert_options *o)
         snprintf(j->rep->net, sizeof j->rep->net, "cvaegan");
         return fs_cvaegan_infer_config(&j->canon, &j->cvae);
     }
+    if (fs_lightcnn_is_state_dict(&j->canon)) {
+        j->other = FS_FAMILY_LIGHTCNN;
+        snprintf(j->rep->net, sizeof j->rep->net, "lightcnn");
+        return fs_lightcnn_infer_config(&j->canon, &j->lcnn);
+    }
+    if (fs_arcface_is_state_dict(&j->canon)) {
+        j->other = FS_FAMILY_ARCFACE;
+        snprintf(j->rep->net, sizeof j->rep->net, "arcface");
+        return fs_arcface_infer_config(&j->canon, &j->arc);
+    }
+    if (fs_simgan_is_state_dict(&j->canon)) {
+        j->other = FS_FAMILY_SIMGAN;
+        snprintf(j->rep->net, sizeof j->rep->net, "simgan");
+        return fs_simgan_infer_config(&j->canon, &j->sim);
+    }
     int has_g = fs_sd_find(&j->canon, "mapping.w_avg") || fs_sd_find(&j->canon, "synthesis.b4.const");
     int has_d = fs_sd_find(&j->canon, "b4.out.weight") != NULL;
     if (has_g == has_d)
@@ -331,6 +362,16 @@ static fs_status check_flags_apply(const job *j, const fs_convert_options *o)
         if (sg2_flag)
             return fs_error(FS_ERR_ARG, "%s: holds an e4e encoder: %s applies only to StyleGAN2 "
                             "networks (its decoder: --net decoder)", j->label, sg2_flag);
+        return FS_OK;
+    }
+    if (j->other) {
+        const char *name = fs_family_name(j->other);
+        if (o->net != FS_NET_DEFAULT && !o->net_from_role)
+            return fs_error(FS_ERR_ARG, "%s: holds a %s: --net applies only to StyleGAN2 and e4e "
+                            "checkpoints", j->label, name);
+        if (sg2_flag)
+            return fs_error(FS_ERR_ARG, "%s: holds a %s: %s applies only to StyleGAN2 "
+                            "checkpoints", j->label, name, sg2_flag);
         return FS_OK;
     }
     if (j->is_cvaegan) {
@@ -406,12 +447,13 @@ static fs_status run(const char *in_path, const fs_convert_options *o, out_kind 
         s = decide_family(&j, o);
     if (s == FS_OK)
         s = check_flags_apply(&j, o);
-    if (s == FS_OK && !j.is_cvaegan && !j.is_e4e) {
+    if (s == FS_OK && !j.is_cvaegan && !j.is_e4e && !j.other) {
         fs_sg2_apply_overrides(&j.cfg, &o->overrides);
         s = fs_sg2_config_finalize(&j.cfg, in_path);
     }
     if (s == FS_OK) {
         j.rep->family = j.is_e4e ? FS_FAMILY_E4E_ENCODER
+                        : j.other ? j.other
                         : j.is_cvaegan ? FS_FAMILY_CVAEGAN
                         : j.cfg.is_discriminator ? FS_FAMILY_STYLEGAN2_D : FS_FAMILY_STYLEGAN2_G;
         s = fs_weights_writer_init(&w, j.rep->family);
@@ -422,6 +464,9 @@ static fs_status run(const char *in_path, const fs_convert_options *o, out_kind 
         s = fs_weights_writer_put_meta(w, "source_net", FS_META_STR, 0, 0, j.rep->net, NULL, 0);
     if (s == FS_OK)
         s = j.is_e4e       ? fs_e4e_import(w, &j.canon, &j.e4e, &j.e4e_avg, o->dtype)
+            : j.other == FS_FAMILY_LIGHTCNN ? fs_lightcnn_import(w, &j.canon, &j.lcnn, o->dtype)
+            : j.other == FS_FAMILY_ARCFACE  ? fs_arcface_import(w, &j.canon, &j.arc, o->dtype)
+            : j.other == FS_FAMILY_SIMGAN   ? fs_simgan_import(w, &j.canon, &j.sim, o->dtype)
             : j.is_cvaegan ? fs_cvaegan_import(w, &j.canon, &j.cvae, o->dtype)
                            : fs_sg2_import(w, &j.canon, &j.cfg, o->dtype);
     if (s == FS_OK) {

@@ -6,7 +6,9 @@
  * (zip and legacy) holding an official state dict or rosinality's
  * {'g_ema', 'latent_avg'} layout, and safetensors; CVAE-GAN state dicts in the
  * naming of docs/cvaegan.md (other namings through --rename rules); e4e
- * checkpoints (their encoder, or their decoder as a StyleGAN2 generator). */
+ * checkpoints (their encoder, or their decoder as a StyleGAN2 generator);
+ * the identity networks (Light CNN-9 checkpoints, ArcFace IR-SE state dicts)
+ * and SimGAN state dicts (docs/identity.md, docs/simgan.md). */
 #ifndef FS_CONVERT_H
 #define FS_CONVERT_H
 
