@@ -216,6 +216,36 @@ START_TEST(test_sides)
 }
 END_TEST
 
+/* The small Backbone of make_identity_variants.py as a zip with
+ * num_batches_tracked and as a legacy stream (storages on cuda:0) without:
+ * the same tensors, the same unit-length embeddings, for 112 and 256 inputs. */
+START_TEST(test_variants)
+{
+    model a = open_cpu(DIR_ "/small_zip.pth", 0), b = open_cpu(DIR_ "/small_legacy.pth", 0);
+    ck_assert_uint_eq(fs_weights_tensor_count(a.w), fs_weights_tensor_count(b.w));
+    for (size_t i = 0; i < fs_weights_tensor_count(a.w); i++) {
+        const fs_tensor *t = fs_weights_tensor_at(a.w, i), *u = fs_weights_find(b.w, t->name);
+        ck_assert_msg(u && u->nbytes == t->nbytes && !memcmp(u->data, t->data, t->nbytes),
+                      "tensor %s differs", t->name);
+    }
+    ck_assert_int_eq(fs_arcface_get_config(a.m)->embedding_dim, 8);
+    fs_fixture_arr x = fs_fixture_load(DIR_, "x.npy");
+    float e1[4 * 8], e2[4 * 8];
+    ck_assert_int_eq(fs_arcface_embed(a.m, x.data, 4, 112, e1, NULL), FS_OK);
+    ck_assert_int_eq(fs_arcface_embed(b.m, x.data, 4, 112, e2, NULL), FS_OK);
+    ck_assert(!memcmp(e1, e2, sizeof e1));
+    for (int i = 0; i < 4; i++)
+        ck_assert(fabs(dot(e1 + 8 * i, e1 + 8 * i, 8) - 1.0) < 1e-6);
+    int n;
+    float *x256 = load_x256(&n);
+    ck_assert_int_eq(fs_arcface_embed(a.m, x256, n, 256, e1, NULL), FS_OK);
+    free(x256);
+    fs_fixture_free(&x);
+    close_model(&a);
+    close_model(&b);
+}
+END_TEST
+
 START_TEST(test_cuda_vs_cpu)
 {
 #ifdef FS_WITH_CUDA
@@ -232,6 +262,10 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("arcface");
+    TCase *cv = tcase_create("convert");
+    tcase_add_test(cv, test_variants);
+    tcase_set_timeout(cv, 60);
+    suite_add_tcase(s, cv);
     int have = access(CKPT, R_OK) == 0;
     if (!have)
         printf("SKIP: arcface: test cases cpu and gpu: %s is not here (11 MB, not in the "

@@ -199,6 +199,66 @@ START_TEST(test_center_crop_rules)
 }
 END_TEST
 
+/* Every tensor of a equals b's, bit for bit, and neither has more. */
+static void same_tensors(const fs_weights *a, const fs_weights *b)
+{
+    ck_assert_uint_eq(fs_weights_tensor_count(a), fs_weights_tensor_count(b));
+    for (size_t i = 0; i < fs_weights_tensor_count(a); i++) {
+        const fs_tensor *t = fs_weights_tensor_at(a, i), *u = fs_weights_find(b, t->name);
+        ck_assert_msg(u && u->nbytes == t->nbytes && !memcmp(u->data, t->data, t->nbytes),
+                      "tensor %s differs", t->name);
+    }
+}
+
+/* The small checkpoints of make_identity_variants.py: a Python 2 / PyTorch 0.2
+ * legacy file, the same object as a zip, and its bare state dict without the
+ * 'module.' prefix nor the classifier: the same tensors, the same features;
+ * logits are refused without fc2. */
+START_TEST(test_variants)
+{
+    model py2 = open_cpu(DIR_ "/small_py2.pth.tar");
+    model zip = open_cpu(DIR_ "/small_zip.pth.tar");
+    model bare = open_cpu(DIR_ "/small_nohead.pth");
+    same_tensors(py2.w, zip.w);
+    const fs_lightcnn_config *c = fs_lightcnn_get_config(py2.m);
+    ck_assert_int_eq(c->feature_dim, 8);
+    ck_assert_int_eq(c->num_classes, 5);
+    ck_assert_int_eq(c->input_resolution, 128);
+    ck_assert_int_eq(fs_lightcnn_get_config(bare.m)->num_classes, 0);
+    ck_assert_uint_eq(fs_weights_tensor_count(bare.w), fs_weights_tensor_count(py2.w) - 2);
+    fs_fixture_arr x = fs_fixture_load(DIR_, "x.npy");
+    float f1[3 * 8], f2[3 * 8], f3[3 * 8], logits[3 * 5];
+    ck_assert_int_eq(fs_lightcnn_forward(py2.m, x.data, 3, f1, logits, NULL), FS_OK);
+    ck_assert_int_eq(fs_lightcnn_forward(zip.m, x.data, 3, f2, NULL, NULL), FS_OK);
+    ck_assert_int_eq(fs_lightcnn_forward(bare.m, x.data, 3, f3, NULL, NULL), FS_OK);
+    ck_assert(!memcmp(f1, f2, sizeof f1) && !memcmp(f1, f3, sizeof f1));
+    ck_assert_int_eq(fs_lightcnn_forward(bare.m, x.data, 3, f3, logits, NULL), FS_ERR_ARG);
+    ck_assert(strstr(fs_error_message(), "no classifier"));
+    fs_fixture_free(&x);
+    close_model(&py2);
+    close_model(&zip);
+    close_model(&bare);
+}
+END_TEST
+
+/* Converter refusals: a Light CNN is not a generator, --net means nothing to it. */
+START_TEST(test_convert_refusals)
+{
+    fs_weights *w = NULL;
+    fs_network_opts o = fs_fixture_opts(FS_WANT_GENERATOR, -1);
+    ck_assert_int_eq(fs_network_open(DIR_ "/small_py2.pth.tar", &o, &w, NULL), FS_ERR_ARG);
+    ck_assert(strstr(fs_error_message(), "holds a lightcnn"));
+    o = fs_fixture_opts(FS_WANT_ANY, -1);
+    o.convert.net = FS_NET_G;
+    ck_assert_int_eq(fs_network_open(DIR_ "/small_py2.pth.tar", &o, &w, NULL), FS_ERR_ARG);
+    ck_assert(strstr(fs_error_message(), "--net applies only to StyleGAN2"));
+    o = fs_fixture_opts(FS_WANT_ANY, 256);
+    ck_assert_int_eq(fs_network_open(DIR_ "/small_zip.pth.tar", &o, &w, NULL), FS_ERR_ARG);
+    ck_assert(strstr(fs_error_message(), "--conv-clamp applies only to StyleGAN2"));
+    ck_assert_ptr_null(w);
+}
+END_TEST
+
 START_TEST(test_cuda_vs_cpu)
 {
 #ifdef FS_WITH_CUDA
@@ -223,6 +283,11 @@ int main(void)
     tcase_add_test(pre, test_preprocess);
     tcase_add_test(pre, test_center_crop_rules);
     suite_add_tcase(s, pre);
+    TCase *cv = tcase_create("convert");
+    tcase_add_test(cv, test_variants);
+    tcase_add_test(cv, test_convert_refusals);
+    tcase_set_timeout(cv, 60);
+    suite_add_tcase(s, cv);
     if (have) {
         TCase *tc = tcase_create("cpu");
         tcase_add_test(tc, test_goldens);

@@ -206,6 +206,67 @@ START_TEST(test_sizes_and_batches)
 }
 END_TEST
 
+/* The small SimGAN of make_identity_variants.py under foreign module names
+ * (a legacy stream) with --rename rules equals the canonical file; without
+ * the rules it is refused, naming --rename; a refiner-only file refines and
+ * refuses to score; --net is refused, the discriminator role is not. */
+START_TEST(test_convert_rename)
+{
+    fs_backend *b;
+    ck_assert_int_eq(fs_backend_cpu_init(&b, 1), FS_OK);
+    model canon = open_model_on(DIR_ "/small_simgan.pt", b, NULL);
+    model renamed = open_model_on(DIR_ "/small_foreign.pt", b, DIR_ "/rename_rules.txt");
+    model ref = open_model_on(DIR_ "/small_refiner.pt", b, NULL);
+    ck_assert_uint_eq(fs_weights_tensor_count(canon.w), 22);
+    ck_assert_uint_eq(fs_weights_tensor_count(ref.w), 12);
+    for (size_t i = 0; i < fs_weights_tensor_count(canon.w); i++) {
+        const fs_tensor *t = fs_weights_tensor_at(canon.w, i);
+        const fs_tensor *u = fs_weights_find(renamed.w, t->name);
+        ck_assert_msg(u && u->nbytes == t->nbytes && !memcmp(u->data, t->data, t->nbytes),
+                      "tensor %s differs", t->name);
+    }
+    fs_fixture_arr x = load(1, "x");
+    int n = (int)x.shape[0];
+    float *y1 = malloc(x.numel * sizeof *y1), *y2 = malloc(x.numel * sizeof *y2);
+    float p1[3 * 16 * 16], p2[3 * 16 * 16];
+    ck_assert(y1 && y2);
+    ck_assert_int_eq(fs_simgan_refine(canon.m, x.data, n, 64, 64, y1), FS_OK);
+    ck_assert_int_eq(fs_simgan_refine(ref.m, x.data, n, 64, 64, y2), FS_OK);
+    ck_assert(!memcmp(y1, y2, x.numel * sizeof *y1));
+    ck_assert_int_eq(fs_simgan_discriminate(canon.m, y1, n, 64, 64, NULL, p1), FS_OK);
+    ck_assert_int_eq(fs_simgan_discriminate(renamed.m, y1, n, 64, 64, NULL, p2), FS_OK);
+    ck_assert(!memcmp(p1, p2, sizeof p1));
+    ck_assert_int_eq(fs_simgan_discriminate(ref.m, y1, n, 64, 64, NULL, p2), FS_ERR_ARG);
+    ck_assert(strstr(fs_error_message(), "only the refiner"));
+    free(y1);
+    free(y2);
+    fs_fixture_free(&x);
+    fs_simgan_free(canon.m);
+    fs_simgan_free(renamed.m);
+    fs_simgan_free(ref.m);
+    fs_weights_free(canon.w);
+    fs_weights_free(renamed.w);
+    fs_weights_free(ref.w);
+    fs_backend_free(b);
+
+    fs_weights *w = NULL;
+    fs_network_opts o = fs_fixture_opts(FS_WANT_SIMGAN, -1);
+    ck_assert_int_eq(fs_network_open(DIR_ "/small_foreign.pt", &o, &w, NULL), FS_ERR_UNSUPPORTED);
+    ck_assert(strstr(fs_error_message(), "--rename"));
+    o.convert.net = FS_NET_D;
+    ck_assert_int_eq(fs_network_open(DIR_ "/small_simgan.pt", &o, &w, NULL), FS_ERR_ARG);
+    ck_assert(strstr(fs_error_message(), "--net applies only to StyleGAN2"));
+    o = fs_fixture_opts(FS_WANT_DISCRIMINATOR, -1);
+    ck_assert_int_eq(fs_network_open(DIR_ "/small_simgan.pt", &o, &w, NULL), FS_OK);
+    ck_assert_int_eq(fs_weights_family(w), FS_FAMILY_SIMGAN);
+    fs_weights_free(w);
+    w = NULL;
+    o = fs_fixture_opts(FS_WANT_IDENTITY, -1);
+    ck_assert_int_eq(fs_network_open(DIR_ "/small_simgan.pt", &o, &w, NULL), FS_ERR_ARG);
+    ck_assert(strstr(fs_error_message(), "not an identity network"));
+}
+END_TEST
+
 START_TEST(test_cuda_vs_cpu)
 {
 #ifdef FS_WITH_CUDA
@@ -230,6 +291,7 @@ int main(void)
     tcase_add_test(tc, test_scaling);
     tcase_add_loop_test(tc, test_goldens, 0, 2);
     tcase_add_test(tc, test_sizes_and_batches);
+    tcase_add_test(tc, test_convert_rename);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
     TCase *gpu = fs_check_gpu_tcase(s, "gpu");

@@ -330,7 +330,8 @@ static fs_status decide_family(job *j, const fs_convert_options *o)
     if (has_g == has_d)
         return fs_error(FS_ERR_UNSUPPORTED,
                         "%s: the tensors are neither a StyleGAN2 generator nor a discriminator "
-                        "state dict",
+                        "state dict (nor a CVAE-GAN, Light CNN, ArcFace IR-SE or SimGAN one: a "
+                        "checkpoint trained under other module names needs --rename rules)",
                         j->label);
     if (o->net == FS_NET_D && has_g)
         return fs_error(FS_ERR_ARG, "%s: holds a generator, but --net D asks for a discriminator",
