@@ -1,7 +1,8 @@
 /* `facesynth filter`: the landmark-disagreement filter of augmented face
  * images (keep an edited image only when its landmarks still agree with the
  * original's, so that the original's label stays valid), optionally also a
- * StyleGAN2 discriminator's realism score.
+ * StyleGAN2 discriminator's realism score and an identity network's cosine
+ * between the candidate and its reference (identity_cli.h).
  *
  * Each candidate pairs with the reference image of the same file name. Its
  * score is the normalised RMSE of its 68 dlib landmarks against the
@@ -21,6 +22,7 @@
 #include "../engine/progress.h"
 #include "../engine/stylegan2.h"
 #include "cli.h"
+#include "identity_cli.h"
 #include "landmarks_cli.h"
 
 #define CMD "filter"
@@ -35,7 +37,8 @@ static void usage(FILE *f)
             "Scores each candidate image against the reference image of the same name by\n"
             "the disagreement of their dlib landmarks, and keeps it when the score is at\n"
             "most --max-nme (and, with --min-realism, when a StyleGAN2 discriminator finds\n"
-            "it real enough). Images are only read: nothing is moved or deleted.\n"
+            "it real enough; with --min-identity-cos, when an identity network finds the\n"
+            "same person). Images are only read: nothing is moved or deleted.\n"
             "\n"
             "  nme = sqrt(mean over the 68 points of |p_ref - p_cand|^2) / |p_ref[45] - p_ref[36]|\n"
             "        (0-based points 36 and 45: the outer eye corners of the reference)\n"
@@ -51,7 +54,8 @@ static void usage(FILE *f)
             "                          points\n"
             "      --report FILE.jsonl one JSON line per candidate, in name order:\n"
             "                          {\"image\": NAME, \"nme\": SCORE, \"kept\": true|false}\n"
-            "                          (with \"realism\": LOGIT before \"kept\" when scored;\n"
+            "                          (with \"realism\": LOGIT and \"id_cos\": COSINE before\n"
+            "                          \"kept\" when scored;\n"
             "                          nme null when the reference's eye corners coincide:\n"
             "                          rejected). Two more files get the kept and the\n"
             "                          rejected lines: FILE.kept.jsonl, FILE.rejected.jsonl\n"
@@ -62,7 +66,12 @@ static void usage(FILE *f)
             "                          score --network D --images AUG_DIR' computes them (the\n"
             "                          candidates in name order, batches of its minibatch-std\n"
             "                          group); candidates must have its resolution\n"
-            "      --threads N         worker threads (default 0: one per core)\n"
+            "      --min-identity-cos X  also require the cosine of the candidate's identity\n"
+            "                          embedding with its reference's >= X (-1 to 1; a\n"
+            "                          zero embedding gives null: rejected)\n"
+            "      --identity-network ID a Light CNN-9 or ArcFace IR-SE-50 checkpoint or\n"
+            "                          .fsw for --min-identity-cos, each image prepared as\n"
+            "                          'facesynth embed' prepares it\n"            "      --threads N         worker threads (default 0: one per core)\n"
             "  -q, --quiet             no progress or summary on stderr\n"
             "  -h, --help              this text\n",
             lm_box_help);
@@ -75,6 +84,9 @@ typedef struct {
     double max_nme, min_realism;
     long threads;
     char *kept_path, *rejected_path;
+    const char *id_net;      /* --identity-network */
+    double min_id_cos;
+    int has_id_cos;
 } filter_args;
 
 typedef struct {
@@ -88,6 +100,7 @@ typedef struct {
     double *xy;        /* [rows][2P] */
     float *realism;    /* [n_cands] or NULL */
     double *nme;       /* [n_cands] */
+    double *id_cos;    /* [n_cands] or NULL */
 } filter_state;
 
 static void state_free(filter_state *st)
@@ -102,6 +115,7 @@ static void state_free(filter_state *st)
     free(st->xy);
     free(st->realism);
     free(st->nme);
+    free(st->id_cos);
 }
 
 static int find_name(char **names, size_t n, const char *name)
@@ -345,15 +359,21 @@ static fs_status write_reports(const filter_args *a, const filter_state *st, siz
     for (size_t i = 0; i < st->n_cands && s == FS_OK; i++) {
         double nme = st->nme[i];
         int kept = isfinite(nme) && nme <= a->max_nme &&
-                   (!st->realism || st->realism[i] >= a->min_realism);
+                   (!st->realism || st->realism[i] >= a->min_realism) &&
+                   (!st->id_cos || (isfinite(st->id_cos[i]) && st->id_cos[i] >= a->min_id_cos));
         lm_json_string(name, cap - 200, st->cands[i]);
-        char num[40], real[64] = "";
+        char num[40], real[128] = "";
         if (isfinite(nme))
             snprintf(num, sizeof num, "%.17g", nme);
         else
             snprintf(num, sizeof num, "null");
         if (st->realism)
             snprintf(real, sizeof real, ", \"realism\": %.9g", (double)st->realism[i]);
+        if (st->id_cos && isfinite(st->id_cos[i]))
+            snprintf(real + strlen(real), sizeof real - strlen(real), ", \"id_cos\": %.9g",
+                     st->id_cos[i]);
+        else if (st->id_cos)
+            snprintf(real + strlen(real), sizeof real - strlen(real), ", \"id_cos\": null");
         int len = snprintf(line, cap, "{\"image\": %s, \"nme\": %s%s, \"kept\": %s}\n", name,
                            num, real, kept ? "true" : "false");
         s = fs_out_file_write(&f[0], line, (size_t)len);
@@ -388,7 +408,7 @@ static char *sibling(const char *report, const char *what)
 int cmd_filter(int argc, char **argv)
 {
     enum { O_REF = 256, O_CAND, O_BOXES, O_BOX, O_MODEL, O_NME, O_REPORT, O_SUBPIXEL, O_REAL,
-           O_DISC, O_THREADS };
+           O_DISC, O_THREADS, O_ID_NET, O_ID_COS };
     static const struct option opts[] = {
         {"reference", required_argument, 0, O_REF},
         {"candidates", required_argument, 0, O_CAND},
@@ -401,6 +421,8 @@ int cmd_filter(int argc, char **argv)
         {"min-realism", required_argument, 0, O_REAL},
         {"discriminator", required_argument, 0, O_DISC},
         {"threads", required_argument, 0, O_THREADS},
+        {"identity-network", required_argument, 0, O_ID_NET},
+        {"min-identity-cos", required_argument, 0, O_ID_COS},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
@@ -417,6 +439,14 @@ int cmd_filter(int argc, char **argv)
         case O_MODEL: a.model_path = optarg; break;
         case O_REPORT: a.report = optarg; break;
         case O_DISC: a.disc = optarg; break;
+        case O_ID_NET: a.id_net = optarg; break;
+        case O_ID_COS:
+            if (!cli_parse_double(optarg, &a.min_id_cos) || a.min_id_cos < -1 ||
+                a.min_id_cos > 1)
+                return cli_usage_error(CMD, "--min-identity-cos needs a number from -1 to 1, "
+                                       "not '%s'", optarg);
+            a.has_id_cos = 1;
+            break;
         case O_SUBPIXEL: a.subpixel = 1; break;
         case O_BOX: {
             int rc = lm_parse_box_flag(CMD, optarg, &a.box, &a.ffhq);
@@ -463,6 +493,10 @@ int cmd_filter(int argc, char **argv)
         return cli_usage_error(CMD, "%s needs %s", a.has_realism ? "--min-realism" :
                                "--discriminator", a.has_realism ? "--discriminator D" :
                                "--min-realism Y");
+    if (a.has_id_cos != (a.id_net != NULL))
+        return cli_usage_error(CMD, "%s needs %s", a.has_id_cos ? "--min-identity-cos" :
+                               "--identity-network", a.has_id_cos ? "--identity-network ID" :
+                               "--min-identity-cos X");
     if (a.model_path && !*a.model_path)
         return cli_usage_error(CMD, "--model is empty");
     int rc = cli_check_output(CMD, "--report", a.report);
@@ -479,11 +513,14 @@ int cmd_filter(int argc, char **argv)
         rc = cli_check_output(CMD, "--report", a.rejected_path);
     filter_state st = {0};
     realism_net rn = {0};
+    cli_identity id = {0};
     fs_status s = FS_OK;
     if (!rc) {
         s = pair_up(&a, &st);
         if (s == FS_OK && a.disc)
             s = realism_open(&a, &rn);
+        if (s == FS_OK && a.id_net)
+            s = cli_identity_open(a.id_net, NULL, a.threads, &id);
         if (s == FS_OK)
             s = lm_model_open(a.model_path, &st.model);
         if (s == FS_OK && st.model->num_parts != 68)
@@ -494,6 +531,11 @@ int cmd_filter(int argc, char **argv)
             s = run_landmarks(&a, &st);
         if (s == FS_OK && a.disc)
             s = run_realism(&a, &st, &rn);
+        if (s == FS_OK && a.id_net && !(st.id_cos = malloc(st.n_cands * sizeof *st.id_cos)))
+            s = fs_error(FS_ERR_NOMEM, "out of memory");
+        if (s == FS_OK && a.id_net)
+            s = cli_identity_pair_cosines(&id, a.ref_dir, st.refs, st.n_refs, a.cand_dir,
+                                          st.cands, st.ref_of, st.n_cands, a.quiet, st.id_cos);
         size_t kept = 0;
         if (s == FS_OK) {
             cli_clean_stale_output(a.report);
@@ -502,11 +544,13 @@ int cmd_filter(int argc, char **argv)
             s = write_reports(&a, &st, &kept);
         }
         if (s == FS_OK && !a.quiet)
-            fprintf(stderr, "facesynth filter: kept %zu of %zu candidates (nme <= %g%s)\n", kept,
-                    st.n_cands, a.max_nme, a.disc ? ", realism above the minimum" : "");
+            fprintf(stderr, "facesynth filter: kept %zu of %zu candidates (nme <= %g%s%s)\n",
+                    kept, st.n_cands, a.max_nme, a.disc ? ", realism above the minimum" : "",
+                    a.id_net ? ", identity cosine above the minimum" : "");
         rc = s == FS_OK ? 0 : cli_fail(s);
     }
     realism_close(&rn);
+    cli_identity_close(&id);
     state_free(&st);
     free(a.kept_path);
     free(a.rejected_path);

@@ -2,7 +2,8 @@
  * given as an .npy array [N, C, R, R] in [-1, 1] (what `generate --save-raw`
  * writes) or as a directory of R x R PNGs (read in name order and mapped to
  * [-1, 1] as x / 127.5 - 1, like the official metrics code). A CVAE-GAN
- * network is handed to cvaegan_score.c after the arguments are parsed.
+ * network is handed to cvaegan_score.c after the arguments are parsed, a
+ * SimGAN to simgan_score.c.
  *
  * The discriminator's minibatch-std layer mixes statistics across a group of
  * images, so a logit depends on which images share its batch. Images are run
@@ -21,6 +22,7 @@
 #include "../engine/stylegan2.h"
 #include "../weights_tools/npy.h"
 #include "cli.h"
+#include "simgan_cli.h"
 
 #define CMD "score"
 
@@ -35,7 +37,7 @@ static void usage(FILE *f)
             "\n"
             "      --network FILE      a discriminator .fsw, or a checkpoint whose D is used\n"
             "                          (a network pickle, or a bare D state dict), or a\n"
-            "                          CVAE-GAN (.fsw or checkpoint)\n"
+            "                          CVAE-GAN or a SimGAN (.fsw or checkpoint)\n"
             "      --images PATH       .npy float [N, C, R, R] in [-1, 1] (e.g. generate\n"
             "                          --save-raw), or a directory of PNG files (*.png,\n"
             "                          sorted by name; gray/palette expanded, alpha dropped)\n"
@@ -67,6 +69,13 @@ static void usage(FILE *f)
             "                          (created if missing): d1_src [N, 1, R/64, R/64],\n"
             "                          d1_cls [N, n_id], d2_src [N, 1, R/128, R/128], d2_cls\n"
             "\n"
+            "SimGAN (docs/simgan.md): the table has the columns index, name, realism: the\n"
+            "      mean over the local discriminator's patch map of p(real), the softmax of\n"
+            "      its two logits at each position (channel 0 = real); images of any size\n"
+            "      (a folder of PNG/JPEG files read as 'refine' reads them, or an .npy\n"
+            "      [N, C, H, W] in [-1, 1]); --batch default 8, results do not depend on it\n"
+            "      --save-raw FILE.npy also write the patch maps, float32 [N, h', w'] with\n"
+            "                          h' = ceil(ceil(H / 2) / 2) (images of one size)\n"            "\n"
             "when --network is a checkpoint (converted in memory, as 'convert' would):\n"
             "%s",
             FS_PNG_MAX_DIM, FS_PNG_MAX_DIM, cli_convert_help);
@@ -279,6 +288,21 @@ int cmd_score(int argc, char **argv)
                                       .quiet = st.quiet};
             rc = cvaegan_score(&ca, st.w);
             st.w = NULL; /* cvaegan_score owns it */
+        }
+        state_free(&st);
+        return rc;
+    }
+    if (fs_weights_family(st.w) == FS_FAMILY_SIMGAN) {
+        if (st.has_class || st.c_path || st.raw_dir)
+            rc = cli_usage_error(CMD, "%s is a SimGAN: %s is a %s option", st.network,
+                                 st.raw_dir ? "--save-raw-dir" : st.has_class ? "--class" : "--c",
+                                 st.raw_dir ? "CVAE-GAN" : "StyleGAN2");
+        else {
+            cli_simgan_score_args sa = {.images = st.images, .raw_path = st.raw_path,
+                                        .batch = st.batch ? st.batch : 8,
+                                        .threads = st.threads, .quiet = st.quiet};
+            rc = simgan_score(&sa, st.w);
+            st.w = NULL; /* simgan_score owns it */
         }
         state_free(&st);
         return rc;

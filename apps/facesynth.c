@@ -19,7 +19,7 @@ static void usage(FILE *f)
             "  generate  images from a StyleGAN2 generator (gen_images.py-compatible seeds)\n"
             "            or a CVAE-GAN (an identity, or a mix of identities)\n"
             "  score     discriminator scores (StyleGAN2 logits; CVAE-GAN realism and\n"
-            "            identity) for .npy images or a PNG directory\n"
+            "            identity; SimGAN per-patch realism) for .npy images or a folder\n"
             "  encode    images -> CVAE-GAN latents z (and mu, logvar)\n"
             "  edit      InterFaceGAN latent edits (sweeps, random strengths, conditions)\n"
             "            along boundary files, synthesised with a StyleGAN2 generator\n"
@@ -28,7 +28,10 @@ static void usage(FILE *f)
             "            reconstructions through a generator)\n"
             "  landmarks dlib's 68 face landmarks (as dlib computes them) for boxes in PNGs\n"
             "  filter    keep augmented images whose landmarks agree with the original's\n"
-            "            (and, optionally, that a StyleGAN2 discriminator finds real)\n"
+            "            (and, optionally, that a StyleGAN2 discriminator finds real and an\n"
+            "            identity network finds the same person)\n"
+            "  embed     face images -> identity embeddings (Light CNN-9, ArcFace IR-SE-50)\n"
+            "  refine    synthetic images -> SimGAN-refined images (any size, gray or colour)\n"
             "  augment   invert, edit and synthesise labelled faces, keep the candidates\n"
             "            whose landmarks agree, and write them with their labels\n"
             "\n"
@@ -55,6 +58,7 @@ int main(int argc, char **argv)
         int (*run)(int, char **);
     } cmds[] = {{"convert", cmd_convert}, {"info", cmd_info}, {"generate", cmd_generate},
                 {"score", cmd_score}, {"encode", cmd_encode},
+                {"embed", cmd_embed}, {"refine", cmd_refine},
                 {"edit", cmd_edit}, {"boundary", cmd_boundary}, {"invert", cmd_invert},
                 {"landmarks", cmd_landmarks}, {"filter", cmd_filter}, {"augment", cmd_augment}};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {

@@ -15,7 +15,7 @@
 
 static const char *const commands[] = {"convert", "info", "generate", "score", "encode", "invert",
                                         "edit", "boundary project", "boundary train",
-                                        "landmarks", "filter", "augment"};
+                                        "landmarks", "filter", "augment", "embed", "refine"};
 #define NCMD ((int)(sizeof commands / sizeof *commands))
 
 #define MAX_FLAGS 64
