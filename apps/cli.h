@@ -26,6 +26,8 @@ int cmd_edit(int argc, char **argv);
 int cmd_boundary(int argc, char **argv);
 int cmd_landmarks(int argc, char **argv);
 int cmd_filter(int argc, char **argv);
+int cmd_dataset(int argc, char **argv);
+int cmd_mixup(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_refine(int argc, char **argv);
 int cmd_augment(int argc, char **argv);

@@ -32,6 +32,9 @@ static void usage(FILE *f)
             "            identity network finds the same person)\n"
             "  embed     face images -> identity embeddings (Light CNN-9, ArcFace IR-SE-50)\n"
             "  refine    synthetic images -> SimGAN-refined images (any size, gray or colour)\n"
+            "  dataset   identity-structured training sets (image folders or tar shards with\n"
+            "            labels and provenance; resumable, sharded; 'dataset merge')\n"
+            "  mixup     blend synthetic and real face sets pixel-wise, with soft labels\n"
             "  augment   invert, edit and synthesise labelled faces, keep the candidates\n"
             "            whose landmarks agree, and write them with their labels\n"
             "\n"
@@ -59,6 +62,7 @@ int main(int argc, char **argv)
     } cmds[] = {{"convert", cmd_convert}, {"info", cmd_info}, {"generate", cmd_generate},
                 {"score", cmd_score}, {"encode", cmd_encode},
                 {"embed", cmd_embed}, {"refine", cmd_refine},
+                {"dataset", cmd_dataset}, {"mixup", cmd_mixup},
                 {"edit", cmd_edit}, {"boundary", cmd_boundary}, {"invert", cmd_invert},
                 {"landmarks", cmd_landmarks}, {"filter", cmd_filter}, {"augment", cmd_augment}};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {

@@ -15,6 +15,7 @@
 
 static const char *const commands[] = {"convert", "info", "generate", "score", "encode", "invert",
                                         "edit", "boundary project", "boundary train",
+                                        "dataset", "dataset merge", "mixup",
                                         "landmarks", "filter", "augment", "embed", "refine"};
 #define NCMD ((int)(sizeof commands / sizeof *commands))
 
