@@ -76,6 +76,9 @@ BUILD_PKGS := build-essential pkg-config libpng-dev libsvm-dev libjpeg62-turbo-d
 TEST_PKGS  := check libsubunit-dev
 # dlib's 68-point model, which the landmark tests compare against (never committed)
 TEST_PKGS  += libdlib-data
+# the dataset tests: Python's tarfile and json as an independent reader of the
+# outputs, and a one-node Slurm cluster (tests/slurm/run_slurm_test.sh, as root)
+TEST_PKGS  += python3 slurm-wlm munge
 DEV_PKGS   := valgrind clang libclang-rt-14-dev
 fs_missing = $$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done)
 define fs_install
