@@ -9,7 +9,8 @@
 
 #define CA_BLOCK 256
 
-__global__ void channel_affine_kernel1(const float *__restrict__ x, float *y, size_t total,
+/* x is not __restrict__: y may be x (in place). */
+__global__ void channel_affine_kernel1(const float *x, float *y, size_t total,
                                        int c, size_t hw, const float *__restrict__ scale,
                                        const float *__restrict__ shift,
                                        const float *__restrict__ slope)
