@@ -6,7 +6,10 @@
  * original image's (engine/landmarks.h, the score of `facesynth filter`),
  * so that the original's label stays valid for it. The kept images get the
  * label of their source in a stylegan2-ada dataset.json; provenance.jsonl
- * records every candidate, kept or not.
+ * records every candidate, kept or not. With --identity-network, a candidate
+ * must also keep its source's identity: the cosine of their embeddings
+ * (identity_cli.h, as `facesynth embed` computes them) at least
+ * --min-identity-cos.
  *
  * The candidates are exactly those of `facesynth invert` followed by
  * `facesynth edit --ws CODES --space wp --alpha-range A,B --per-image K
@@ -40,12 +43,15 @@
 #include "../engine/stylegan2.h"
 #include "../weights_tools/json.h"
 #include "cli.h"
+#include "identity_cli.h"
 #include "landmarks_cli.h"
 
 #define CMD "augment"
 
 /* A labels file larger than this is refused. */
 #define AUG_LABELS_MAX_BYTES (256u << 20)
+/* The longest identity embedding kept on the stack (ArcFace's is 512). */
+#define FS_AUG_MAX_EMB 4096
 
 static void usage(FILE *f)
 {
@@ -82,7 +88,12 @@ static void usage(FILE *f)
             "      --max-nme X         keep candidates with nme <= X (e.g. 0.05)\n"
             "      --subpixel          score the un-rounded landmarks, not dlib's integer\n"
             "                          points\n"
-            "      --box L,T,R,B|ffhq  the face box in the original images (default ffhq:\n"
+            "      --min-identity-cos X  also require the cosine of the candidate's identity\n"
+            "                          embedding with its source image's >= X (-1 to 1)\n"
+            "      --identity-network ID a Light CNN-9 or ArcFace IR-SE-50 checkpoint or .fsw\n"
+            "                          for --min-identity-cos, each image prepared as\n"
+            "                          'facesynth embed' prepares it (ArcFace: the candidates'\n"
+            "                          side must be 112 or 256 and up)\n"            "      --box L,T,R,B|ffhq  the face box in the original images (default ffhq:\n"
             "                          see 'facesynth landmarks --help'); the candidates use\n"
             "                          the same box scaled to their size, and their points\n"
             "                          are scaled back before the score\n"
@@ -94,7 +105,8 @@ static void usage(FILE *f)
             "                          ...]} of the kept images, or {\"labels\": null} without\n"
             "                          --labels) and provenance.jsonl (one JSON line per\n"
             "                          candidate: image, source, boundary, boundary_sha256,\n"
-            "                          layers, alpha, nme, kept)\n"
+            "                          layers, alpha, nme, id_cos with --identity-network,\n"
+            "                          kept)\n"
             "      --batch N           images per encoder and generator pass (default 4;\n"
             "                          results do not depend on it)\n"
             "      --device D          cpu (default), cuda or cuda:N\n"
@@ -110,6 +122,9 @@ typedef struct {
     int has_alpha, has_nme, has_per_image, subpixel, quiet, ffhq;
     fs_lm_box box;
     long per_image, alpha_seed, batch, threads;
+    const char *id_net; /* --identity-network */
+    double min_id_cos;
+    int has_id_cos;
 } aug_args;
 
 /* A growing text buffer for the two JSON files. */
@@ -168,6 +183,8 @@ typedef struct {
     uint64_t n_written;
     strbuf dataset, prov;
     uint64_t kept;
+    cli_identity id;    /* --identity-network */
+    float *src_emb;     /* [n, id.dim]: the sources' embeddings */
 } aug_state;
 
 static void free_strings(char **v, uint64_t n)
@@ -200,6 +217,8 @@ static void state_free(aug_state *st)
     free(st->ref_h);
     free(st->dataset.s);
     free(st->prov.s);
+    cli_identity_close(&st->id);
+    free(st->src_emb);
     cli_new_dirs_keep(&st->made);
 }
 
@@ -404,7 +423,31 @@ static fs_status open_networks(aug_state *st)
                         (long long)c->img_channels, c->c_dim ? ", conditional" : "",
                         st->a.encoder, st->S, st->D);
     st->gres = (int)c->img_resolution;
-    return FS_OK;
+    if (!st->a.id_net)
+        return FS_OK;
+    int side;
+    FS_TRY(cli_identity_open(st->a.id_net, NULL, st->a.threads, &st->id));
+    return cli_identity_check_size(&st->id, st->a.generator, st->gres, st->gres, &side);
+}
+
+/* The identity embedding of an RGB image (a copy is converted: Light CNN
+ * grays it in place). */
+static fs_status embed_rgb(aug_state *st, const uint8_t *rgb, int w, int h, const char *label,
+                          float *out)
+{
+    size_t bytes = (size_t)w * h * 3;
+    uint8_t *copy = malloc(bytes);
+    float *x = NULL;
+    int side = 0;
+    if (!copy)
+        return fs_error(FS_ERR_NOMEM, "out of memory");
+    memcpy(copy, rgb, bytes);
+    fs_status s = cli_identity_prepare_rgb(&st->id, copy, w, h, label, &x, &side);
+    if (s == FS_OK)
+        s = cli_identity_embed(&st->id, x, 1, side, out);
+    free(x);
+    free(copy);
+    return s;
 }
 
 /* "0-3,8" from a mask (the form provenance.jsonl records). */
@@ -502,6 +545,9 @@ static fs_status originals(aug_state *st)
     st->ref_h = malloc((size_t)st->n * sizeof *st->ref_h);
     if (!st->ref_xy || !st->ref_w || !st->ref_h)
         return fs_error(FS_ERR_NOMEM, "out of memory");
+    if (st->a.id_net &&
+        !(st->src_emb = malloc((size_t)st->n * (size_t)st->id.dim * sizeof *st->src_emb)))
+        return fs_error(FS_ERR_NOMEM, "out of memory");
     for (uint64_t i = 0; i < st->n; i++) {
         char *p = lm_join(st->a.images, st->names[i]);
         if (!p)
@@ -512,6 +558,8 @@ static fs_status originals(aug_state *st)
         if (s == FS_OK) {
             fs_lm_box box = st->a.ffhq ? fs_lm_ffhq_box(w, h) : st->a.box;
             s = predict_rgb(st, rgb, w, h, &box, st->ref_xy + i * 136);
+            if (s == FS_OK && st->a.id_net)
+                s = embed_rgb(st, rgb, w, h, p, st->src_emb + i * (size_t)st->id.dim);
             free(rgb);
             if (s != FS_OK)
                 fs_error_prefix(p);
@@ -656,8 +704,19 @@ static fs_status run(aug_state *st)
                 s = predict_rgb(st, rgb, st->gres, st->gres, &box, xy);
                 if (s != FS_OK)
                     break;
-                double nme = score(st, i, xy);
+                double nme = score(st, i, xy), id_cos = NAN;
                 int kept = isfinite(nme) && nme <= a->max_nme;
+                if (a->id_net) {
+                    float emb[FS_AUG_MAX_EMB];
+                    s = st->id.dim <= FS_AUG_MAX_EMB
+                            ? embed_rgb(st, rgb, st->gres, st->gres, a->generator, emb)
+                            : fs_error(FS_ERR_LIMIT, "an identity embedding of %d values",
+                                       st->id.dim);
+                    if (s != FS_OK)
+                        break;
+                    id_cos = cli_cosine(emb, st->src_emb + i * (size_t)st->id.dim, st->id.dim);
+                    kept = kept && isfinite(id_cos) && id_cos >= a->min_id_cos;
+                }
                 snprintf(name, sizeof name, "%s_e%03d.png", st->stems[i], e);
                 lm_json_string(jname, sizeof jname, name);
                 if (kept) {
@@ -693,6 +752,12 @@ static fs_status run(aug_state *st)
                         s = put_real(&st->prov, nme, 1);
                 } else if (s == FS_OK)
                     s = sb_printf(&st->prov, ", \"nme\": null");
+                if (s == FS_OK && a->id_net && isfinite(id_cos)) {
+                    s = sb_printf(&st->prov, ", \"id_cos\": ");
+                    if (s == FS_OK)
+                        s = put_real(&st->prov, id_cos, 1);
+                } else if (s == FS_OK && a->id_net)
+                    s = sb_printf(&st->prov, ", \"id_cos\": null");
                 if (s == FS_OK)
                     s = sb_printf(&st->prov, ", \"kept\": %s}\n", kept ? "true" : "false");
             }
@@ -735,7 +800,8 @@ static fs_status prepare(aug_state *st)
 int cmd_augment(int argc, char **argv)
 {
     enum { O_ENC = 256, O_GEN, O_IMAGES, O_LABELS, O_BND, O_ALPHA, O_PER, O_LAYERS, O_ASEED,
-           O_NME, O_SUBPIXEL, O_BOX, O_MODEL, O_OUTDIR, O_BATCH, O_DEVICE, O_THREADS };
+           O_NME, O_SUBPIXEL, O_BOX, O_MODEL, O_OUTDIR, O_BATCH, O_DEVICE, O_THREADS, O_ID_NET,
+           O_ID_COS };
     static const struct option opts[] = {
         {"encoder", required_argument, 0, O_ENC},
         {"generator", required_argument, 0, O_GEN},
@@ -754,6 +820,8 @@ int cmd_augment(int argc, char **argv)
         {"batch", required_argument, 0, O_BATCH},
         {"device", required_argument, 0, O_DEVICE},
         {"threads", required_argument, 0, O_THREADS},
+        {"identity-network", required_argument, 0, O_ID_NET},
+        {"min-identity-cos", required_argument, 0, O_ID_COS},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
@@ -777,6 +845,14 @@ int cmd_augment(int argc, char **argv)
         case O_MODEL: a->model_path = optarg; break;
         case O_OUTDIR: a->outdir = optarg; break;
         case O_SUBPIXEL: a->subpixel = 1; break;
+        case O_ID_NET: a->id_net = optarg; break;
+        case O_ID_COS:
+            if (!cli_parse_double(optarg, &a->min_id_cos) || a->min_id_cos < -1 ||
+                a->min_id_cos > 1)
+                return cli_usage_error(CMD, "--min-identity-cos needs a number from -1 to 1, "
+                                       "not '%s'", optarg);
+            a->has_id_cos = 1;
+            break;
         case 'q': a->quiet = 1; break;
         case 'h': usage(stdout); return 0;
         case O_ALPHA: {
@@ -861,6 +937,10 @@ int cmd_augment(int argc, char **argv)
         return cli_usage_error(CMD, "--outdir is empty");
     if (a->model_path && !*a->model_path)
         return cli_usage_error(CMD, "--model is empty");
+    if (a->has_id_cos != (a->id_net != NULL))
+        return cli_usage_error(CMD, "%s needs %s", a->has_id_cos ? "--min-identity-cos" :
+                               "--identity-network", a->has_id_cos ? "--identity-network ID" :
+                               "--min-identity-cos X");
     fs_status s = prepare(&st);
     if (s == FS_OK && (s = run(&st)) != FS_OK) {
         remove_written(&st);
@@ -868,9 +948,10 @@ int cmd_augment(int argc, char **argv)
     }
     if (s == FS_OK && !a->quiet)
         fprintf(stderr, "facesynth augment: kept %llu of %llu candidates from %llu images "
-                "(nme <= %g)\n", (unsigned long long)st.kept,
+                "(nme <= %g%s)\n", (unsigned long long)st.kept,
                 (unsigned long long)st.n * (unsigned long long)a->per_image,
-                (unsigned long long)st.n, a->max_nme);
+                (unsigned long long)st.n, a->max_nme,
+                a->id_net ? ", identity cosine above the minimum" : "");
     int rc = s == FS_OK ? 0 : cli_fail(s);
     state_free(&st);
     return rc;

@@ -78,28 +78,31 @@ fs_status cli_identity_check_size(const cli_identity *id, const char *file, int 
     return FS_OK;
 }
 
+fs_status cli_identity_prepare_rgb(const cli_identity *id, uint8_t *rgb, int w, int h,
+                                   const char *label, float **x, int *side)
+{
+    *x = NULL;
+    FS_TRY(cli_identity_check_size(id, label, w, h, side));
+    size_t floats = id->lc ? (size_t)id->res * id->res : (size_t)3 * w * h;
+    if (!(*x = malloc(floats * sizeof **x)))
+        return fs_error(FS_ERR_NOMEM, "out of memory for %s", label);
+    if (id->lc) {
+        /* convert('L') in place: each pixel's luma over its first byte */
+        fs_pil_rgb_to_l(rgb, (size_t)w * h, rgb);
+        fs_lightcnn_center_crop(rgb, w, h, id->res, *x);
+    } else {
+        fs_pil_normalize_chw(rgb, w, h, *x);
+    }
+    return FS_OK;
+}
+
 fs_status cli_identity_load(const cli_identity *id, const char *file, float **x, int *side)
 {
     *x = NULL;
-    if (id->lc) {
-        *side = id->res;
-        if (!(*x = malloc((size_t)id->res * id->res * sizeof **x)))
-            return fs_error(FS_ERR_NOMEM, "out of memory");
-        fs_status s = fs_lightcnn_load_image(file, id->res, *x);
-        if (s != FS_OK) {
-            free(*x);
-            *x = NULL;
-        }
-        return s;
-    }
     uint8_t *rgb;
     int w, h;
     FS_TRY(fs_pil_read_rgb(file, &rgb, &w, &h));
-    fs_status s = cli_identity_check_size(id, file, w, h, side);
-    if (s == FS_OK && !(*x = malloc((size_t)3 * w * h * sizeof **x)))
-        s = fs_error(FS_ERR_NOMEM, "out of memory for %s", file);
-    if (s == FS_OK)
-        fs_pil_normalize_chw(rgb, w, h, *x);
+    fs_status s = cli_identity_prepare_rgb(id, rgb, w, h, file, x, side);
     free(rgb);
     return s;
 }

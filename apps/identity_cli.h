@@ -41,6 +41,10 @@ void cli_identity_close(cli_identity *id);
  * *x malloc'd; *side the side fs of what it holds. ArcFace refuses sides it
  * cannot take (112; 256 and up, square). */
 fs_status cli_identity_load(const cli_identity *id, const char *file, float **x, int *side);
+/* The same for an image already decoded to 8-bit RGB [h, w, 3] (Light CNN
+ * converts it to gray in place); label names it in messages. */
+fs_status cli_identity_prepare_rgb(const cli_identity *id, uint8_t *rgb, int w, int h,
+                                   const char *label, float **x, int *side);
 /* The side a decoded w x h image will have (0 and an error when refused),
  * for checks before any work. */
 fs_status cli_identity_check_size(const cli_identity *id, const char *file, int w, int h,

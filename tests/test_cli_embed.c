@@ -4,7 +4,8 @@
  * and of x.npy; ArcFace IR-SE-50 embeddings of x.npy, of a folder mixing
  * 112 x 112 faces and 256 x 256 ones (the ID-loss crop), against
  * tests/fixtures/arcface (1e-5); independence of --batch; the filter's
- * "id_cos" equal to the cosine of embed's outputs, and the keep rule; and
+ * "id_cos" equal to the cosine of embed's outputs, and the keep rule, and
+ * the same for augment's provenance.jsonl; and
  * one-line errors that leave nothing behind. The golden cases need the two
  * large checkpoints (see the fixture READMEs) and print a SKIP line without
  * them; the rest runs with the small committed variants. */
@@ -194,6 +195,70 @@ START_TEST(test_filter_identity)
 }
 END_TEST
 
+/* augment --identity-network: each candidate's id_cos in provenance.jsonl is
+ * the cosine of `embed`'s embeddings of the written image and of its source;
+ * a threshold between two of them decides as it should. */
+START_TEST(test_augment_identity)
+{
+    char *dir = make_tmpdir(), p[512], q[512];
+    snprintf(p, sizeof p, "%s/in", dir);
+    ck_assert_int_eq(mkdir(p, 0777), 0);
+    snprintf(p, sizeof p, "%s/in/a.png", dir);
+    copy_file(LM "/astronaut.png", p);
+    snprintf(p, sizeof p, "%s/in/b.png", dir);
+    copy_file(LM "/astronaut_bright.png", p);
+#define AUG_ID "augment -q --encoder " FS_FIXTURES "/e4e/e4e.pt --generator " FS_FIXTURES \
+               "/stylegan2/tiny/network-snapshot.pkl --boundary " FS_FIXTURES \
+               "/interfacegan/boundary_a.npy --alpha-range 1,3 --per-image 2 --max-nme 1e9 " \
+               "--identity-network " LC_SMALL " "
+    run_ok(AUG_ID "--images %s/in --outdir %s/all --min-identity-cos -1", dir, dir);
+    run_ok("embed -q --network " LC_SMALL " --images %s/in --save-raw %s/src.npy", dir, dir);
+    run_ok("embed -q --network " LC_SMALL " --images %s/all --save-raw %s/cand.npy", dir, dir);
+    snprintf(p, sizeof p, "%s/src.npy", dir);
+    snprintf(q, sizeof q, "%s/cand.npy", dir);
+    arr src = load_f32(p), cand = load_f32(q);
+    ck_assert_int_eq(cand.shape[0], 4); /* a_e000, a_e001, b_e000, b_e001 */
+    double want[4];
+    for (int i = 0; i < 4; i++) {
+        const float *a = cand.data + i * 8, *b = src.data + (i / 2) * 8;
+        double ab = 0, aa = 0, bb = 0;
+        for (int k = 0; k < 8; k++) {
+            ab += (double)a[k] * b[k];
+            aa += (double)a[k] * a[k];
+            bb += (double)b[k] * b[k];
+        }
+        want[i] = ab / (sqrt(aa) * sqrt(bb));
+    }
+    snprintf(p, sizeof p, "%s/all/provenance.jsonl", dir);
+    char *txt = slurp(p), *line = txt;
+    for (int i = 0; i < 4; i++) {
+        char *at = strstr(line, "\"id_cos\": ");
+        ck_assert_ptr_nonnull(at);
+        ck_assert_msg(fabs(strtod(at + 10, NULL) - want[i]) < 1e-6, "id_cos %d", i);
+        line = strchr(line, '\n') + 1;
+    }
+    free(txt);
+    /* between the lowest and the highest cosine: only those at or above it are kept */
+    double lo = want[0], hi = want[0];
+    for (int i = 1; i < 4; i++) {
+        lo = want[i] < lo ? want[i] : lo;
+        hi = want[i] > hi ? want[i] : hi;
+    }
+    double mid = (lo + hi) / 2;
+    run_ok(AUG_ID "--images %s/in --outdir %s/some --min-identity-cos %.9f", dir, dir, mid);
+    static const char *const names[4] = {"a_e000.png", "a_e001.png", "b_e000.png", "b_e001.png"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/some/%s", dir, names[i]);
+        ck_assert_msg(exists(p) == (want[i] >= mid), "%s: kept %d, cosine %.9g, threshold %.9g",
+                      names[i], exists(p), want[i], mid);
+    }
+    fs_fixture_free(&src);
+    fs_fixture_free(&cand);
+    remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
 /* The small networks (always here): shapes, and the same result from the
  * Light CNN checkpoint and its .fsw. */
 START_TEST(test_small)
@@ -289,6 +354,7 @@ int main(void)
     TCase *tc = tcase_create("embed");
     tcase_add_test(tc, test_small);
     tcase_add_test(tc, test_filter_identity);
+    tcase_add_test(tc, test_augment_identity);
     int lc = access(LC_CKPT, R_OK) == 0, af = access(AF_CKPT, R_OK) == 0;
     if (lc)
         tcase_add_test(tc, test_lightcnn_folder_and_npy);
