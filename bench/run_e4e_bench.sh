@@ -106,6 +106,8 @@ export B_CPU="$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1), famil
 export B_FLAGS=$(grep -m1 '^flags' /proc/cpuinfo | grep -o -w 'avx2\|fma\|avx512f' | sort -u | paste -sd ' ')
 export B_NPROC=$(nproc) B_MEM=$(awk '/MemTotal/ {printf "%.1f", $2/1048576}' /proc/meminfo)
 export B_CC="$(${CC:-cc} --version | head -1)" B_GIT=$(git rev-parse --short HEAD 2>/dev/null)
+# files of the engine that differed from that commit when the run was built (a shared working tree)
+export B_DIRTY=$(git status --porcelain --untracked-files=no -- engine kernels weights_tools Makefile 2>/dev/null | awk '{print $2}' | paste -sd ' ')
 export B_CFLAGS="$(make -s --no-print-directory --eval 'fs-print-cflags: ; @echo $(CFLAGS)' fs-print-cflags 2>/dev/null)"
 "$PYTHON" - <<'PYEOF'
 import json, os
@@ -119,11 +121,11 @@ best_peak = max(peak.get('avx2_gflops', 0), peak.get('avx512_gflops', 0))
 doc = {'date': E['B_DATE'], 'git': E['B_GIT'], 'cpu': E['B_CPU'], 'flags': E['B_FLAGS'], 'nproc': E['B_NPROC'],
        'mem_gib': E['B_MEM'], 'load_start': E['B_LOAD_START'], 'load_end': E['B_LOAD_END'],
        'busy_start': E['B_BUSY_START'], 'nice': E['B_NICE'], 'status': E['B_STATUS'], 'cc': E['B_CC'],
-       'cflags': E['B_CFLAGS'], 'peak': peak, 'runs': runs, 'official_profile': prof.get('profile'), 'commands': cmds}
+       'cflags': E['B_CFLAGS'], 'dirty': E['B_DIRTY'], 'peak': peak, 'runs': runs, 'official_profile': prof.get('profile'), 'commands': cmds}
 json.dump(doc, open(os.path.join(E['B_RESULTS'], 'e4e_cpu.json'), 'w'), indent=1)
 L = []
 L.append('# e4e encoder on the CPU: facesynth vs the official encoder4editing code\n')
-L.append('- Date: %s, git %s; status: %s' % (doc['date'], doc['git'], doc['status']))
+L.append('- Date: %s, git %s%s; status: %s' % (doc['date'], doc['git'], ' with uncommitted changes to ' + doc['dirty'] if doc['dirty'] else '', doc['status']))
 L.append('- Machine: %d x %s (%s), %s GiB RAM; load average at start %s, at end %s; busiest processes at start: %s'
          % (int(doc['nproc']), doc['cpu'], doc['flags'], doc['mem_gib'], doc['load_start'], doc['load_end'], doc['busy_start']))
 L.append('- Scheduler: whole run in a session of its own with autogroup nice %s' % doc['nice'])
