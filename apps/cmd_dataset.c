@@ -563,8 +563,8 @@ int cmd_dataset(int argc, char **argv)
                                        "'%s'", optarg);
             break;
         case O_WRITERS:
-            if (!cli_parse_long(optarg, 1, 64, &a->writers))
-                return cli_usage_error(CMD, "--writers needs an integer from 1 to 64, not '%s'",
+            if (!cli_parse_long(optarg, 1, 32, &a->writers))
+                return cli_usage_error(CMD, "--writers needs an integer from 1 to 32, not '%s'",
                                        optarg);
             break;
         case O_DEVICE:

@@ -135,8 +135,8 @@ int cmd_mixup(int argc, char **argv)
             ma.batch = (int)v;
             break;
         case O_WRITERS:
-            if (!cli_parse_long(optarg, 1, 64, &v))
-                return cli_usage_error(CMD, "--writers needs an integer from 1 to 64, not '%s'",
+            if (!cli_parse_long(optarg, 1, 32, &v))
+                return cli_usage_error(CMD, "--writers needs an integer from 1 to 32, not '%s'",
                                        optarg);
             ma.writers = (int)v;
             break;
