@@ -196,13 +196,23 @@ int main(int argc, char **argv)
     for (int m = 0; m < NMODES; m++) {
         stats st = stats_of(t + m * rounds, rounds), se = stats_of(te + m * rounds, rounds);
         stats sc = stats_of(tc + m * rounds, rounds), sm = stats_of(tm + m * rounds, rounds);
+        /* each round against the plain run of the same round: a slow drift
+         * of the machine's load cancels in the ratio */
+        double pr[1000], prc[1000];
+        for (int i = 0; i < rounds; i++) {
+            pr[i] = t[m * rounds + i] / t[i];
+            prc[i] = tc[m * rounds + i] / tc[i];
+        }
+        stats spr = stats_of(pr, rounds), sprc = stats_of(prc, rounds);
         printf("{\"mode\": \"%s\", \"images\": %d, \"edits_per_source\": %d, \"median_s\": %.6f, "
                "\"min_s\": %.6f, \"max_s\": %.6f, \"vs_plain\": %.5f, \"cpu_median_s\": %.6f, "
                "\"cpu_vs_plain\": %.5f, \"edit_math_median_s\": %.3e, \"mapping_median_s\": %.3e, "
-               "\"added_work_vs_plain\": %.3e, \"all_s\": [", names[m],
+               "\"added_work_vs_plain\": %.3e, \"paired_vs_plain\": %.5f, \"paired_cpu_vs_plain\": %.5f, "
+               "\"all_s\": [", names[m],
                images, m == PLAIN ? 0 : m == EDIT1 ? 1 : steps, st.median, st.min, st.max,
                st.median / plain.median - 1, sc.median, sc.median / plain_cpu.median - 1,
-               se.median, sm.median, (se.median + sm.median) / plain.median);
+               se.median, sm.median, (se.median + sm.median) / plain.median, spr.median - 1,
+               sprc.median - 1);
         for (int i = 0; i < rounds; i++)
             printf("%s%.6f", i ? ", " : "", t[m * rounds + i]);
         printf("], \"all_cpu_s\": [");

@@ -15,7 +15,8 @@
 #   bench/run_edit_bench.sh > bench/results/edit.md
 # Environment: BUILD [build], NETWORKS [bench/work/cbase16384-256-random.fsw
 #   bench/work/configf-256-random.fsw], IMAGES [8], STEPS [4], ROUNDS [9],
-#   WARMUP [1], CLI_ROUNDS [5], THREADS [0 = one per core]
+#   WARMUP [1], CLI_ROUNDS [5], THREADS [0 = one per core], SECTIONS
+#   ["lib cli": either or both]
 set -eu
 BUILD=${BUILD:-build}
 NETWORKS=${NETWORKS:-"bench/work/cbase16384-256-random.fsw bench/work/configf-256-random.fsw"}
@@ -25,6 +26,7 @@ ROUNDS=${ROUNDS:-9}
 WARMUP=${WARMUP:-1}
 CLI_ROUNDS=${CLI_ROUNDS:-5}
 THREADS=${THREADS:-0}
+SECTIONS=${SECTIONS:-"lib cli"}
 TMP=$(mktemp -d /tmp/edit_bench.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
@@ -47,18 +49,21 @@ echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 echo "- commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); backend cpu, threads $THREADS (0 = one per core); noise const"
 echo "- command: \`BUILD=$BUILD bench/run_edit_bench.sh > bench/results/edit.md\`" \
      "(IMAGES=$IMAGES STEPS=$STEPS ROUNDS=$ROUNDS WARMUP=$WARMUP CLI_ROUNDS=$CLI_ROUNDS)"
+if [[ " $SECTIONS " == *" lib "* ]]; then
 echo
 echo "## 1. Library level (\`$BUILD/bench/bench_edit\`), one process, modes interleaved"
 echo
 echo "Each run makes $IMAGES uint8 images. *plain*: \`fs_sg2_generate\` from z. *edit1*: the mapping of"
 echo "$IMAGES sources, one W+ offset each (strength drawn as \`edit --alpha-range\` does), generate from"
-echo "the edited ws. *sweep*: $((IMAGES / STEPS)) sources, $STEPS moves to a distance each (\`edit --space w"
+echo "the edited ws. *sweep*: $((IMAGES / STEPS)) source(s), $STEPS moves to a distance each (\`edit --space w"
 echo "--distances\`). *edit math*: the host-side arithmetic of one run alone; *mapping*: the edit path's"
 echo "separate mapping call; *added work*: (edit math + mapping) / plain, an upper bound on what editing"
-echo "adds (plain generation maps too, inside \`fs_sg2_generate\`)."
+echo "adds (plain generation maps too, inside \`fs_sg2_generate\`). *paired*: the median over rounds of"
+echo "(this mode's run / the same round's plain run) − 1, wall and CPU: a drift of the machine's load"
+echo "cancels in each ratio."
 echo
-echo "| network | mode | wall median s | min | max | wall vs plain | CPU median s | CPU vs plain | edit math | mapping | added work |"
-echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| network | mode | wall median s | min | max | wall vs plain | CPU median s | CPU vs plain | paired wall | paired CPU | edit math | mapping | added work |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for net in $NETWORKS; do
     "$BUILD/bench/bench_edit" --network "$net" --images "$IMAGES" --steps "$STEPS" \
         --rounds "$ROUNDS" --warmup "$WARMUP" --threads "$THREADS" >"$TMP/lib.json"
@@ -72,11 +77,15 @@ for line in open(sys.argv[1]):
     em = "—" if plain else f'{1e6 * r["edit_math_median_s"]:.0f} µs'
     mp = "—" if plain else f'{1e3 * r["mapping_median_s"]:.2f} ms'
     aw = "—" if plain else f'{100 * r["added_work_vs_plain"]:.3f}%'
+    pw = "—" if plain else f'{100 * r["paired_vs_plain"]:+.2f}%'
+    pc = "—" if plain else f'{100 * r["paired_cpu_vs_plain"]:+.2f}%'
     print(f'| {sys.argv[2]} | {r["mode"]} | {r["median_s"]:.3f} | {r["min_s"]:.3f} | '
-          f'{r["max_s"]:.3f} | {vs} | {r["cpu_median_s"]:.3f} | {cvs} | {em} | {mp} | {aw} |')
+          f'{r["max_s"]:.3f} | {vs} | {r["cpu_median_s"]:.3f} | {cvs} | {pw} | {pc} | {em} | {mp} | {aw} |')
 PY
 done
+fi
 
+if [[ " $SECTIONS " == *" cli "* ]]; then
 echo
 echo "## 2. Command level, interleaved"
 echo
@@ -85,8 +94,8 @@ echo "\`--seeds 0-$((IMAGES - 1)) --space wp --alpha-range -3,3\`, *sweep* = \`-
 echo "--distances -3:3:$STEPS\`, with a random float64 unit boundary; the whole process (load, plan,"
 echo "generate, write)."
 echo
-echo "| network | command | wall median s | min | max | wall vs generate | CPU median s | CPU vs generate |"
-echo "|---|---|---:|---:|---:|---:|---:|---:|"
+echo "| network | command | wall median s | min | max | wall vs generate | CPU median s | CPU vs generate | paired wall | paired CPU |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 for net in $NETWORKS; do
     python3 - "$BUILD/facesynth" "$net" "$TMP" "$IMAGES" "$STEPS" "$CLI_ROUNDS" "$THREADS" <<'PY'
 import math, os, random, resource, statistics, struct, subprocess, sys, time
@@ -130,9 +139,15 @@ for name in names:
     m, mc = statistics.median(wall[name]), statistics.median(cpu[name])
     vs = "—" if name == "generate" else f"{100 * (m / g - 1):+.2f}%"
     cvs = "—" if name == "generate" else f"{100 * (mc / gc - 1):+.2f}%"
+    pw = statistics.median(a / b for a, b in zip(wall[name], wall["generate"])) - 1
+    pc = statistics.median(a / b for a, b in zip(cpu[name], cpu["generate"])) - 1
+    pws = "—" if name == "generate" else f"{100 * pw:+.2f}%"
+    pcs = "—" if name == "generate" else f"{100 * pc:+.2f}%"
     print(f"| {tag} | {name} | {m:.3f} | {min(wall[name]):.3f} | {max(wall[name]):.3f} | {vs} | "
-          f"{mc:.3f} | {cvs} |")
+          f"{mc:.3f} | {cvs} | {pws} | {pcs} |")
 PY
 done
+fi
+
 echo
 echo "Load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)."
