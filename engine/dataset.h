@@ -234,7 +234,7 @@ typedef struct {
      * with cvae_scores the CVAE-GAN's own discriminators */
     fs_sg2_discriminator *d;
     int cvae_scores;
-    const char *run_note; /* for the run log: device, threads, shard source */
+    const char *run_note; /* for the run log: device, threads, shard source (copied) */
 } fs_ds_run_args;
 
 /* Every check that needs no write: the job against an existing OUT (its

@@ -236,6 +236,7 @@ struct fs_ds_run {
     uint64_t c0, c1; /* this shard's chunks */
     uint8_t *done;   /* [c1 - c0] */
     uint64_t shard_images, todo_images;
+    char *note;      /* the run log's note, owned */
 };
 
 void fs_ds_run_free(fs_ds_run *r)
@@ -246,6 +247,7 @@ void fs_ds_run_free(fs_ds_run *r)
     free(r->out);
     free(r->job_text);
     free(r->done);
+    free(r->note);
     free(r);
 }
 
@@ -324,6 +326,12 @@ fs_status fs_ds_run_prepare(const fs_ds_run_args *a, fs_ds_run **out)
     if (!r)
         return fs_error(FS_ERR_NOMEM, "out of memory");
     r->a = *a;
+    r->a.run_note = NULL; /* a copy: the caller's text may not outlive this call */
+    if (a->run_note && !(r->note = strdup(a->run_note))) {
+        free(r);
+        return fs_error(FS_ERR_NOMEM, "out of memory");
+    }
+    r->a.run_note = r->note;
     size_t n = strlen(a->outdir);
     while (n > 1 && a->outdir[n - 1] == '/')
         n--;

@@ -18,6 +18,7 @@
 #include "cli_util.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
@@ -161,7 +162,7 @@ START_TEST(test_shards)
     setenv("SLURM_ARRAY_TASK_MAX", "1", 1);
     setenv("SLURM_ARRAY_TASK_COUNT", "2", 1);
     for (int k = 0; k < 2; k++) {
-        char id[4];
+        char id[16];
         snprintf(id, sizeof id, "%d", k);
         setenv("SLURM_ARRAY_TASK_ID", id, 1);
         run_ok(JOB " --outdir %s/auto --shard auto --resume", d);
@@ -314,7 +315,10 @@ START_TEST(test_disk_full)
     char mnt[400];
     snprintf(mnt, sizeof mnt, "%s/tmpfs", d);
     ck_assert_int_eq(mkdir(mnt, 0755), 0);
-    if (mount("tmpfs", mnt, "tmpfs", 0, "size=64k") == 0) {
+    /* in a mount namespace of this test's own (where permitted), so that the
+     * tmpfs goes with the process even when an assertion ends it early */
+    if (unshare(CLONE_NEWNS) == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
+        mount("tmpfs", mnt, "tmpfs", 0, "size=64k") == 0) {
         snprintf(out, sizeof out, "%s/out", mnt);
         snprintf(args, sizeof args, JOB " --outdir %s", out);
         int rc = run_cli(args, err, sizeof err, NULL, 0);

@@ -412,7 +412,7 @@ START_TEST(test_render_formulas)
 {
     sg2 m = open_sg2();
     fs_ds_job j = small_job();
-    j.identities = 12;
+    j.identities = 8;
     j.per_identity = 3;
     j.mixup_prob = 0.4;
     j.mixup_fixed = 0;
@@ -594,7 +594,7 @@ int main(void)
     tcase_add_test(io, test_tar_python);
     suite_add_tcase(s, io);
     TCase *rd = tcase_create("render");
-    tcase_set_timeout(rd, 120);
+    tcase_set_timeout(rd, 600); /* minutes under the sanitizers or valgrind */
     tcase_add_test(rd, test_render_formulas);
     tcase_add_test(rd, test_render_cvae);
     suite_add_tcase(s, rd);
