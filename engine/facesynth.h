@@ -14,6 +14,7 @@
 
 #include "backend.h"
 #include "cvaegan.h"
+#include "edit.h"
 #include "image_io.h"
 #include "network.h"
 #include "rng.h"
