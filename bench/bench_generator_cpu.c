@@ -15,6 +15,13 @@
  * (float32, NCHW, little-endian raw) for a cross-check against the official
  * images. The last line of stdout is one JSON object with every figure.
  *
+ * --serve: after loading, answer commands on stdin, one per line, for a
+ * driver that interleaves this generator with other runtimes in one process
+ * tree (bench/cpu_generator_runtimes.py): "run K" runs the whole generator
+ * (mapping + synthesis, z -> float images) K times and prints one JSON line
+ * {"wall_s": [...], "cpu_s": [...]}; "dump FILE" writes the last output;
+ * "quit" (or end of input) exits.
+ *
  * FLOP model (docs/stylegan2.md §1.10, §5), per image, counted from the
  * layer shapes of the network in the file:
  *   conv:   2 * H*W*9*Cin*Cout for every 3x3 modulated conv, the up-sampling
@@ -110,7 +117,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: bench_generator_cpu --network FILE [--batch N] [--reps R] [--warmup W]\n"
             "           [--threads T] [--psi P] [--seed S] [--noise const|none] [--dump FILE]\n"
-            "           [--label TEXT] [--device cpu|cuda[:N]]\n"
+            "           [--label TEXT] [--device cpu|cuda[:N]] [--serve]\n"
             "  FILE: any checkpoint (converted in memory) or a .fsw weight file\n"
             "  defaults: batch 1, reps 5, warmup 1, threads 0 (one per core), psi 1, seed 0,\n"
             "  noise const\n");
@@ -128,6 +135,7 @@ static void json_stats(FILE *f, const char *name, stats s, const double *v, int 
 int main(int argc, char **argv)
 {
     const char *network = NULL, *dump = NULL, *label = "";
+    int serve = 0;
     int batch = 1, reps = 5, warmup = 1, threads = 0, cuda_device = -1;
     float psi = 1.0f;
     unsigned long seed = 0;
@@ -138,7 +146,7 @@ int main(int argc, char **argv)
         {"threads", required_argument, 0, 't'}, {"psi", required_argument, 0, 'p'},
         {"seed", required_argument, 0, 's'},    {"noise", required_argument, 0, 'z'},
         {"dump", required_argument, 0, 'd'},    {"label", required_argument, 0, 'l'},
-        {"device", required_argument, 0, 'D'},
+        {"device", required_argument, 0, 'D'},  {"serve", no_argument, 0, 'S'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -174,6 +182,7 @@ int main(int argc, char **argv)
             }
             break;
         case 'l': label = optarg; break;
+        case 'S': serve = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -249,6 +258,59 @@ int main(int argc, char **argv)
         fs_np_random_seed(&r, (uint32_t)(seed + (unsigned long)i));
         for (int j = 0; j < zd; j++)
             z[(size_t)i * zd + j] = (float)fs_np_random_gauss(&r);
+    }
+
+    if (serve) {
+        fs_sg2_synthesis_opts so = {.noise_mode = noise};
+        char line[4096];
+        macs m = count_macs(c);
+        printf("{\"ready\": true, \"load_s\": %.4f, \"init_s\": %.4f, \"resolution\": %d, "
+               "\"channel_base\": %lld, \"gflop_per_img_effective\": %.4f}\n", t_load, t_init, R,
+               (long long)c->channel_base, 2e-9 * (m.conv + m.torgb + m.affine + m.skip));
+        fflush(stdout);
+        while (fgets(line, sizeof line, stdin)) {
+            line[strcspn(line, "\r\n")] = 0;
+            int k;
+            if (sscanf(line, "run %d", &k) == 1 && k > 0) {
+                printf("{\"wall_s\": [");
+                double *cs = malloc((size_t)k * sizeof *cs);
+                for (int i = 0; i < k && cs; i++) {
+                    double c0 = cpu_s(), w0 = now_s();
+                    s = fs_sg2_generator_mapping(g, z, NULL, batch, psi, -1, ws);
+                    if (s == FS_OK)
+                        s = fs_sg2_generator_synthesis(g, ws, batch, &so, img);
+                    double dw = now_s() - w0;
+                    cs[i] = cpu_s() - c0;
+                    if (s != FS_OK) {
+                        fprintf(stderr, "generator: %s\n", fs_error_message());
+                        return 1;
+                    }
+                    printf("%s%.6f", i ? ", " : "", dw);
+                }
+                printf("], \"cpu_s\": [");
+                for (int i = 0; i < k && cs; i++)
+                    printf("%s%.6f", i ? ", " : "", cs[i]);
+                printf("]}\n");
+                free(cs);
+            } else if (!strncmp(line, "dump ", 5)) {
+                FILE *f = fopen(line + 5, "wb");
+                int ok = f && fwrite(img, sizeof *img, img_n, f) == img_n;
+                ok = (f && fclose(f) == 0) && ok;
+                printf("{\"dumped\": %s}\n", ok ? "true" : "false");
+            } else if (!strcmp(line, "quit")) {
+                break;
+            } else {
+                printf("{\"error\": \"unknown command\"}\n");
+            }
+            fflush(stdout);
+        }
+        free(z);
+        free(ws);
+        free(img);
+        fs_sg2_generator_free(g);
+        fs_backend_free(b);
+        fs_weights_free(w);
+        return 0;
     }
 
     fprintf(stderr, "[bench_generator_cpu] %s: %lldx%lld, channel_base %lld, %s, num_ws %d; batch %d, "
