@@ -480,13 +480,20 @@ fs_status fs_mixup_prepare(const fs_mixup_args *a, fs_mixup **out)
             s = fs_error(FS_ERR_NOMEM, "out of memory");
         }
     }
-    for (size_t i = 1; s == FS_OK && i < m->syn.n; i++) {
-        for (size_t k = 0; k < i && s == FS_OK; k++) /* adjacent after sorting, nearly always */
-            if (k + 8 >= i && !strcmp(m->out_rel[i], m->out_rel[k]))
-                s = fs_error(FS_ERR_ARG, "--synthetic %s: %s and %s would both be written as "
-                             "%s", a->synthetic, m->syn.im[k].rel, m->syn.im[i].rel,
-                             m->out_rel[i]);
+    /* two inputs that differ only in their extension ("a.png", "a.jpg") would
+     * write one output: compare the output names in sorted order */
+    char **sorted = s == FS_OK ? malloc(m->syn.n * sizeof *sorted) : NULL;
+    if (s == FS_OK && !sorted)
+        s = fs_error(FS_ERR_NOMEM, "out of memory");
+    if (s == FS_OK) {
+        memcpy(sorted, m->out_rel, m->syn.n * sizeof *sorted);
+        qsort(sorted, m->syn.n, sizeof *sorted, str_cmp);
+        for (size_t i = 1; s == FS_OK && i < m->syn.n; i++)
+            if (!strcmp(sorted[i], sorted[i - 1]))
+                s = fs_error(FS_ERR_ARG, "--synthetic %s: two images would both be written as %s "
+                             "(they differ only in their extension)", a->synthetic, sorted[i]);
     }
+    free(sorted);
     /* OUT: new, or an empty directory */
     struct stat st;
     if (s == FS_OK && stat(a->outdir, &st) == 0) {

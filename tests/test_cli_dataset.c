@@ -249,8 +249,11 @@ START_TEST(test_resume_after_kill)
         /* kill at random moments of what is left (start-up, writing, committing,
          * merging) until five runs were killed mid-run or the dataset is done */
         for (int attempt = 0; attempt < 30 && kills < 5; attempt++) {
-            snprintf(part, sizeof part, "%s/manifest.jsonl", out);
-            if (exists(part)) { /* done before enough kills: check it, and start again */
+            snprintf(part, sizeof part, "%s/dataset.json", out);
+            if (exists(part)) {
+                /* merged before enough kills (perhaps killed while it removed the
+                 * parts, which the next run finishes): check it, start again */
+                run_ok(JOB_PER("7") " --format %s --outdir %s --resume", fmts[f], out);
                 ck_assert_msg(same_tree(ref, out), "%s: killed and resumed differs", fmts[f]);
                 remove_tree(out);
                 finished++;
@@ -433,6 +436,15 @@ START_TEST(test_bad_input)
     run_ok("dataset --network " NET " --identities 2 --per-identity 2 --mix-layers 4- "
            "--outdir %s/small -q", d);
     run_ok("dataset --network " CVAE " --identities 2 --per-identity 1 --outdir %s/big -q", d);
+    /* a synthetic set whose a.png and a.jpg would both be written as a.png */
+    run_ok("dataset --network " NET " --identities 1 --per-identity 1 --mix-layers 4- "
+           "--image jpg --outdir %s/jpg -q", d);
+    char cmd[1600];
+    snprintf(cmd, sizeof cmd, "mkdir %s/dup && cp %s/small/00000/0000.png %s/dup/a.png && "
+             "cp %s/jpg/00000/0000.jpg %s/dup/a.jpg", d, d, d, d, d);
+    ck_assert_int_eq(system(cmd), 0);
+    expect_bad(d, "mixup --synthetic @/dup --real @/small --outdir @/out",
+               "differ only in their extension");
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
         expect_bad(d, rows[i].args, rows[i].needle);
         snprintf(p, sizeof p, "%s/out", d);
@@ -454,7 +466,7 @@ START_TEST(test_bad_input)
     ck_assert_int_eq(count_entries(q), 1);
 
     /* an existing dataset of other flags: refused, with --resume too, untouched */
-    char ref[512], copy[512], cmd[1200];
+    char ref[512], copy[512];
     snprintf(ref, sizeof ref, "%s/ds", d);
     snprintf(copy, sizeof copy, "%s/ds_copy", d);
     run_ok("dataset --network " NET " --identities 3 --per-identity 2 --mix-layers 4- "
