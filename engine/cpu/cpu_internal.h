@@ -30,7 +30,8 @@ struct fs_plan {
     int cin, cout, k, h, w, up; /* the shapes it was made for (upfirdn2d: cin = nc) */
     float *wmat;                /* the weight in the op's GEMM layout, where that is not the
                                  * stored one (fc: [in, out] * gain; transposed convs:
-                                 * [cout k k, cin]; conv2d: * weight_gain) */
+                                 * [cout k k, cin]; conv2d: * weight_gain; modconv with
+                                 * demodulation: the sum of W^2 over the taps, [cout, cin]) */
     float *packed;              /* the GEMM's A operand packed once (modconv, conv2d) */
     int packed_rows;
     struct fs_cpu_fir *fir;     /* modconv up: the blur of T; upfirdn2d; conv2d down: pre-filter */

@@ -9,6 +9,8 @@
 
 typedef struct {
     int n_out, fl;
+    int lo, hi; /* outputs [lo, hi) read inputs o * down + k - pad0 for every k (up 1), the
+                 * same taps each: the plain-correlation run; lo == hi when none */
     int *cnt;   /* [n_out] contributions */
     int *idx;   /* [n_out][fl] input index */
     float *wt;  /* [n_out][fl] tap */
@@ -50,6 +52,19 @@ static fs_status axis_init(axis *a, int n_in, int up, int down, int pad0, int n_
             a->idx[(size_t)o * fl + c] = u / up;
             a->wt[(size_t)o * fl + c] = taps[fl - 1 - k]; /* convolution: flipped */
         }
+    /* the longest run of outputs whose taps are all in, in order, at unit
+     * stride (only for up == down == 1, where every output has them all) */
+    a->lo = a->hi = 0;
+    if (up == 1 && down == 1) {
+        int o = 0;
+        while (o < n_out && a->cnt[o] != fl)
+            o++;
+        int e = o;
+        while (e < n_out && a->cnt[e] == fl && a->idx[(size_t)e * fl] == e - pad0)
+            e++;
+        a->lo = o;
+        a->hi = e;
+    }
     return FS_OK;
 }
 
@@ -130,10 +145,23 @@ size_t fs_cpu_fir_tmp_floats(const fs_cpu_fir *p) { return (size_t)p->h * p->ow 
 
 void fs_cpu_fir_run(const fs_cpu_fir *p, const float *x, float *y, float *tmp)
 {
+    fs_cpu_fir_run_rows(p, x, 0, p->h, y, 0, p->oh, tmp);
+}
+
+/* Output rows [oy0, oy1) from the input rows [iy0, iy0 + nrows) at x; the
+ * same operations in the same order as the whole plane, row by row. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+/* built for AVX-512, AVX2 and the baseline, picked at load time; no FMA
+ * contraction in C11 mode, so every clone gives the same bits */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+void fs_cpu_fir_run_rows(const fs_cpu_fir *p, const float *x, int iy0, int nrows, float *y,
+                         int oy0, int oy1, float *tmp)
+{
     int fl = p->fl;
     if (!p->separable) {
         int uh = p->h * p->up, uw = p->w * p->up;
-        for (int oy = 0; oy < p->oh; oy++)
+        for (int oy = oy0; oy < oy1; oy++)
             for (int ox = 0; ox < p->ow; ox++) {
                 float acc = 0;
                 for (int ky = 0; ky < fl; ky++) {
@@ -144,20 +172,38 @@ void fs_cpu_fir_run(const fs_cpu_fir *p, const float *x, float *y, float *tmp)
                         int ux = ox * p->down + kx - p->pad0;
                         if (ux < 0 || ux >= uw || ux % p->up)
                             continue;
-                        acc += x[(size_t)(uy / p->up) * p->w + ux / p->up] *
+                        acc += x[(size_t)(uy / p->up - iy0) * p->w + ux / p->up] *
                                p->f2[(size_t)(fl - 1 - ky) * fl + (fl - 1 - kx)];
                     }
                 }
-                y[(size_t)oy * p->ow + ox] = acc * p->gain;
+                y[(size_t)(oy - oy0) * p->ow + ox] = acc * p->gain;
             }
         return;
     }
-    /* horizontal pass: tmp [h, ow] */
+    /* horizontal pass: tmp [nrows, ow]. Where every tap of output o reads
+     * input o - pad0 + k in order (no zero insertion or decimation, away from
+     * the edges: [ah->lo, ah->hi)), the taps run as a plain correlation the
+     * compiler vectorises across o; same products, same order. */
     const axis *ah = &p->ax_h, *av = &p->ax_v;
-    for (int r = 0; r < p->h; r++) {
+    for (int r = 0; r < nrows; r++) {
         const float *xr = x + (size_t)r * p->w;
         float *tr = tmp + (size_t)r * p->ow;
+        int lo = ah->lo, hi = ah->hi;
         for (int o = 0; o < p->ow; o++) {
+            if (o == lo && hi > lo && fl == 4) {
+                const float *w4 = ah->wt + (size_t)lo * fl, *xs = xr + lo - p->pad0;
+                float w0 = w4[0], w1 = w4[1], w2 = w4[2], w3 = w4[3];
+                for (int q = 0; q < hi - lo; q++) {
+                    float acc = 0;
+                    acc += xs[q] * w0;
+                    acc += xs[q + 1] * w1;
+                    acc += xs[q + 2] * w2;
+                    acc += xs[q + 3] * w3;
+                    tr[lo + q] = acc;
+                }
+                o = hi - 1;
+                continue;
+            }
             const int *ix = ah->idx + (size_t)o * fl;
             const float *wt = ah->wt + (size_t)o * fl;
             float acc = 0;
@@ -167,8 +213,8 @@ void fs_cpu_fir_run(const fs_cpu_fir *p, const float *x, float *y, float *tmp)
         }
     }
     /* vertical pass, vectorised along the row */
-    for (int o = 0; o < p->oh; o++) {
-        float *yr = y + (size_t)o * p->ow;
+    for (int o = oy0; o < oy1; o++) {
+        float *yr = y + (size_t)(o - oy0) * p->ow;
         const int *iy = av->idx + (size_t)o * fl;
         const float *wt = av->wt + (size_t)o * fl;
         int n = av->cnt[o];
@@ -176,11 +222,11 @@ void fs_cpu_fir_run(const fs_cpu_fir *p, const float *x, float *y, float *tmp)
             memset(yr, 0, (size_t)p->ow * sizeof *yr);
             continue;
         }
-        const float *t0 = tmp + (size_t)iy[0] * p->ow;
+        const float *t0 = tmp + (size_t)(iy[0] - iy0) * p->ow;
         for (int xx = 0; xx < p->ow; xx++)
             yr[xx] = t0[xx] * wt[0];
         for (int k = 1; k < n; k++) {
-            const float *tk = tmp + (size_t)iy[k] * p->ow;
+            const float *tk = tmp + (size_t)(iy[k] - iy0) * p->ow;
             float wk = wt[k];
             for (int xx = 0; xx < p->ow; xx++)
                 yr[xx] += tk[xx] * wk;

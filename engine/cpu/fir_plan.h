@@ -22,5 +22,11 @@ int fs_cpu_fir_out_w(const fs_cpu_fir *p);
 size_t fs_cpu_fir_tmp_floats(const fs_cpu_fir *p);
 /* One plane: x [h, w] -> y [out_h, out_w]. */
 void fs_cpu_fir_run(const fs_cpu_fir *p, const float *x, float *y, float *tmp);
+/* Output rows [oy0, oy1) only (y points at row oy0), from input rows
+ * [iy0, iy0 + nrows) (x points at row iy0), which must hold every row the
+ * filter reaches from them; tmp as above. The same values as the whole-plane
+ * run. */
+void fs_cpu_fir_run_rows(const fs_cpu_fir *p, const float *x, int iy0, int nrows, float *y,
+                         int oy0, int oy1, float *tmp);
 
 #endif
