@@ -248,7 +248,7 @@ START_TEST(test_resume_after_kill)
         char part[600];
         /* kill at random moments of what is left (start-up, writing, committing,
          * merging) until five runs were killed mid-run or the dataset is done */
-        for (int attempt = 0; attempt < 30 && kills < 5; attempt++) {
+        for (int attempt = 0; attempt < 40 && kills < 5; attempt++) {
             snprintf(part, sizeof part, "%s/dataset.json", out);
             if (exists(part)) {
                 /* merged before enough kills (perhaps killed while it removed the
@@ -273,6 +273,8 @@ START_TEST(test_resume_after_kill)
             int ws;
             ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
             kills += WIFSIGNALED(ws) != 0;
+            if (!WIFSIGNALED(ws))
+                t *= 0.7; /* the host got faster than the reference run: aim earlier */
             if (getenv("FS_TEST_VERBOSE"))
                 printf("  %s attempt %d: %d of 13 chunks done; SIGKILL after %.3f s (a whole "
                        "run: %.3f s): %s\n", fmts[f], attempt, parts, delay, t,
