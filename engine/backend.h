@@ -36,6 +36,17 @@ typedef enum {
     FS_ACT_TANH = 4,
 } fs_act;
 
+/* Storage of the synthesis network's feature maps (docs/precision.md). Every
+ * op reads and writes F32_NCHW; modconv, torgb and convert_features also take
+ * the 16-bit NHWC formats, in which a CUDA v2 backend keeps the features of
+ * its fp16/bf16 layers (half the bytes, channels innermost for the implicit
+ * GEMM's K dimension) and which the CPU emulates as their oracle. */
+typedef enum {
+    FS_FEAT_F32_NCHW = 0,  /* float32 [n, c, h, w] */
+    FS_FEAT_F16_NHWC = 1,  /* IEEE binary16 [n, h, w, c] */
+    FS_FEAT_BF16_NHWC = 2, /* bfloat16 [n, h, w, c] */
+} fs_feat_format;
+
 /* The ops that take a plan. */
 typedef enum {
     FS_OP_FC = 1,
@@ -43,6 +54,7 @@ typedef enum {
     FS_OP_CONV2D,
     FS_OP_CONV_TRANSPOSE2D,
     FS_OP_UPFIRDN2D,
+    FS_OP_STYLES,
 } fs_op_kind;
 
 /* A backend's prepared form of one layer (opaque, backend-defined). It fixes
@@ -95,8 +107,84 @@ typedef struct {
      * num_fp16_res resolutions). Only a CUDA backend in FS_CUDA_MIXED
      * precision reads it; the CPU computes every layer in float32. */
     int fp16;
+    /* The storage of x and y. F32_NCHW (0, the default): x and y as above.
+     * F16_NHWC / BF16_NHWC: x16 [n, h, w, cin] and y16 [n, h*up, w*up, cout]
+     * instead, and the layer computes in that precision, as
+     * docs/precision.md §2 fixes every rounding: the GEMM operand is
+     * r(x * r(s / smax[n])) with smax[n] = max_i |s[n, i]|, the weight is
+     * r(W) (made once by the plan), products accumulate in float32, and
+     * the float32 epilogue multiplies by d[n, o] * smax[n] before noise,
+     * bias, activation, gain and clamp; y is rounded once (r: round to
+     * nearest even in the format). */
+    fs_feat_format fmt;
+    const uint16_t *x16;
+    uint16_t *y16;
+    /* d[n, o] of the demodulation, precomputed for every layer by the styles
+     * op (fs_styles_args), or NULL: the op computes it from W and styles. */
+    const float *dcoef;
     const fs_plan *plan; /* FS_OP_MODCONV, or NULL */
 } fs_modconv_args;
+
+/* The affine styles and the demodulation coefficients of every modulated
+ * layer of a synthesis network, for all samples, in one op per forward
+ * (docs/precision.md §3): for layer l with w = ws[s, w_index]
+ *   styles_l[s, i] = (sum_j A[i, j] w[j] * weight_gain + b[i]) * gain
+ *   dcoef_l[s, o]  = 1 / sqrt(sum_i sw2[o, i] styles_l[s, i]^2 + 1e-8)
+ * where sw2[o, i] = sum over the k x k taps of W[o, i]^2 (made once by the
+ * plan); dcoef only for demodulated layers. Outputs are layer-major: layer
+ * l's [n, cin] block starts at styles + n * style_off and its [n, cout]
+ * block at dcoef + n * dcoef_off, so one layer's rows are contiguous. */
+typedef struct {
+    const float *affine_w; /* [cin, w_dim] */
+    const float *affine_b; /* [cin] */
+    const float *weight;   /* the layer's [cout, cin, k, k]; read by the plan */
+    int cin, cout, k, w_index, demodulate;
+    float weight_gain, gain;
+    size_t style_off, dcoef_off;
+} fs_style_layer;
+
+typedef struct {
+    const fs_style_layer *layers;
+    int n_layers;
+    const float *ws; /* [n, num_ws, w_dim] */
+    int n, num_ws, w_dim;
+    float *styles;   /* [n * sum of cin] */
+    float *dcoef;    /* [n * sum of cout over demodulated layers] */
+    const fs_plan *plan; /* FS_OP_STYLES, or NULL */
+} fs_styles_args;
+
+/* ToRGB and the skip image in one op (docs/precision.md §4):
+ *   img[s, c, y, x] = clamp(sum_i W[c, i] styles[s, i] f[s, y, x, i] + b[c])
+ *                     + up2(img_prev)[s, c, y, x]
+ * with no demodulation (the styles carry the 1/sqrt(cin) gain), clamp to
+ * +-clamp (0: none) and up2 the official 2x FIR up-sampling (pad 2/1, gain
+ * 4) of img_prev [n, cout, h/2, w/2]; img_prev NULL (the first block): no
+ * skip term. The features f are x (F32_NCHW) or x16 (16-bit NHWC); the image
+ * is float32 NCHW in every format. img may not be img_prev. */
+typedef struct {
+    fs_feat_format fmt;
+    const float *x;      /* [n, cin, h, w], F32_NCHW */
+    const uint16_t *x16; /* [n, h, w, cin], 16-bit formats */
+    const float *weight; /* [cout, cin] */
+    const float *styles; /* [n, cin] */
+    const float *b;      /* [cout] */
+    const float *img_prev;
+    float *img;          /* [n, cout, h, w] */
+    const float *fir;    /* 2-D [fir_len, fir_len], normalised */
+    int fir_len;
+    int n, cin, cout, h, w;
+    float clamp;
+} fs_torgb_args;
+
+/* Feature maps from one format to another (n samples, c channels, hw
+ * pixels): to a 16-bit format rounds to nearest even once. */
+typedef struct {
+    fs_feat_format xfmt, yfmt;
+    const void *x;
+    void *y; /* not x */
+    int n, c;
+    size_t hw;
+} fs_convert_features_args;
 
 /* A plain conv layer: weight * weight_gain, bias, activation, gain, clamp.
  * down == 2 (StyleGAN discriminator): FIR down-sampling folded in the
@@ -314,6 +402,13 @@ typedef struct {
     fs_status (*adaptive_avg_pool2d)(fs_backend *b, const fs_adaptive_avg_pool2d_args *a);
     /* Domain mixup: the pixel blend of image pairs (fs_blend_args). */
     fs_status (*blend)(fs_backend *b, const fs_blend_args *a);
+    /* The feature format this backend computes a synthesis layer in: the
+     * official fp16 layer set is fp16_layer (fs_modconv_args.fp16). FP32
+     * backends: F32_NCHW always. */
+    fs_feat_format (*feature_format)(fs_backend *b, int fp16_layer);
+    fs_status (*styles)(fs_backend *b, const fs_styles_args *a);
+    fs_status (*torgb)(fs_backend *b, const fs_torgb_args *a);
+    fs_status (*convert_features)(fs_backend *b, const fs_convert_features_args *a);
 } fs_backend_ops;
 
 struct fs_backend {
@@ -323,6 +418,14 @@ struct fs_backend {
 
 /* The CPU backend with `threads` worker threads (0: one per core). */
 fs_status fs_backend_cpu_init(fs_backend **out, int threads);
+
+/* The same, emulating the feature formats of a CUDA v2 backend in
+ * `precision` (fs_backend_precision_parse's index: 0 fp32, 2 fp16, 3 bf16,
+ * 4 mixed; tf32 is refused): feature_format answers as that backend does and
+ * the 16-bit formats round where docs/precision.md says the GPU rounds. The
+ * oracle of the CUDA v2 kernels and the way to measure a precision's image
+ * difference without a GPU. */
+fs_status fs_backend_cpu_init_ex(fs_backend **out, int threads, int precision);
 
 /* A backend by name, for programs that choose at run time: device "cpu"
  * (NULL too) with `threads` workers, or "cuda" / "cuda:N"; precision NULL or

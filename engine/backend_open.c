@@ -56,10 +56,10 @@ fs_status fs_backend_open(const char *device, const char *precision, int threads
                         precision);
     int idx = fs_backend_device_index(device);
     if (idx == -1) {
-        if (prec != 0)
-            return fs_error(FS_ERR_ARG, "precision %s: the CPU backend computes in fp32",
-                            precision_names[prec]);
-        return fs_backend_cpu_init(out, threads);
+        if (prec == 1)
+            return fs_error(FS_ERR_ARG, "precision tf32: the CPU backend emulates fp32, fp16, "
+                            "bf16 and mixed only");
+        return fs_backend_cpu_init_ex(out, threads, prec);
     }
     if (idx < 0)
         return fs_error(FS_ERR_ARG, "device must be cpu, cuda or cuda:N, not '%s'", device);

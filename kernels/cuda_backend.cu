@@ -153,6 +153,12 @@ static fs_status cuda_plan(fs_backend *b, fs_op_kind kind, const void *args, fs_
 
 static void cuda_plan_free(fs_backend *b, fs_plan *p) {}
 
+/* v1 computes every layer with fp32 features (the v2 formats: CUDA v2). */
+static fs_feat_format cuda_feature_format(fs_backend *b, int fp16_layer)
+{
+    return FS_FEAT_F32_NCHW;
+}
+
 /* Designated initialisers in declaration order (C++20), so the table cannot
  * silently shift when backend.h gains an op. */
 static const fs_backend_ops cuda_ops = {
@@ -187,6 +193,10 @@ static const fs_backend_ops cuda_ops = {
     .max_pool2d = cuda_max_pool2d,
     .adaptive_avg_pool2d = cuda_adaptive_avg_pool2d,
     .blend = cuda_blend,
+    .feature_format = cuda_feature_format,
+    .styles = cuda_styles,
+    .torgb = cuda_torgb,
+    .convert_features = cuda_convert_features,
 };
 
 extern "C" void *fs_backend_cuda_stream(fs_backend *b)

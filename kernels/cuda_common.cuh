@@ -251,5 +251,8 @@ fs_status cuda_max_feature_map(fs_backend *b, const fs_max_feature_map_args *a);
 fs_status cuda_max_pool2d(fs_backend *b, const fs_max_pool2d_args *a);
 fs_status cuda_adaptive_avg_pool2d(fs_backend *b, const fs_adaptive_avg_pool2d_args *a);
 fs_status cuda_blend(fs_backend *b, const fs_blend_args *a);
+fs_status cuda_styles(fs_backend *b, const fs_styles_args *a);
+fs_status cuda_torgb(fs_backend *b, const fs_torgb_args *a);
+fs_status cuda_convert_features(fs_backend *b, const fs_convert_features_args *a);
 
 #endif

@@ -117,6 +117,7 @@ fs_status fs_cpu_plan(fs_backend *b, fs_op_kind kind, const void *args, fs_plan 
     case FS_OP_CONV2D: s = fs_cpu_conv2d_plan(args, p); break;
     case FS_OP_CONV_TRANSPOSE2D: s = fs_cpu_conv_transpose2d_plan(args, p); break;
     case FS_OP_UPFIRDN2D: s = fs_cpu_upfirdn2d_plan(args, p); break;
+    case FS_OP_STYLES: s = fs_cpu_styles_plan(args, p); break;
     default: s = fs_error(FS_ERR_ARG, "cpu backend: no plan for op %d", (int)kind); break;
     }
     if (s != FS_OK) {
@@ -154,6 +155,18 @@ static void cpu_destroy(fs_backend *b)
     free(b);
 }
 
+/* fp16 / bf16: every layer in that format; mixed: the official fp16 layers
+ * in fp16, the rest in fp32 (the CUDA v2 backend's choice, emulated). */
+static fs_feat_format cpu_feature_format(fs_backend *b, int fp16_layer)
+{
+    switch (fs_cpu_of(b)->precision) {
+    case 2: return FS_FEAT_F16_NHWC;
+    case 3: return FS_FEAT_BF16_NHWC;
+    case 4: return fp16_layer ? FS_FEAT_F16_NHWC : FS_FEAT_F32_NCHW;
+    default: return FS_FEAT_F32_NCHW;
+    }
+}
+
 static const fs_backend_ops cpu_ops = {
     .name = "cpu",
     .destroy = cpu_destroy,
@@ -186,11 +199,23 @@ static const fs_backend_ops cpu_ops = {
     .max_pool2d = fs_cpu_max_pool2d,
     .adaptive_avg_pool2d = fs_cpu_adaptive_avg_pool2d,
     .blend = fs_cpu_blend,
+    .feature_format = cpu_feature_format,
+    .styles = fs_cpu_styles,
+    .torgb = fs_cpu_torgb,
+    .convert_features = fs_cpu_convert_features,
 };
 
 fs_status fs_backend_cpu_init(fs_backend **out, int threads)
 {
+    return fs_backend_cpu_init_ex(out, threads, 0);
+}
+
+fs_status fs_backend_cpu_init_ex(fs_backend **out, int threads, int precision)
+{
     *out = NULL;
+    if (precision != 0 && precision != 2 && precision != 3 && precision != 4)
+        return fs_error(FS_ERR_ARG, "cpu backend: precision %d cannot be emulated (fp32, fp16, "
+                        "bf16 or mixed)", precision);
     fs_backend *b = calloc(1, sizeof *b);
     fs_cpu *m = calloc(1, sizeof *m);
     if (!b || !m) {
@@ -200,6 +225,7 @@ fs_status fs_backend_cpu_init(fs_backend **out, int threads)
     }
     b->ops = &cpu_ops;
     b->impl = m;
+    m->precision = precision;
     fs_status s = fs_pool_init(&m->pool, threads);
     if (s != FS_OK) {
         free(m);

@@ -17,6 +17,7 @@ struct fs_cpu_fir;
 typedef struct {
     fs_pool *pool;
     int threads;
+    int precision;   /* emulated CUDA v2 precision (backend.h fs_backend_cpu_init_ex) */
     float **scratch; /* per worker: GEMM packing buffers */
     float **col;     /* per worker: im2col / GEMM output tiles */
     size_t col_cap;  /* floats per worker */
@@ -118,5 +119,9 @@ fs_status fs_cpu_max_feature_map(fs_backend *b, const fs_max_feature_map_args *a
 fs_status fs_cpu_max_pool2d(fs_backend *b, const fs_max_pool2d_args *a);
 fs_status fs_cpu_adaptive_avg_pool2d(fs_backend *b, const fs_adaptive_avg_pool2d_args *a);
 fs_status fs_cpu_blend(fs_backend *b, const fs_blend_args *a);
+fs_status fs_cpu_styles_plan(const fs_styles_args *a, fs_plan *p);
+fs_status fs_cpu_styles(fs_backend *b, const fs_styles_args *a);
+fs_status fs_cpu_torgb(fs_backend *b, const fs_torgb_args *a);
+fs_status fs_cpu_convert_features(fs_backend *b, const fs_convert_features_args *a);
 
 #endif
