@@ -141,24 +141,6 @@ static void cuda_destroy(fs_backend *b)
     free(b);
 }
 
-/* The v1 kernels read every weight as the flat file stores it, in fp32, so a
- * layer needs no prepared form here yet: the plan is NULL and ops run as
- * before. Pre-packed fp16 weights in the kernels' own layout are CUDA v2's
- * plan. */
-static fs_status cuda_plan(fs_backend *b, fs_op_kind kind, const void *args, fs_plan **out)
-{
-    *out = NULL;
-    return FS_OK;
-}
-
-static void cuda_plan_free(fs_backend *b, fs_plan *p) {}
-
-/* v1 computes every layer with fp32 features (the v2 formats: CUDA v2). */
-static fs_feat_format cuda_feature_format(fs_backend *b, int fp16_layer)
-{
-    return FS_FEAT_F32_NCHW;
-}
-
 /* Designated initialisers in declaration order (C++20), so the table cannot
  * silently shift when backend.h gains an op. */
 static const fs_backend_ops cuda_ops = {

@@ -251,6 +251,11 @@ fs_status cuda_max_feature_map(fs_backend *b, const fs_max_feature_map_args *a);
 fs_status cuda_max_pool2d(fs_backend *b, const fs_max_pool2d_args *a);
 fs_status cuda_adaptive_avg_pool2d(fs_backend *b, const fs_adaptive_avg_pool2d_args *a);
 fs_status cuda_blend(fs_backend *b, const fs_blend_args *a);
+fs_status cuda_plan(fs_backend *b, fs_op_kind kind, const void *args, fs_plan **out);
+void cuda_plan_free(fs_backend *b, fs_plan *p);
+fs_feat_format cuda_feature_format(fs_backend *b, int fp16_layer);
+/* modconv on the 16-bit NHWC formats (modconv_v2.cu); cuda_modconv calls it */
+fs_status cuda_modconv_v2(fs_backend *b, const fs_modconv_args *a);
 fs_status cuda_styles(fs_backend *b, const fs_styles_args *a);
 fs_status cuda_torgb(fs_backend *b, const fs_torgb_args *a);
 fs_status cuda_convert_features(fs_backend *b, const fs_convert_features_args *a);

@@ -218,6 +218,8 @@ static fs_status seeds_on_device(fs_backend *b, const uint64_t *seeds, int n, ui
 
 fs_status cuda_modconv(fs_backend *b, const fs_modconv_args *a)
 {
+    if (a->fmt != FS_FEAT_F32_NCHW)
+        return cuda_modconv_v2(b, a);
     FS_TRY(cuda_enter(b));
     cudaStream_t stream = cuda_impl_of(b)->stream;
     if (a->up != 1 && !(a->up == 2 && a->k == 3 && a->fir_len == 4))
