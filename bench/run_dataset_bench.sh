@@ -8,7 +8,7 @@
 # Usage: bench/run_dataset_bench.sh
 # Environment (defaults in brackets): BUILD [build]  DEVICE [cpu]
 #   IMAGES [16]  BATCH [4 on the CPU, 32 on CUDA]  ROUNDS [3]  WRITERS [2]
-#   CHANNEL_BASE [16384]  RESULTS [bench/results]  NICE [-10]
+#   CHANNEL_BASE [16384]  RESULTS [bench/results]  NICE [-10]  COMMIT [git's HEAD]
 set -u
 SELF=$(readlink -f "$0")
 cd "$(dirname "$SELF")/.." || exit 1
@@ -39,6 +39,8 @@ NET="$BUILD/bench/random_sg2_256_cb$CHANNEL_BASE.fsw"
 WORK=$(mktemp -d /tmp/fs_dataset_bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+# the commit measured (COMMIT overrides it, e.g. for an exported tree)
+COMMIT=${COMMIT:-$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)')}
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 run() { # label, extra flags
     local cmd=("$BUILD/bench/bench_dataset" --network "$NET" --images "$IMAGES" --batch "$BATCH"
@@ -57,7 +59,7 @@ run() { # label, extra flags
 {
     echo "# facesynth dataset: end to end against pure compute"
     echo
-    echo "- date: $DATE; commit $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)')"
+    echo "- date: $DATE; commit $COMMIT"
     echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo); device $DEVICE"
     echo "- load average before: $LOAD0; autogroup nice $NICE (a shared host)"
     echo "- network: random weights from \`$BUILD/bench/make_random_sg2 --resolution 256 --channel-base $CHANNEL_BASE\`"

@@ -798,6 +798,7 @@ int main(void)
     tcase_add_test(tc, test_corrupt_table);
     tcase_add_test(tc, test_truncation_everywhere);
     tcase_add_test(tc, test_rules);
+    tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
 
     /* The cases against dlib need Debian's model file. */
@@ -807,7 +808,7 @@ int main(void)
     int have_model = access(model_path(), R_OK) == 0;
     if (have_model) {
         TCase *tm = tcase_create("dlib");
-        tcase_set_timeout(tm, 120);
+        tcase_set_timeout(tm, 600);
         tcase_add_unchecked_fixture(tm, load_real, free_real);
         tcase_add_test(tm, test_model_matches_dump);
         tcase_add_test(tm, test_fixture_cases);
