@@ -30,8 +30,18 @@
                             cudaGetErrorString(cuda_check_e_));                            \
     } while (0)
 
-/* After a kernel launch: configuration errors show at once, faults later. */
-#define CUDA_CHECK_LAUNCH(name) CUDA_CHECK(cudaGetLastError())
+/* After a kernel launch: configuration errors (grid, shared memory, an
+ * image with no code for this device) show at once and are reported with the
+ * kernel's name, since the line alone does not say which of a file's
+ * launches failed; faults in the kernel surface later, from a synchronising
+ * call. */
+#define CUDA_CHECK_LAUNCH(name)                                                            \
+    do {                                                                                   \
+        cudaError_t cuda_launch_e_ = cudaGetLastError();                                   \
+        if (cuda_launch_e_ != cudaSuccess)                                                 \
+            return fs_error(FS_ERR_DEVICE, "%s:%d: launch of %s: %s", __FILE__, __LINE__,  \
+                            (name), cudaGetErrorString(cuda_launch_e_));                   \
+    } while (0)
 
 /* Temporaries of one op (FIR outputs, transposed-conv planes, noise maps) are
  * processed in sample chunks of about this size, so that a batch of 32 at
