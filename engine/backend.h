@@ -338,6 +338,11 @@ typedef struct {
 
 typedef struct fs_backend fs_backend;
 
+/* A recorded sequence of ops (capture_begin / capture_end) and a copy-lane
+ * fence (download_async): opaque, backend-defined. */
+typedef struct fs_graph fs_graph;
+typedef struct fs_fence fs_fence;
+
 typedef struct {
     const char *name;
     void (*destroy)(fs_backend *b);
@@ -409,6 +414,53 @@ typedef struct {
     fs_status (*styles)(fs_backend *b, const fs_styles_args *a);
     fs_status (*torgb)(fs_backend *b, const fs_torgb_args *a);
     fs_status (*convert_features)(fs_backend *b, const fs_convert_features_args *a);
+    /* ---- the host path (docs/cuda_host_path.md) ----
+     * Host memory the backend copies to and from at full speed and without
+     * blocking: pinned (page-locked) on CUDA, where upload, download and
+     * download_async from it are true DMA and may be captured into a graph;
+     * 64-byte-aligned malloc on the CPU. NULL (with a message) on failure. */
+    void *(*alloc_host)(fs_backend *b, size_t bytes);
+    void (*release_host)(fs_backend *b, void *p);
+    /* Sizes the backend's per-op temporaries (scratch) for batches of up to
+     * max_batch samples of every layer planned so far on it, then fixes
+     * them: from here on an op that would need more fails with FS_ERR_LIMIT
+     * instead of re-allocating in the middle of a forward (a device-wide
+     * synchronisation, and illegal inside a graph capture). Call after the
+     * models' _init (their plans) and before the first forward; again, with
+     * a larger batch or after planning more layers, to grow. The CPU needs
+     * nothing (FS_OK). */
+    fs_status (*reserve)(fs_backend *b, int max_batch);
+    /* Graphs: capture_begin starts recording the ops this thread then calls
+     * on the backend, which are queued but not run; capture_end stops and
+     * makes a graph of them (*out; on failure *out is NULL and the backend
+     * is out of capture mode either way). graph_launch runs the recorded
+     * ops again, as they were called (the same pointers and arguments: the
+     * host values they read are read at launch time), in order with the
+     * other ops. A captured sequence may contain no allocation, no download
+     * (a host synchronisation) and no upload from pageable memory: stage
+     * inputs in alloc_host memory. The CPU backend has no graphs:
+     * capture_begin returns FS_ERR_UNSUPPORTED and callers run the ops
+     * directly. */
+    fs_status (*capture_begin)(fs_backend *b);
+    fs_status (*capture_end)(fs_backend *b, fs_graph **out);
+    fs_status (*graph_launch)(fs_backend *b, fs_graph *g);
+    void (*graph_free)(fs_backend *b, fs_graph *g);
+    /* Fences order a second, copy lane against the ops. download_async
+     * queues a copy of `bytes` from backend memory src to host memory dst
+     * (alloc_host's, or the copy is not asynchronous) that starts once every
+     * op queued before it has finished, runs alongside the ops queued after
+     * it, and signals f when done. Those later ops must not write src
+     * before the copy has read it: fence_order(b, f) makes every op queued
+     * after it wait for f's last signal, on the device. fence_wait blocks
+     * the calling thread until f's last signal (at once for a fence never
+     * signalled). On the CPU the copy is done at once and the fence calls
+     * return FS_OK. */
+    fs_status (*fence_create)(fs_backend *b, fs_fence **out);
+    void (*fence_free)(fs_backend *b, fs_fence *f);
+    fs_status (*download_async)(fs_backend *b, void *dst, const void *src, size_t bytes,
+                                fs_fence *f);
+    fs_status (*fence_order)(fs_backend *b, fs_fence *f);
+    fs_status (*fence_wait)(fs_backend *b, fs_fence *f);
 } fs_backend_ops;
 
 struct fs_backend {

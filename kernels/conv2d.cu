@@ -5,12 +5,15 @@
  *              the conv's padding folded in (pads p0/p1 from k and the filter
  *              length), decimating by 2 itself for a 1x1 conv; then the conv
  *              runs 'valid' with stride 2 (k > 1) or 1 (k == 1). The filtered
- *              image is a temporary, made in sample chunks of about
- *              FS_CUDA_CHUNK_BYTES so a large batch needs no second full-size
- *              activation buffer.
+ *              image is a temporary, made in sample chunks of about the
+ *              backend's chunk byte limit (FS_CUDA_CHUNK_BYTES unless
+ *              fs_backend_cuda_set_chunk_bytes) so a large batch needs no
+ *              second full-size activation buffer; engine/chunk_plan.c
+ *              computes the sizes and the chunks.
  *   otherwise: one stride/pad correlation.
  * The convolution itself is igemm.cu's kernel with the EPI_CONV epilogue, in
  * FP32, or on tensor cores for layers that set tensor_cores (conv2d_mma). */
+#include "../engine/chunk_plan.h"
 #include "cuda_backend.h"
 #include "cuda_common.cuh"
 
@@ -26,6 +29,18 @@ static int conv2d_mma(int precision, const fs_conv2d_args *a)
     case FS_CUDA_BF16: return IG_MMA_BF16;
     default: return IG_MMA_NONE;
     }
+}
+
+/* The reserve op's bound (cuda_common.cuh): only the down-sampling path has
+ * a temporary, the filtered input, at most a chunk of it. */
+size_t cuda_conv2d_scratch_bound(fs_backend *b, const cuda_layer_shape *l, int n)
+{
+    if (n < 1)
+        return 0;
+    fs_conv2d_down_plan dp;
+    fs_conv2d_down_plan_make(n, l->cin, l->h, l->w, l->k, l->fir_len, cuda_impl_of(b)->chunk_bytes,
+                             &dp);
+    return dp.empty ? 0 : dp.total;
 }
 
 fs_status cuda_conv2d(fs_backend *b, const fs_conv2d_args *a)
@@ -67,20 +82,17 @@ fs_status cuda_conv2d(fs_backend *b, const fs_conv2d_args *a)
         return igemm_launch(&p, stream);
     }
 
-    /* down == 2, the same pads and sizes as engine/cpu/conv2d.c */
-    int fl = a->fir_len;
-    int p0 = a->k / 2 + (fl - 2 + 1) / 2, p1 = a->k / 2 + (fl - 2) / 2;
-    int fdown = a->k == 1 ? 2 : 1;
-    int fh = (a->h + p0 + p1 - fl) / fdown + 1, fw = (a->w + p0 + p1 - fl) / fdown + 1;
-    int stride = a->k == 1 ? 1 : 2;
-    int oh = (fh - a->k) / stride + 1, ow = (fw - a->k) / stride + 1;
-    if (fh <= 0 || fw <= 0 || oh <= 0 || ow <= 0)
+    /* down == 2, the same pads and sizes as engine/cpu/conv2d.c, chunked by
+     * engine/chunk_plan.c (which the reserve op also uses to bound this) */
+    fs_conv2d_down_plan dp;
+    fs_conv2d_down_plan_make(a->n, a->cin, a->h, a->w, a->k, a->fir_len,
+                             cuda_impl_of(b)->chunk_bytes, &dp);
+    if (dp.empty)
         return FS_OK;
-    size_t per = (size_t)a->cin * fh * fw * sizeof(float);
-    int chunk = (int)(FS_CUDA_CHUNK_BYTES / (per ? per : 1));
-    chunk = chunk < 1 ? 1 : chunk > a->n ? a->n : chunk;
+    int fl = a->fir_len, p0 = dp.p0, p1 = dp.p1, fdown = dp.fdown, fh = dp.fh, fw = dp.fw;
+    int stride = dp.stride, oh = dp.oh, ow = dp.ow, chunk = dp.chunk;
     void *tmp;
-    FS_TRY(cuda_scratch(b, per * (size_t)chunk, &tmp));
+    FS_TRY(cuda_scratch_for(b, dp.total, "conv2d", &tmp));
     for (int s0 = 0; s0 < a->n; s0 += chunk) {
         int ns = a->n - s0 < chunk ? a->n - s0 : chunk;
         fs_upfirdn2d_args u = {.x = a->x + (size_t)s0 * a->cin * a->h * a->w, .y = (float *)tmp,

@@ -45,8 +45,17 @@
 
 /* Temporaries of one op (FIR outputs, transposed-conv planes, noise maps) are
  * processed in sample chunks of about this size, so that a batch of 32 at
- * 1024^2 does not need a second multi-GB activation buffer. */
+ * 1024^2 does not need a second multi-GB activation buffer: the default of
+ * a backend's chunk_bytes (fs_backend_cuda_set_chunk_bytes changes it, so
+ * that tests reach the multi-chunk paths with small layers). */
 #define FS_CUDA_CHUNK_BYTES ((size_t)512 << 20)
+
+/* The scratch-relevant shape of a planned layer: the backend's reserve op
+ * bounds the scratch of every layer planned on it (cuda_backend.cu). */
+typedef struct {
+    fs_op_kind kind; /* FS_OP_MODCONV, or FS_OP_CONV2D with down == 2 */
+    int cin, cout, h, w, k, up, demodulate, fp16, fmt, fir_len;
+} cuda_layer_shape;
 
 typedef struct {
     int device;
@@ -54,6 +63,14 @@ typedef struct {
     void *scratch;        /* grown on demand, reused by every op (stream-ordered) */
     size_t scratch_bytes;
     int precision;        /* fs_cuda_precision (cuda_backend.h) */
+    /* ---- the host path (docs/cuda_host_path.md) ---- */
+    cudaStream_t copy_stream; /* download_async's lane, beside `stream` */
+    cudaEvent_t queued;       /* marks `stream` where a download_async starts */
+    size_t chunk_bytes;       /* sample chunks of the ops' temporaries */
+    int scratch_fixed;        /* reserve was called: the scratch never grows */
+    int reserved_batch;       /* the largest batch reserve was asked for */
+    cuda_layer_shape *shapes; /* every planned layer that uses scratch, once */
+    int n_shapes, cap_shapes;
 } cuda_impl;
 
 static inline cuda_impl *cuda_impl_of(fs_backend *b) { return (cuda_impl *)b->impl; }
@@ -62,10 +79,27 @@ static inline cuda_impl *cuda_impl_of(fs_backend *b) { return (cuda_impl *)b->im
  * a thread that last used another device). */
 fs_status cuda_enter(fs_backend *b);
 
-/* At least `bytes` of device scratch, valid until the next cuda_scratch call.
- * Growing frees the old buffer (cudaFree waits for the device, so work still
- * queued on the old buffer completes first). */
-fs_status cuda_scratch(fs_backend *b, size_t bytes, void **out);
+/* At least `bytes` of device scratch for op `op` (named in errors), valid
+ * until the next cuda_scratch call. Before the backend's reserve, growing
+ * frees the old buffer (cudaFree waits for the device, so work still queued
+ * on the old buffer completes first). After reserve, or while the stream is
+ * being captured into a graph, it never grows: a call that needs more fails
+ * with FS_ERR_LIMIT. */
+fs_status cuda_scratch_for(fs_backend *b, size_t bytes, const char *op, void **out);
+static inline fs_status cuda_scratch(fs_backend *b, size_t bytes, void **out)
+{
+    return cuda_scratch_for(b, bytes, "op", out);
+}
+
+/* *capturing = 1 while the backend's stream is being captured (capture_begin
+ * to capture_end): no allocation, synchronisation or pageable copy then. */
+fs_status cuda_capturing(fs_backend *b, int *capturing);
+
+/* The most scratch a v1 modconv / down-sampling conv2d of this shape needs
+ * for batches of up to n, at the backend's chunk size and precision, with
+ * or without random noise (modconv.cu, conv2d.cu; engine/chunk_plan.c). */
+size_t cuda_modconv_scratch_bound(fs_backend *b, const cuda_layer_shape *l, int n);
+size_t cuda_conv2d_scratch_bound(fs_backend *b, const cuda_layer_shape *l, int n);
 
 /* Rounds a byte count up to 256 so partitions of the scratch stay aligned. */
 static inline size_t cuda_align(size_t bytes) { return (bytes + 255) & ~(size_t)255; }

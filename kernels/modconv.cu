@@ -8,8 +8,10 @@
  *   up == 2: the stride-2 transposed conv of x * s into T [cout, 2h+1, 2w+1]
  *            (four phase GEMMs that skip the inserted zeros), then the 4x4 FIR
  *            with pad 1 and gain 4 and the epilogue in one kernel
- *            (modconv_fir_kernel1). T is made in sample chunks of about
- *            FS_CUDA_CHUNK_BYTES.
+ *            (modconv_fir_kernel1). T (and random noise) is made in sample
+ *            chunks of about the backend's chunk byte limit
+ *            (FS_CUDA_CHUNK_BYTES unless fs_backend_cuda_set_chunk_bytes);
+ *            engine/chunk_plan.c lays out the scratch.
  * Demodulation d[n,o] = 1/sqrt(sum_{i,k} (W[o,i,k] s[n,i])^2 + 1e-8) is its
  * own small kernel; FS_NOISE_RANDOM noise is drawn once per pixel and sample
  * (modconv_noise_kernel1, Philox as engine/rng.c, bit-exact) into a map the
@@ -28,6 +30,7 @@
  *            reduction over cin * k * k products;
  *   noise 1: one thread per pixel;
  *   fir 1:   one output per thread, 16 reads of T through the read-only cache. */
+#include "../engine/chunk_plan.h"
 #include "cuda_backend.h"
 #include "cuda_common.cuh"
 
@@ -199,7 +202,34 @@ static fs_status modconv_fir_launch(const float *t, float *y, const float *fir, 
     return FS_OK;
 }
 
-/* noise_seeds: the generator passes host memory; device memory works too. */
+/* The reserve op's bound (cuda_common.cuh): the layout of a call of this
+ * shape at batch n, the larger of with and without random noise, since a
+ * noise plane per sample can shrink the chunk of T and so the total. The
+ * 16-bit formats are modconv_v2's (no scratch of v1's). */
+size_t cuda_modconv_scratch_bound(fs_backend *b, const cuda_layer_shape *l, int n)
+{
+    if (l->fmt != FS_FEAT_F32_NCHW || n < 1)
+        return 0;
+    fs_modconv_args a = {};
+    a.k = l->k;
+    a.fp16 = l->fp16;
+    int prenorm = modconv_mma(cuda_impl_of(b)->precision, &a) == IG_MMA_FP16;
+    size_t most = 0;
+    for (int random = 0; random < 2; random++) {
+        fs_modconv_chunk_in ci = {n, l->cin, l->cout, l->h, l->w, l->up,
+                                  l->demodulate || prenorm, random, prenorm};
+        fs_modconv_chunk_plan cp;
+        fs_modconv_chunk_plan_make(&ci, cuda_impl_of(b)->chunk_bytes, &cp);
+        most = cp.total > most ? cp.total : most;
+    }
+    return most;
+}
+
+/* noise_seeds in device memory are used in place; host seeds are copied into
+ * the scratch on the stream. While the stream is being captured into a graph
+ * only pinned host seeds (alloc_host) may be copied: the graph's copy reads
+ * its source at every replay, which for pageable memory the caller may have
+ * freed (and the runtime refuses to capture such a copy anyway). */
 static fs_status seeds_on_device(fs_backend *b, const uint64_t *seeds, int n, uint64_t *dst,
                                  const uint64_t **out)
 {
@@ -210,6 +240,12 @@ static fs_status seeds_on_device(fs_backend *b, const uint64_t *seeds, int n, ui
         return FS_OK;
     }
     cudaGetLastError(); /* older runtimes flag plain host pointers as an error */
+    int pinned = e == cudaSuccess && attr.type == cudaMemoryTypeHost;
+    int capturing = 0;
+    FS_TRY(cuda_capturing(b, &capturing));
+    if (capturing && !pinned)
+        return fs_error(FS_ERR_ARG, "cuda modconv: noise seeds in pageable host memory cannot be "
+                        "captured into a graph (pass device or alloc_host memory)");
     CUDA_CHECK(cudaMemcpyAsync(dst, seeds, (size_t)n * sizeof *seeds, cudaMemcpyHostToDevice,
                                cuda_impl_of(b)->stream));
     *out = dst;
@@ -240,28 +276,21 @@ fs_status cuda_modconv(fs_backend *b, const fs_modconv_args *a)
     int mma = modconv_mma(cuda_impl_of(b)->precision, a);
     int prenorm = mma == IG_MMA_FP16; /* FP16 range: the official pre-normalisation */
 
-    /* scratch: dcoef [n, cout] | seeds [n] | prenorm: winv [cout], wmax [cout],
-     * sn [n, cin], smax [n] | per chunk: noise [ns, plane], T [ns, cout, th, tw] */
-    size_t per = (random ? plane * sizeof(float) : 0) +
-                 (a->up == 2 ? (size_t)a->cout * th * tw * sizeof(float) : 0);
-    int chunk = per ? (int)(FS_CUDA_CHUNK_BYTES / per) : a->n;
-    chunk = chunk < 1 ? 1 : chunk > a->n ? a->n : chunk;
+    /* the scratch layout and the sample chunks: engine/chunk_plan.c, which
+     * the backend's reserve op also uses to bound this call's scratch */
     int need_d = a->demodulate || prenorm;
-    size_t off_d = 0;
-    size_t off_seeds = off_d + cuda_align(need_d ? (size_t)a->n * a->cout * sizeof(float) : 0);
-    size_t off_norm = off_seeds + cuda_align(random ? (size_t)a->n * sizeof(uint64_t) : 0);
-    size_t norm_floats = prenorm ? 2 * (size_t)a->cout + (size_t)a->n * a->cin + a->n : 0;
-    size_t off_noise = off_norm + cuda_align(norm_floats * sizeof(float));
-    size_t off_t = off_noise + cuda_align(random ? (size_t)chunk * plane * sizeof(float) : 0);
-    size_t total = off_t + (a->up == 2 ? (size_t)chunk * a->cout * th * tw * sizeof(float) : 0);
+    fs_modconv_chunk_in ci = {a->n, a->cin, a->cout, a->h, a->w, a->up, need_d, random, prenorm};
+    fs_modconv_chunk_plan cp;
+    fs_modconv_chunk_plan_make(&ci, cuda_impl_of(b)->chunk_bytes, &cp);
+    int chunk = cp.chunk;
     char *base;
-    FS_TRY(cuda_scratch(b, total ? total : 1, (void **)&base));
-    float *dcoef = need_d ? (float *)(base + off_d) : NULL;
-    float *noise = random ? (float *)(base + off_noise) : NULL;
-    float *tbuf = a->up == 2 ? (float *)(base + off_t) : NULL;
+    FS_TRY(cuda_scratch_for(b, cp.total, "modconv", (void **)&base));
+    float *dcoef = need_d ? (float *)(base + cp.off_dcoef) : NULL;
+    float *noise = random ? (float *)(base + cp.off_noise) : NULL;
+    float *tbuf = a->up == 2 ? (float *)(base + cp.off_t) : NULL;
     float *winv = NULL, *wmax = NULL, *sn = NULL, *smax = NULL;
     if (prenorm) {
-        winv = (float *)(base + off_norm);
+        winv = (float *)(base + cp.off_norm);
         wmax = winv + a->cout;
         sn = wmax + a->cout;
         smax = sn + (size_t)a->n * a->cin;
@@ -275,7 +304,7 @@ fs_status cuda_modconv(fs_backend *b, const fs_modconv_args *a)
         FS_TRY(modconv_demod_launch(a->weight, a->styles, dcoef, a->n, a->cin, a->cout, kk,
                                     a->demodulate, wmax, smax, stream));
     if (random)
-        FS_TRY(seeds_on_device(b, a->noise_seeds, a->n, (uint64_t *)(base + off_seeds), &seeds));
+        FS_TRY(seeds_on_device(b, a->noise_seeds, a->n, (uint64_t *)(base + cp.off_seeds), &seeds));
 
     for (int s0 = 0; s0 < a->n; s0 += chunk) {
         int ns = a->n - s0 < chunk ? a->n - s0 : chunk;

@@ -155,6 +155,62 @@ static void cpu_destroy(fs_backend *b)
     free(b);
 }
 
+/* ---- the host path (backend.h): trivial on the CPU -------------------------- */
+
+/* Every CPU buffer is host memory already: "pinned" memory is the aligned
+ * kind alloc makes. */
+static void *cpu_alloc_host(fs_backend *b, size_t bytes) { return cpu_alloc(b, bytes); }
+
+static void cpu_release_host(fs_backend *b, void *p) { free(p); }
+
+/* The CPU's scratch is per worker and sized by the ops' tiles, not by the
+ * batch: nothing to reserve. */
+static fs_status cpu_reserve(fs_backend *b, int max_batch)
+{
+    if (max_batch < 1)
+        return fs_error(FS_ERR_ARG, "cpu backend: reserve for a batch of %d", max_batch);
+    return FS_OK;
+}
+
+/* No graphs: ops run as they are called, so callers run them directly. */
+static fs_status cpu_capture_begin(fs_backend *b)
+{
+    return fs_error(FS_ERR_UNSUPPORTED, "cpu backend: no graph capture (run the ops directly)");
+}
+
+static fs_status cpu_capture_end(fs_backend *b, fs_graph **out)
+{
+    *out = NULL;
+    return fs_error(FS_ERR_UNSUPPORTED, "cpu backend: no graph capture");
+}
+
+static fs_status cpu_graph_launch(fs_backend *b, fs_graph *g)
+{
+    return fs_error(FS_ERR_UNSUPPORTED, "cpu backend: no graphs to launch");
+}
+
+static void cpu_graph_free(fs_backend *b, fs_graph *g) {}
+
+/* Ops finish before they return, so a fence has nothing to wait for; it is
+ * still a distinct allocation, so callers can treat it like any other. */
+static fs_status cpu_fence_create(fs_backend *b, fs_fence **out)
+{
+    *out = calloc(1, 1);
+    return *out ? FS_OK : fs_error(FS_ERR_NOMEM, "cpu backend: out of memory for a fence");
+}
+
+static void cpu_fence_free(fs_backend *b, fs_fence *f) { free(f); }
+
+static fs_status cpu_download_async(fs_backend *b, void *dst, const void *src, size_t bytes,
+                                    fs_fence *f)
+{
+    if (bytes)
+        memcpy(dst, src, bytes);
+    return FS_OK;
+}
+
+static fs_status cpu_fence_noop(fs_backend *b, fs_fence *f) { return FS_OK; }
+
 /* fp16 / bf16: every layer in that format; mixed: the official fp16 layers
  * in fp16, the rest in fp32 (the CUDA v2 backend's choice, emulated). */
 static fs_feat_format cpu_feature_format(fs_backend *b, int fp16_layer)
@@ -203,6 +259,18 @@ static const fs_backend_ops cpu_ops = {
     .styles = fs_cpu_styles,
     .torgb = fs_cpu_torgb,
     .convert_features = fs_cpu_convert_features,
+    .alloc_host = cpu_alloc_host,
+    .release_host = cpu_release_host,
+    .reserve = cpu_reserve,
+    .capture_begin = cpu_capture_begin,
+    .capture_end = cpu_capture_end,
+    .graph_launch = cpu_graph_launch,
+    .graph_free = cpu_graph_free,
+    .fence_create = cpu_fence_create,
+    .fence_free = cpu_fence_free,
+    .download_async = cpu_download_async,
+    .fence_order = cpu_fence_noop,
+    .fence_wait = cpu_fence_noop,
 };
 
 fs_status fs_backend_cpu_init(fs_backend **out, int threads)
