@@ -64,6 +64,17 @@ typedef struct {
 
 fs_status fs_sg2_generate(fs_sg2_generator *g, const fs_sg2_generate_args *a);
 
+/* Sizes the generator's activation buffers and the backend's scratch
+ * (ops->reserve) for batches of up to max_batch, so that no forward of at
+ * most that many samples allocates (a requirement of graph capture,
+ * engine/sg2_pipeline.h). */
+fs_status fs_sg2_generator_reserve(fs_sg2_generator *g, int max_batch);
+
+/* The backend buffer holding the float images [n, C, R, R] of the last
+ * forward. Which buffer that is can change from one forward to the next:
+ * read it after each (the pipeline converts and downloads from it). */
+const float *fs_sg2_generator_images_dev(const fs_sg2_generator *g);
+
 fs_status fs_sg2_discriminator_init(fs_sg2_discriminator **out, const fs_weights *w,
                                     fs_backend *b);
 void fs_sg2_discriminator_free(fs_sg2_discriminator *d);

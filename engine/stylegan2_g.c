@@ -380,6 +380,16 @@ static fs_status ensure_buffers(fs_sg2_generator *g, int n)
     return FS_OK;
 }
 
+fs_status fs_sg2_generator_reserve(fs_sg2_generator *g, int max_batch)
+{
+    if (max_batch <= 0)
+        return fs_error(FS_ERR_ARG, "reserve: batch of %d", max_batch);
+    FS_TRY(ensure_buffers(g, max_batch));
+    return g->b->ops->reserve(g->b, max_batch);
+}
+
+const float *fs_sg2_generator_images_dev(const fs_sg2_generator *g) { return g->img; }
+
 /* The mapping network on the backend, leaving ws in g->ws_dev. z [n, z_dim]
  * and c [n, c_dim] are host arrays: the only uploads. */
 static fs_status mapping_on_backend(fs_sg2_generator *g, const float *z, const float *c, int n,
