@@ -19,7 +19,12 @@
  *                  a flipped filter shows on either path of a backend
  * Shapes: n is the batch (samples); ops that work per channel
  * (upfirdn2d, avg_pool2d) see n * cin planes. The test batches are small;
- * --batch (test --perf, bench) overrides n. */
+ * --batch (test --perf, bench) overrides n.
+ * styles: a whole synthesis network's modulated layers, h the image
+ *   resolution, w the channel base, cin the channel maximum, k w_dim (the
+ *   layers as engine/stylegan2_g.c lists them: fs_opc_style_layers).
+ * torgb: cin features to cout image channels at h x w; up 2: with the
+ *   previous image at h/2 x w/2 (the skip term), up 0: the first block. */
 #ifndef FS_TESTS_BACKEND_OP_CASES_H
 #define FS_TESTS_BACKEND_OP_CASES_H
 
@@ -52,6 +57,9 @@ typedef enum {
     FS_CASE_MAX_POOL2D,
     FS_CASE_ADAPTIVE_AVG_POOL2D,
     FS_CASE_BLEND,
+    FS_CASE_STYLES,
+    FS_CASE_TORGB,
+    FS_CASE_CONVERT_FEATURES,
     FS_CASE_COUNT
 } fs_case_op;
 
@@ -59,7 +67,7 @@ static const char *const fs_case_op_names[FS_CASE_COUNT] = {
     "fc", "normalize_2nd_moment", "lerp_rows", "modconv", "conv2d", "upfirdn2d", "bias_act",
     "axpby", "mbstd", "project", "conv_transpose2d", "instance_norm", "avg_pool2d", "to_uint8",
     "copy_rows", "channel_affine", "se_residual", "upsample_add", "max_feature_map",
-    "max_pool2d", "adaptive_avg_pool2d", "blend",
+    "max_pool2d", "adaptive_avg_pool2d", "blend", "styles", "torgb", "convert_features",
 };
 
 /* sets: which lists a case belongs to besides the test. */
@@ -93,6 +101,12 @@ typedef struct {
     int ceil_mode;          /* max_pool2d */
     int win_y0, win_x0, win_h, win_w; /* adaptive_avg_pool2d: the pooled window of the
                                h x w plane (win_h 0: the whole plane) */
+    fs_feat_format fmt;     /* modconv, torgb: the features' format (docs/precision.md);
+                               convert_features: the source format */
+    fs_feat_format fmt2;    /* convert_features: the destination format */
+    int dcoef;              /* modconv: dcoef given (random, so that using it shows) */
+    float srange;           /* modconv: styles in +-srange and x in +-250 (0: the defaults),
+                               past the fp16 range unless divided by max |s| */
     unsigned sets;
 } fs_op_case;
 
@@ -110,6 +124,21 @@ typedef struct {
     FS_SG2F_MC("sg2f.g.b" #R ".conv0", 2, CIN, C, (R) / 2, 3, 2),                               \
     FS_SG2F_MC("sg2f.g.b" #R ".conv1", 2, C, C, R, 3, 1),                                       \
     FS_SG2F_MC("sg2f.g.b" #R ".torgb", 2, C, 3, R, 1, 1)
+
+/* The same layer with its features in a 16-bit format (docs/precision.md). */
+#define FS_SG2F_MCF(nm, N, CIN, COUT, RES_IN, K, UP, FMT)                                      \
+    {.name = nm, .op = FS_CASE_MODCONV, .n = N, .cin = CIN, .cout = COUT, .h = RES_IN,           \
+     .w = RES_IN, .k = K, .up = UP, .demod = (K) == 3,                                        \
+     .noise = (K) == 3 ? FS_NOISE_CONST : FS_NOISE_NONE,                                      \
+     .act = (K) == 3 ? FS_ACT_LRELU : FS_ACT_LINEAR, .clamp = 256, .fmt = FMT}
+/* The fused ToRGB + skip of block RES (UP 2: with the skip image, 0: b4). */
+#define FS_SG2F_TORGB(nm, N, CIN, RES, UP, FMT)                                                 \
+    {.name = nm, .op = FS_CASE_TORGB, .n = N, .cin = CIN, .cout = 3, .h = RES, .w = RES,        \
+     .up = UP, .clamp = 256, .fmt = FMT}
+/* convert_features of N samples, C channels, H x W pixels. */
+#define FS_CVT(nm, N, C, H, W, FROM, TO)                                                        \
+    {.name = nm, .op = FS_CASE_CONVERT_FEATURES, .n = N, .cin = C, .h = H, .w = W,             \
+     .fmt = FROM, .fmt2 = TO}
 
 /* A discriminator conv layer: lrelu, conv_clamp 256; down 2 with the FIR. */
 #define FS_SG2F_DCONV(nm, N, CIN, COUT, RES, K, DOWN)                                           \
@@ -524,6 +553,83 @@ static const fs_op_case fs_op_cases[] = {
      .w = 1024},
     {.name = "odd.blend.tiny", .op = FS_CASE_BLEND, .n = 5, .cin = 1, .h = 1, .w = 7},
     {.name = "odd.blend.spans", .op = FS_CASE_BLEND, .n = 3, .cin = 1, .h = 1, .w = 65537 * 2},
+
+    /* CUDA v2 (docs/precision.md): modconv in the 16-bit NHWC formats, the
+     * styles op, the fused ToRGB + skip, format conversions */
+    FS_SG2F_MCF("sg2f.g.b8.conv1.f16", 2, 512, 512, 8, 3, 1, FS_FEAT_F16_NHWC),
+    FS_SG2F_MCF("sg2f.g.b16.conv0.f16", 2, 512, 512, 8, 3, 2, FS_FEAT_F16_NHWC),
+    FS_SG2F_MCF("sg2f.g.b64.torgb.f16", 2, 512, 3, 64, 1, 1, FS_FEAT_F16_NHWC),
+    FS_SG2F_MCF("sg2f.g.b8.conv1.bf16", 2, 512, 512, 8, 3, 1, FS_FEAT_BF16_NHWC),
+    FS_SG2F_MCF("sg2f.g.b16.conv0.bf16", 2, 512, 512, 8, 3, 2, FS_FEAT_BF16_NHWC),
+    FS_SG2F_MCF("sg2f.g.b64.torgb.bf16", 2, 512, 3, 64, 1, 1, FS_FEAT_BF16_NHWC),
+    FS_SG2F_MCF("sg2f.g.b128.conv0.f16", 2, 512, 256, 64, 3, 2, FS_FEAT_F16_NHWC),
+    FS_SG2F_MCF("sg2f.g.b256.conv1.f16", 2, 128, 128, 256, 3, 1, FS_FEAT_F16_NHWC),
+    FS_SG2F_MCF("sg2f.g.b1024.conv0.bf16", 2, 64, 32, 512, 3, 2, FS_FEAT_BF16_NHWC),
+    FS_SG2F_MCF("sg2f.g.b1024.conv1.f16", 2, 32, 32, 1024, 3, 1, FS_FEAT_F16_NHWC),
+    {.name = "sg2f.g.b8.conv1.noise.f16", .op = FS_CASE_MODCONV, .n = 4, .cin = 512,
+     .cout = 512, .h = 8, .w = 8, .k = 3, .up = 1, .demod = 1, .noise = FS_NOISE_RANDOM,
+     .act = FS_ACT_LRELU, .gain = 0.70710678f, .clamp = 256, .fmt = FS_FEAT_F16_NHWC,
+     .dcoef = 1},
+    {.name = "sg2f.g.b16.conv0.noise.bf16", .op = FS_CASE_MODCONV, .n = 2, .cin = 512,
+     .cout = 512, .h = 8, .w = 8, .k = 3, .up = 2, .demod = 1, .noise = FS_NOISE_RANDOM,
+     .act = FS_ACT_LRELU, .clamp = 256, .fmt = FS_FEAT_BF16_NHWC, .dcoef = 1},
+    {.name = "sg2f.g.b8.conv1.dcoef", .op = FS_CASE_MODCONV, .n = 4, .cin = 512, .cout = 512,
+     .h = 8, .w = 8, .k = 3, .up = 1, .demod = 1, .noise = FS_NOISE_CONST,
+     .act = FS_ACT_LRELU, .clamp = 256, .dcoef = 1}, /* float32 with the styles op's d */
+    {.name = "sg2f.g.b16.conv1.range.f16", .op = FS_CASE_MODCONV, .n = 2, .cin = 512,
+     .cout = 512, .h = 16, .w = 16, .k = 3, .up = 1, .demod = 1, .noise = FS_NOISE_CONST,
+     .act = FS_ACT_LRELU, .clamp = 256, .fmt = FS_FEAT_F16_NHWC, .srange = 300},
+    {.name = "sg2.g.noise.exact.f16", .op = FS_CASE_MODCONV, .n = 3, .cin = 4, .cout = 2,
+     .h = 128, .w = 128, .k = 3, .up = 1, .demod = 1, .noise = FS_NOISE_RANDOM, .exact = 1,
+     .fmt = FS_FEAT_F16_NHWC},
+    {.name = "sg2.g.noise.exact.up.bf16", .op = FS_CASE_MODCONV, .n = 3, .cin = 4, .cout = 2,
+     .h = 64, .w = 48, .k = 3, .up = 2, .demod = 1, .noise = FS_NOISE_RANDOM, .exact = 1,
+     .fmt = FS_FEAT_BF16_NHWC},
+    {.name = "odd.modconv.nonsquare.bf16", .op = FS_CASE_MODCONV, .n = 3, .cin = 5, .cout = 7,
+     .h = 6, .w = 5, .k = 3, .up = 1, .demod = 1, .noise = FS_NOISE_CONST, .act = FS_ACT_TANH,
+     .gain = 1.3f, .fmt = FS_FEAT_BF16_NHWC},
+    {.name = "odd.modconv.up.randfir.f16", .op = FS_CASE_MODCONV, .n = 3, .cin = 5, .cout = 7,
+     .h = 6, .w = 5, .k = 3, .up = 2, .demod = 1, .noise = FS_NOISE_RANDOM,
+     .act = FS_ACT_RELU, .random_fir = 1, .fmt = FS_FEAT_F16_NHWC},
+    {.name = "odd.modconv.up.nodemod.bf16", .op = FS_CASE_MODCONV, .n = 2, .cin = 32,
+     .cout = 48, .h = 12, .w = 12, .k = 3, .up = 2, .demod = 0, .noise = FS_NOISE_NONE,
+     .act = FS_ACT_LRELU, .fmt = FS_FEAT_BF16_NHWC},
+    {.name = "odd.modconv.k1.demod.f16", .op = FS_CASE_MODCONV, .n = 4, .cin = 17, .cout = 20,
+     .h = 9, .w = 9, .k = 1, .up = 1, .demod = 1, .noise = FS_NOISE_CONST,
+     .act = FS_ACT_LEAKY001, .gain = 0.9f, .clamp = 0.3f, .fmt = FS_FEAT_F16_NHWC,
+     .dcoef = 1},
+    /* styles: the tiny fixture's network, a 64^2 one of width 256, config-f 1024^2 (GPU),
+     * an odd one (w_dim 37, 10 -> 5 -> 2 channels) */
+    {.name = "sg2.g.styles.tiny", .op = FS_CASE_STYLES, .n = 4, .h = 32, .w = 1024,
+     .cin = 64, .k = 128},
+    {.name = "sg2.g.styles.c256", .op = FS_CASE_STYLES, .n = 3, .h = 64, .w = 4096,
+     .cin = 256, .k = 512},
+    {.name = "sg2f.g.styles", .op = FS_CASE_STYLES, .n = 4, .h = 1024, .w = 32768,
+     .cin = 512, .k = 512},
+    {.name = "odd.styles", .op = FS_CASE_STYLES, .n = 3, .h = 16, .w = 40, .cin = 10,
+     .k = 37},
+    /* torgb + skip: config-f blocks, the first block (no skip), a clamp that bites */
+    FS_SG2F_TORGB("sg2f.g.b64.torgb_skip.f32", 2, 512, 64, 2, FS_FEAT_F32_NCHW),
+    FS_SG2F_TORGB("sg2f.g.b64.torgb_skip.f16", 2, 512, 64, 2, FS_FEAT_F16_NHWC),
+    FS_SG2F_TORGB("sg2f.g.b64.torgb_skip.bf16", 2, 512, 64, 2, FS_FEAT_BF16_NHWC),
+    FS_SG2F_TORGB("sg2f.g.b4.torgb_first.f16", 4, 512, 4, 0, FS_FEAT_F16_NHWC),
+    FS_SG2F_TORGB("sg2f.g.b256.torgb_skip.f16", 2, 128, 256, 2, FS_FEAT_F16_NHWC),
+    FS_SG2F_TORGB("sg2f.g.b1024.torgb_skip.bf16", 2, 32, 1024, 2, FS_FEAT_BF16_NHWC),
+    {.name = "odd.torgb.clamp.bf16", .op = FS_CASE_TORGB, .n = 3, .cin = 7, .cout = 5,
+     .h = 6, .w = 10, .up = 2, .random_fir = 2, .clamp = 0.3f, .fmt = FS_FEAT_BF16_NHWC},
+    {.name = "odd.torgb.first.f32", .op = FS_CASE_TORGB, .n = 2, .cin = 9, .cout = 4, .h = 5,
+     .w = 3, .up = 0, .fmt = FS_FEAT_F32_NCHW},
+    /* every pair of formats, at a config-f layer and at odd shapes */
+    FS_CVT("sg2f.g.b64.cvt.f32_f16", 2, 512, 64, 64, FS_FEAT_F32_NCHW, FS_FEAT_F16_NHWC),
+    FS_CVT("sg2f.g.b64.cvt.f16_f32", 2, 512, 64, 64, FS_FEAT_F16_NHWC, FS_FEAT_F32_NCHW),
+    FS_CVT("sg2f.g.b64.cvt.f32_bf16", 2, 512, 64, 64, FS_FEAT_F32_NCHW, FS_FEAT_BF16_NHWC),
+    FS_CVT("sg2f.g.b64.cvt.bf16_f32", 2, 512, 64, 64, FS_FEAT_BF16_NHWC, FS_FEAT_F32_NCHW),
+    FS_CVT("odd.cvt.f16_bf16", 3, 5, 7, 3, FS_FEAT_F16_NHWC, FS_FEAT_BF16_NHWC),
+    FS_CVT("odd.cvt.bf16_f16", 3, 5, 7, 3, FS_FEAT_BF16_NHWC, FS_FEAT_F16_NHWC),
+    FS_CVT("odd.cvt.f32_f32", 2, 3, 9, 11, FS_FEAT_F32_NCHW, FS_FEAT_F32_NCHW),
+    FS_CVT("odd.cvt.f16_f16", 2, 33, 1, 5, FS_FEAT_F16_NHWC, FS_FEAT_F16_NHWC),
+    FS_CVT("odd.cvt.bf16_bf16", 1, 1, 13, 17, FS_FEAT_BF16_NHWC, FS_FEAT_BF16_NHWC),
+    FS_CVT("odd.cvt.f32_f16.range", 2, 7, 5, 5, FS_FEAT_F32_NCHW, FS_FEAT_F16_NHWC),
 };
 
 #define FS_CASE_NCASES ((int)(sizeof fs_op_cases / sizeof *fs_op_cases))
@@ -589,6 +695,9 @@ static inline void fs_opc_out_hw(const fs_op_case *c, int *oh, int *ow)
         *oh = c->out_h;
         *ow = c->out_w;
         return;
+    case FS_CASE_STYLES:
+        *oh = *ow = 1;
+        return;
     case FS_CASE_MAX_POOL2D:
         *oh = fs_max_pool2d_out_size(c->h, c->k, c->stride, c->pad, c->ceil_mode);
         *ow = fs_max_pool2d_out_size(c->w, c->k, c->stride, c->pad, c->ceil_mode);
@@ -599,6 +708,42 @@ static inline void fs_opc_out_hw(const fs_op_case *c, int *oh, int *ow)
         return;
     }
 }
+
+/* The modulated layers of a styles case, as engine/stylegan2_g.c lists them
+ * (docs/stylegan2.md §1.3): per block r = 4 .. h, conv0 (r > 4: C(r/2) ->
+ * C(r), up 2), conv1 (C(r) -> C(r)), torgb (C(r) -> 3, k 1, not demodulated,
+ * the next conv's w row); C(r) = min(w / r, cin). Fills up to max layers,
+ * returns the count; *num_ws = 2 log2(h) - 2. */
+typedef struct {
+    int cin, cout, k, w_index, demod;
+} fs_opc_style_layer;
+
+static inline int fs_opc_style_layers(const fs_op_case *c, fs_opc_style_layer *l, int max,
+                                      int *num_ws)
+{
+    int n = 0, idx = 0, log2r = 2;
+    while ((1 << log2r) < c->h)
+        log2r++;
+    for (int e = 2; e <= log2r; e++) {
+        int r = 1 << e, ch = c->w / r < c->cin ? c->w / r : c->cin;
+        int prev = c->w / (r / 2) < c->cin ? c->w / (r / 2) : c->cin;
+        fs_opc_style_layer conv0 = {prev, ch, 3, idx, 1}, conv1, torgb;
+        if (e > 2 && n < max)
+            l[n++] = conv0;
+        if (e > 2)
+            idx++;
+        conv1 = (fs_opc_style_layer){ch, ch, 3, idx++, 1};
+        if (n < max)
+            l[n++] = conv1;
+        torgb = (fs_opc_style_layer){ch, 3, 1, idx, 0};
+        if (n < max)
+            l[n++] = torgb;
+    }
+    *num_ws = 2 * log2r - 2;
+    return n;
+}
+
+#define FS_OPC_MAX_STYLE_LAYERS 64
 
 /* Floating-point operations of one run with batch n: 2 per multiply-add of
  * the convolutions (the up-sampling modconv counted as a transposed conv at
@@ -631,6 +776,16 @@ static inline double fs_opc_flops(const fs_op_case *c, int n)
     case FS_CASE_UPSAMPLE_ADD: return 7.0 * n * c->cin * oplane;
     case FS_CASE_MAX_FEATURE_MAP: return (double)n * c->cin * plane;
     case FS_CASE_BLEND: return 4.0 * n * c->cin * plane;
+    case FS_CASE_TORGB: return 2.0 * n * c->cout * c->cin * plane + 32.0 * n * c->cout * plane;
+    case FS_CASE_CONVERT_FEATURES: return (double)n * c->cin * plane;
+    case FS_CASE_STYLES: {
+        fs_opc_style_layer l[FS_OPC_MAX_STYLE_LAYERS];
+        int nws, nl = fs_opc_style_layers(c, l, FS_OPC_MAX_STYLE_LAYERS, &nws);
+        double f = 0;
+        for (int i = 0; i < nl; i++)
+            f += 2.0 * n * l[i].cin * c->k + (l[i].demod ? 2.0 * n * l[i].cin * l[i].cout : 0);
+        return f;
+    }
     case FS_CASE_MAX_POOL2D: return (double)n * c->cin * c->k * c->k * oplane;
     case FS_CASE_ADAPTIVE_AVG_POOL2D: {
         /* every window's sum and two divisions: about (window / out + 1)^2 + 2 each */
@@ -641,10 +796,26 @@ static inline double fs_opc_flops(const fs_op_case *c, int n)
     }
 }
 
+static inline const char *fs_opc_fmt_name(fs_feat_format f)
+{
+    return f == FS_FEAT_F16_NHWC ? "f16" : f == FS_FEAT_BF16_NHWC ? "bf16" : "f32";
+}
+
 /* "n2 512->512 8x8 k3 up2" and the like, for reports. */
 static inline void fs_opc_describe(const fs_op_case *c, int n, char *buf, size_t len)
 {
     switch (c->op) {
+    case FS_CASE_STYLES:
+        snprintf(buf, len, "n%d R%d base%d max%d w%d", n, c->h, c->w, c->cin, c->k);
+        return;
+    case FS_CASE_TORGB:
+        snprintf(buf, len, "n%d %d->%d %dx%d%s %s", n, c->cin, c->cout, c->h, c->w,
+                 c->up ? " skip" : "", fs_opc_fmt_name(c->fmt));
+        return;
+    case FS_CASE_CONVERT_FEATURES:
+        snprintf(buf, len, "n%d c%d %dx%d %s->%s", n, c->cin, c->h, c->w, fs_opc_fmt_name(c->fmt),
+                 fs_opc_fmt_name(c->fmt2));
+        return;
     case FS_CASE_FC:
         snprintf(buf, len, "n%d %d->%d%s", n, c->cin, c->cout, c->rows ? " (ws row)" : "");
         return;
@@ -653,7 +824,10 @@ static inline void fs_opc_describe(const fs_op_case *c, int n, char *buf, size_t
     case FS_CASE_CONV_TRANSPOSE2D: {
         char extra[16] = "";
         if (c->op == FS_CASE_MODCONV && c->up == 2)
-            snprintf(extra, sizeof extra, " up2");
+            snprintf(extra, sizeof extra, " up2%s%s", c->fmt ? " " : "",
+                     c->fmt ? fs_opc_fmt_name(c->fmt) : "");
+        else if (c->op == FS_CASE_MODCONV && c->fmt)
+            snprintf(extra, sizeof extra, " %s", fs_opc_fmt_name(c->fmt));
         else if (c->op == FS_CASE_CONV2D && c->down == 2)
             snprintf(extra, sizeof extra, " down2");
         else if (c->stride > 1)

@@ -18,6 +18,19 @@
  *   HALF_TOL), the exact ones bit for bit; FP16 operands beyond the FP16
  *   range; the per-layer choice of FS_CUDA_MIXED; invalid arguments.
  *
+ * CUDA v2 (docs/precision.md): the modconv cases with fmt F16_NHWC or
+ * BF16_NHWC, the styles, torgb and convert_features cases. On the CPU the
+ * 16-bit outputs are checked against a reference that applies the same
+ * roundings (the operand r(x r(s / smax)), r(W), y rounded once) and sums in
+ * double: each element is r(want) but for at most 1% that float32 sums put
+ * on the other side of a rounding boundary, which must then lie within one
+ * ulp of the format of want (plus 1e-5 of the output's rms near 0); styles
+ * (styles and dcoef each) and torgb (float32 math) within REF_TOL;
+ * conversions bit for bit. On the GPU against the CPU: 16-bit outputs
+ * within HALF_ULPS ulps plus HALF_FLOOR rms per element, styles and torgb
+ * within OP_TOL, conversions and the exact noise cases bit for bit, and
+ * feature_format as the CPU emulates it.
+ *
  * Inputs come from one seed (a fresh one per run, printed; FS_TEST_SEED=0x...
  * replays it) and the case index, so a failing case replays alone.
  * FS_TEST_VERBOSE=1 prints every error measured.
@@ -35,6 +48,7 @@
 #include <time.h>
 
 #include "../engine/backend.h"
+#include "../engine/dtype.h"
 #include "../engine/rng.h"
 #include "backend_op_cases.h"
 
@@ -48,6 +62,11 @@
 #define OP_TOL 1e-5   /* CUDA FP32 against the CPU: summation order and FMA only */
 #define TF32_TOL 1e-3 /* tensor-core modconv against the CPU's float32 */
 #define HALF_TOL 1e-2
+/* CUDA v2's 16-bit feature outputs against the CPU's emulation of the same
+ * roundings (docs/precision.md): every element within HALF_ULPS ulps of the
+ * format plus HALF_FLOOR times the output's rms */
+#define HALF_ULPS 2
+#define HALF_FLOOR 1e-4
 #define REF_BUDGET 2e7 /* reference multiply-adds per case before it samples */
 #define REF_MAX_SAMPLES 100000
 
@@ -94,7 +113,7 @@ static void seed_init(void)
 /* ---- a case instance: its tensors on the host ------------------------------------------------- */
 
 /* Slots; what each holds depends on the op (see inst_make). */
-enum { X, W, B, S, AUX, FIR, Y, NSLOT };
+enum { X, W, B, S, AUX, FIR, D, Y, NSLOT };
 
 typedef struct {
     float xr, wr, slo, shi; /* modconv: x in +-xr, W in +-wr, styles in (slo, shi) */
@@ -110,6 +129,18 @@ typedef struct {
                        element keeps a value the reference overwrites) */
     int out;        /* the slot the op writes; X for the in-place ops */
     int out_u8;     /* to_uint8: bytes, not floats */
+    int out_es;     /* bytes per output element: 1, 2 (a 16-bit feature format) or 4 */
+    fs_feat_format out_fmt; /* the output's format where out_es is 2 */
+    size_t split;   /* styles: the dcoef part of the output starts here (elements) */
+    /* styles: the layers (fs_opc_style_layers) and each one's offsets in the
+     * concatenated affine weights (W), biases (B) and conv weights (AUX) and
+     * its style_off / dcoef_off */
+    fs_opc_style_layer sl[FS_OPC_MAX_STYLE_LAYERS];
+    size_t aw_off[FS_OPC_MAX_STYLE_LAYERS], ab_off[FS_OPC_MAX_STYLE_LAYERS];
+    size_t cw_off[FS_OPC_MAX_STYLE_LAYERS], st_off[FS_OPC_MAX_STYLE_LAYERS];
+    size_t dc_off[FS_OPC_MAX_STYLE_LAYERS];
+    int nsl, num_ws;
+    size_t sum_cin, sum_cout;
     size_t out_len; /* elements */
     size_t xoff;    /* fc: row0 of each sample's ws rows */
     uint64_t *seeds; /* modconv noise seeds, host memory as the generator passes them */
@@ -152,7 +183,33 @@ static void inst_sizes(const fs_op_case *c, int n, size_t len[NSLOT], int *out)
         len[B] = (size_t)c->cout;
         len[AUX] = oplane; /* noise_const */
         len[FIR] = (size_t)fl * fl;
+        len[D] = c->dcoef ? (size_t)n * c->cout : 0;
         len[Y] = (size_t)n * c->cout * oplane;
+        break;
+    case FS_CASE_STYLES: { /* ws in X, affines in W and B, conv weights in AUX;
+                              Y: the styles, then dcoef */
+        fs_opc_style_layer l[FS_OPC_MAX_STYLE_LAYERS];
+        int nws, nl = fs_opc_style_layers(c, l, FS_OPC_MAX_STYLE_LAYERS, &nws);
+        len[X] = (size_t)n * nws * c->k;
+        for (int i = 0; i < nl; i++) {
+            len[W] += (size_t)l[i].cin * c->k;
+            len[B] += (size_t)l[i].cin;
+            len[AUX] += (size_t)l[i].cout * l[i].cin * l[i].k * l[i].k;
+            len[Y] += (size_t)n * (l[i].cin + (l[i].demod ? l[i].cout : 0));
+        }
+        break;
+    }
+    case FS_CASE_TORGB: /* features in X, weight W, styles S, bias B, img_prev AUX */
+        len[X] = (size_t)n * c->cin * plane;
+        len[W] = (size_t)c->cout * c->cin;
+        len[S] = (size_t)n * c->cin;
+        len[B] = (size_t)c->cout;
+        len[AUX] = c->up ? (size_t)n * c->cout * (c->h / 2) * (c->w / 2) : 0;
+        len[FIR] = (size_t)fl * fl;
+        len[Y] = (size_t)n * c->cout * plane;
+        break;
+    case FS_CASE_CONVERT_FEATURES:
+        len[X] = len[Y] = (size_t)n * c->cin * plane;
         break;
     case FS_CASE_CONV2D:
         len[X] = (size_t)n * c->cin * plane;
@@ -247,14 +304,55 @@ static int slot_u8(const fs_op_case *c, int k)
            (c->op == FS_CASE_BLEND && (k == X || k == S || k == Y));
 }
 
+/* The feature format of slot k: the 16-bit ones hold uint16 NHWC. */
+static fs_feat_format slot_fmt(const fs_op_case *c, int k)
+{
+    switch (c->op) {
+    case FS_CASE_MODCONV: return k == X || k == Y ? c->fmt : FS_FEAT_F32_NCHW;
+    case FS_CASE_TORGB: return k == X ? c->fmt : FS_FEAT_F32_NCHW;
+    case FS_CASE_CONVERT_FEATURES: return k == X ? c->fmt : k == Y ? c->fmt2 : FS_FEAT_F32_NCHW;
+    default: return FS_FEAT_F32_NCHW;
+    }
+}
+
+static size_t slot_esize(const fs_op_case *c, int k)
+{
+    return slot_u8(c, k) ? 1 : slot_fmt(c, k) != FS_FEAT_F32_NCHW ? 2 : sizeof(float);
+}
+
 static size_t inst_total_bytes(const fs_op_case *c, int n)
 {
     size_t len[NSLOT], total = 0;
     int out;
     inst_sizes(c, n, len, &out);
     for (int k = 0; k < NSLOT; k++)
-        total += len[k] * (slot_u8(c, k) ? 1 : sizeof(float));
+        total += len[k] * slot_esize(c, k);
     return total;
+}
+
+/* ---- the 16-bit formats ------------------------------------------------------------------------ */
+
+static uint16_t half_round(fs_feat_format f, float v)
+{
+    return f == FS_FEAT_BF16_NHWC ? fs_f32_to_bf16(v) : fs_f32_to_f16(v);
+}
+
+static float half_value(fs_feat_format f, uint16_t h)
+{
+    return f == FS_FEAT_BF16_NHWC ? fs_bf16_to_f32(h) : fs_f16_to_f32(h);
+}
+
+static float half_r(fs_feat_format f, float v) { return half_value(f, half_round(f, v)); }
+
+/* One unit in the last place of the format at |v| (subnormal spacing below
+ * the smallest normal). */
+static double half_ulp(fs_feat_format f, double v)
+{
+    int e;
+    frexp(fabs(v), &e); /* |v| = m 2^e, m in [0.5, 1): floor(log2 |v|) = e - 1 */
+    int lo = f == FS_FEAT_BF16_NHWC ? -126 : -14, bits = f == FS_FEAT_BF16_NHWC ? 7 : 10;
+    e = v == 0 || e - 1 < lo ? lo : e - 1;
+    return ldexp(1.0, e - bits);
 }
 
 /* Too big for the default CPU run (2 cores, a few seconds for the suite):
@@ -319,6 +417,29 @@ static void fill_fir(uint64_t *s, float *f, int fl, int random)
                                                 : (float)(t4[y] * t4[x] / 64.0);
 }
 
+/* Uniform in (lo, hi), rounded to a 16-bit format. */
+static void fill16(uint64_t *s, uint16_t *p, size_t n, float lo, float hi, fs_feat_format f)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = half_round(f, uniform(s, lo, hi));
+}
+
+/* convert_features from float32 to fp16 past its range: overflow to inf,
+ * the largest finite, subnormals and the ties between them, inf; then
+ * magnitudes spread over 2^-26 .. 2^17. */
+static void fill_range(uint64_t *s, float *x, size_t total)
+{
+    static const float sp[] = {70000.0f, -70000.0f, 65519.0f, -65520.0f, 65504.0f, 1e-6f,
+                               -6e-8f, 2.98023224e-8f, -8.94069672e-8f, INFINITY, -INFINITY,
+                               6.1035156e-5f, 6.1e-5f};
+    size_t i = 0;
+    for (; i < sizeof sp / sizeof *sp && i < total; i++)
+        x[i] = sp[i];
+    for (; i < total; i++)
+        x[i] = (splitmix64(s) & 1 ? -1.0f : 1.0f) * ldexpf(uniform(s, 1.0f, 2.0f),
+                                                           (int)(splitmix64(s) % 44) - 27);
+}
+
 static int inst_make(inst *I, const fs_op_case *c, int n, uint64_t seed, const ranges *rg)
 {
     memset(I, 0, sizeof *I);
@@ -330,19 +451,23 @@ static int inst_make(inst *I, const fs_op_case *c, int n, uint64_t seed, const r
     size_t len[NSLOT];
     inst_sizes(c, n, len, &I->out);
     I->out_u8 = slot_u8(c, I->out);
+    I->out_es = (int)slot_esize(c, I->out);
+    I->out_fmt = slot_fmt(c, I->out);
     I->out_len = len[I->out];
     uint64_t s = seed;
     for (int k = 0; k < NSLOT; k++) {
         if (!len[k])
             continue;
-        I->bytes[k] = len[k] * (slot_u8(c, k) ? 1 : sizeof(float));
+        I->bytes[k] = len[k] * slot_esize(c, k);
         I->h[k] = malloc(I->bytes[k]);
         if (!I->h[k])
             return 0;
     }
-    /* defaults: inputs in +-1, outputs prefilled in +-1 */
+    /* defaults: inputs in +-1, outputs prefilled in +-1 (16-bit slots: rounded) */
     for (int k = 0; k < NSLOT; k++)
-        if (len[k] && !slot_u8(c, k))
+        if (len[k] && slot_esize(c, k) == 2)
+            fill16(&s, I->h[k], len[k], -1, 1, slot_fmt(c, k));
+        else if (len[k] && !slot_u8(c, k))
             fill(&s, F(I, k), len[k], -1, 1);
     switch (c->op) {
     case FS_CASE_FC:
@@ -351,10 +476,20 @@ static int inst_make(inst *I, const fs_op_case *c, int n, uint64_t seed, const r
         break;
     case FS_CASE_NORMALIZE_2ND_MOMENT: fill(&s, F(I, X), len[X], -3, 3); break;
     case FS_CASE_LERP_ROWS: fill(&s, F(I, X), len[X], -2, 2); break;
-    case FS_CASE_MODCONV:
-        fill(&s, F(I, X), len[X], -rg->xr, rg->xr);
+    case FS_CASE_MODCONV: {
+        float xr = c->srange ? 250 : rg->xr;
+        if (c->fmt)
+            fill16(&s, I->h[X], len[X], -xr, xr, c->fmt);
+        else
+            fill(&s, F(I, X), len[X], -xr, xr);
         fill(&s, F(I, W), len[W], -rg->wr, rg->wr);
-        fill(&s, F(I, S), len[S], rg->slo, rg->shi);
+        if (c->srange)
+            fill(&s, F(I, S), len[S], -c->srange, c->srange);
+        else
+            fill(&s, F(I, S), len[S], rg->slo, rg->shi);
+        if (len[D]) /* any positive d: the output shows whether the op used it */
+            fill(&s, F(I, D), len[D], 0.5f / sqrtf((float)c->cin * c->k * c->k),
+                 1.5f / sqrtf((float)c->cin * c->k * c->k));
         fill(&s, F(I, B), len[B], -0.5f, 0.5f);
         fill(&s, F(I, AUX), len[AUX], -2, 2);
         fill_fir(&s, F(I, FIR), I->fl, c->random_fir);
@@ -370,6 +505,40 @@ static int inst_make(inst *I, const fs_op_case *c, int n, uint64_t seed, const r
             memset(I->h[B], 0, I->bytes[B]);
             I->strength = 1.0f;
         }
+        break;
+    }
+    case FS_CASE_STYLES: {
+        I->nsl = fs_opc_style_layers(c, I->sl, FS_OPC_MAX_STYLE_LAYERS, &I->num_ws);
+        size_t aw = 0, ab = 0, cw = 0;
+        for (int l = 0; l < I->nsl; l++) {
+            const fs_opc_style_layer *L = &I->sl[l];
+            I->aw_off[l] = aw;
+            I->ab_off[l] = ab;
+            I->cw_off[l] = cw;
+            I->st_off[l] = I->sum_cin;
+            I->dc_off[l] = I->sum_cout;
+            aw += (size_t)L->cin * c->k;
+            ab += (size_t)L->cin;
+            cw += (size_t)L->cout * L->cin * L->k * L->k;
+            I->sum_cin += (size_t)L->cin;
+            I->sum_cout += L->demod ? (size_t)L->cout : 0;
+        }
+        I->split = (size_t)n * I->sum_cin;
+        fill(&s, F(I, X), len[X], -2, 2);
+        fill(&s, F(I, W), len[W], -2, 2);
+        fill(&s, F(I, B), len[B], 0.5f, 1.5f); /* the affine biases sit near 1 */
+        break;
+    }
+    case FS_CASE_TORGB:
+        fill(&s, F(I, S), len[S], -1.5f / sqrtf((float)c->cin), 2.5f / sqrtf((float)c->cin));
+        fill(&s, F(I, B), len[B], -0.5f, 0.5f);
+        fill_fir(&s, F(I, FIR), I->fl, c->random_fir);
+        break;
+    case FS_CASE_CONVERT_FEATURES:
+        if (strstr(c->name, ".range"))
+            fill_range(&s, F(I, X), len[X]);
+        else if (!c->fmt)
+            fill(&s, F(I, X), len[X], -3, 3);
         break;
     case FS_CASE_CONV2D:
         fill(&s, F(I, B), len[B], -0.5f, 0.5f);
@@ -466,12 +635,16 @@ static fs_status dev_upload(fs_backend *be, const inst *I, dev *d)
 
 /* The arguments of the ops that take a plan, from the case (designated
  * initialisers: the arg structs may grow). */
-typedef union {
-    fs_fc_args fc;
-    fs_modconv_args mc;
-    fs_conv2d_args cv;
-    fs_conv_transpose2d_args ct;
-    fs_upfirdn2d_args ud;
+typedef struct {
+    union {
+        fs_fc_args fc;
+        fs_modconv_args mc;
+        fs_conv2d_args cv;
+        fs_conv_transpose2d_args ct;
+        fs_upfirdn2d_args ud;
+        fs_styles_args st;
+    };
+    fs_style_layer layers[FS_OPC_MAX_STYLE_LAYERS]; /* styles: host descriptors */
 } plan_args;
 
 static int plan_kind(const fs_op_case *c, fs_op_kind *kind)
@@ -482,6 +655,7 @@ static int plan_kind(const fs_op_case *c, fs_op_kind *kind)
     case FS_CASE_CONV2D: *kind = FS_OP_CONV2D; return 1;
     case FS_CASE_CONV_TRANSPOSE2D: *kind = FS_OP_CONV_TRANSPOSE2D; return 1;
     case FS_CASE_UPFIRDN2D: *kind = FS_OP_UPFIRDN2D; return 1;
+    case FS_CASE_STYLES: *kind = FS_OP_STYLES; return 1;
     default: return 0;
     }
 }
@@ -509,8 +683,30 @@ static void plan_args_of(const inst *I, const dev *d, const fs_plan *plan, plan_
                                   .noise_strength = I->strength, .noise_seeds = I->seeds,
                                   .noise_stream = I->stream, .act = c->act,
                                   .gain = fs_opc_gain(c), .clamp = c->clamp, .fp16 = I->fp16,
-                                  .plan = plan};
+                                  .fmt = c->fmt, .dcoef = d->p[D], .plan = plan};
+        if (c->fmt) { /* 16-bit NHWC features in the same slots */
+            a->mc.x = NULL;
+            a->mc.y = NULL;
+            a->mc.x16 = d->p[X];
+            a->mc.y16 = d->p[Y];
+        }
         break;
+    case FS_CASE_STYLES: {
+        for (int l = 0; l < I->nsl; l++) {
+            const fs_opc_style_layer *L = &I->sl[l];
+            a->layers[l] = (fs_style_layer){
+                .affine_w = w + I->aw_off[l], .affine_b = b + I->ab_off[l],
+                .weight = aux + I->cw_off[l], .cin = L->cin, .cout = L->cout, .k = L->k,
+                .w_index = L->w_index, .demodulate = L->demod,
+                .weight_gain = 1.0f / sqrtf((float)c->k),
+                .gain = L->demod ? 1.0f : 1.0f / sqrtf((float)L->cin),
+                .style_off = I->st_off[l], .dcoef_off = I->dc_off[l]};
+        }
+        a->st = (fs_styles_args){.layers = a->layers, .n_layers = I->nsl, .ws = x, .n = n,
+                                 .num_ws = I->num_ws, .w_dim = c->k, .styles = y,
+                                 .dcoef = y ? y + I->split : NULL, .plan = plan};
+        break;
+    }
     case FS_CASE_CONV2D:
         a->cv = (fs_conv2d_args){.x = x, .weight = w, .b = b, .y = y, .n = n, .cin = c->cin,
                                  .cout = c->cout, .h = c->h, .w = c->w, .k = c->k,
@@ -563,6 +759,17 @@ static fs_status launch(fs_backend *be, const inst *I, const dev *d, const fs_pl
     case FS_CASE_CONV2D: return be->ops->conv2d(be, &a.cv);
     case FS_CASE_CONV_TRANSPOSE2D: return be->ops->conv_transpose2d(be, &a.ct);
     case FS_CASE_UPFIRDN2D: return be->ops->upfirdn2d(be, &a.ud);
+    case FS_CASE_STYLES: return be->ops->styles(be, &a.st);
+    case FS_CASE_TORGB:
+        return be->ops->torgb(be, &(fs_torgb_args){
+            .fmt = c->fmt, .x = c->fmt ? NULL : x, .x16 = c->fmt ? d->p[X] : NULL, .weight = w,
+            .styles = s, .b = b, .img_prev = d->p[AUX], .img = y, .fir = d->p[FIR],
+            .fir_len = I->fl, .n = n, .cin = c->cin, .cout = c->cout, .h = c->h, .w = c->w,
+            .clamp = c->clamp});
+    case FS_CASE_CONVERT_FEATURES:
+        return be->ops->convert_features(be, &(fs_convert_features_args){
+            .xfmt = c->fmt, .yfmt = c->fmt2, .x = d->p[X], .y = d->p[Y], .n = n, .c = c->cin,
+            .hw = (size_t)c->h * c->w});
     case FS_CASE_NORMALIZE_2ND_MOMENT: return be->ops->normalize_2nd_moment(be, x, n, c->cin);
     case FS_CASE_LERP_ROWS:
         return be->ops->lerp_rows(be, x, s, n, c->rows, c->cin, c->row0, c->row1, c->t);
@@ -688,7 +895,12 @@ static double ref_fir_at(const float *x, int h, int w, int up, int p0, const flo
 
 typedef struct {
     const inst *I;
-    double *dcoef;  /* modconv: [n, cout] demodulation */
+    double *dcoef;  /* modconv: [n, cout] demodulation (16-bit formats: times smax[n]) */
+    /* modconv: the conv's operands, x [n, cin, h, w] and W as float; styles
+     * ms [n, cin] or NULL (16-bit formats: the rounded operand r(x r(s / smax))
+     * and r(W) of docs/precision.md §2, the styles already in it) */
+    const float *mx, *mw, *ms;
+    float *own_x, *own_w;
     double *stat;   /* normalize: [n] scale; mbstd: [groups, f]; instance_norm: [n c][2] */
     double *fcache; /* conv2d down 2: the FIR output, NaN until computed */
     int fh, fw, p0;
@@ -701,7 +913,95 @@ static void ref_prepare(ref_ctx *r, const inst *I)
     const fs_op_case *c = &I->c;
     int n = c->n;
     size_t hw = (size_t)c->h * c->w;
-    if (c->op == FS_CASE_MODCONV && c->demod) {
+    if (c->op == FS_CASE_MODCONV) {
+        r->mx = F(I, X);
+        r->mw = F(I, W);
+        r->ms = F(I, S);
+    }
+    if (c->op == FS_CASE_MODCONV && c->fmt) {
+        /* the operand and weight rounded as the op must round them: the same
+         * float32 operations, so the same values */
+        size_t nx = (size_t)n * c->cin * hw, nw = (size_t)c->cout * c->cin * c->k * c->k;
+        r->own_x = malloc(nx * sizeof *r->own_x);
+        r->own_w = malloc(nw * sizeof *r->own_w);
+        r->dcoef = malloc((size_t)n * c->cout * sizeof *r->dcoef);
+        ck_assert(r->own_x && r->own_w && r->dcoef);
+        for (size_t i = 0; i < nw; i++)
+            r->own_w[i] = half_r(c->fmt, F(I, W)[i]);
+        const uint16_t *x16 = I->h[X];
+        for (int s = 0; s < n; s++) {
+            const float *st = F(I, S) + (size_t)s * c->cin;
+            float smax = 0;
+            for (int i = 0; i < c->cin; i++)
+                smax = fabsf(st[i]) > smax ? fabsf(st[i]) : smax;
+            smax = smax > 0 ? smax : 1.0f;
+            for (int i = 0; i < c->cin; i++) {
+                float sr = half_r(c->fmt, st[i] / smax);
+                for (size_t p = 0; p < hw; p++)
+                    r->own_x[((size_t)s * c->cin + i) * hw + p] = half_r(
+                        c->fmt, half_value(c->fmt, x16[((size_t)s * hw + p) * c->cin + i]) * sr);
+            }
+            /* d as the float32 reference below computes it, or the given one */
+            for (int o = 0; o < c->cout; o++) {
+                double d = 1;
+                if (c->dcoef) {
+                    d = F(I, D)[(size_t)s * c->cout + o];
+                } else if (c->demod) {
+                    double acc = 0;
+                    for (int i = 0; i < c->cin; i++)
+                        for (int q = 0; q < c->k * c->k; q++) {
+                            double wv = F(I, W)[((size_t)o * c->cin + i) * c->k * c->k + q];
+                            acc += (wv * st[i]) * (wv * st[i]);
+                        }
+                    d = 1.0 / sqrt(acc + 1e-8);
+                }
+                r->dcoef[(size_t)s * c->cout + o] = d * smax;
+            }
+        }
+        r->mx = r->own_x;
+        r->mw = r->own_w;
+        r->ms = NULL;
+    } else if (c->op == FS_CASE_MODCONV && c->dcoef) {
+        r->dcoef = malloc((size_t)n * c->cout * sizeof *r->dcoef);
+        ck_assert_ptr_nonnull(r->dcoef);
+        for (size_t i = 0; i < (size_t)n * c->cout; i++)
+            r->dcoef[i] = F(I, D)[i];
+    } else if (c->op == FS_CASE_STYLES) {
+        /* every output in double: styles, then d from them */
+        r->stat = malloc(I->out_len * sizeof *r->stat);
+        ck_assert_ptr_nonnull(r->stat);
+        for (int l = 0; l < I->nsl; l++) {
+            const fs_opc_style_layer *L = &I->sl[l];
+            double wg = 1.0 / sqrt((double)(float)c->k), gain = L->demod ? 1.0 : 1.0 / sqrt((double)L->cin);
+            wg = (float)wg;
+            gain = (float)gain;
+            double *st = r->stat + (size_t)n * I->st_off[l];
+            for (int s = 0; s < n; s++)
+                for (int i = 0; i < L->cin; i++) {
+                    const float *wv = F(I, X) + ((size_t)s * I->num_ws + L->w_index) * c->k;
+                    const float *a = F(I, W) + I->aw_off[l] + (size_t)i * c->k;
+                    double acc = 0;
+                    for (int j = 0; j < c->k; j++)
+                        acc += (double)a[j] * wv[j];
+                    st[(size_t)s * L->cin + i] = (acc * wg + F(I, B)[I->ab_off[l] + i]) * gain;
+                }
+            if (!L->demod)
+                continue;
+            double *dc = r->stat + I->split + (size_t)n * I->dc_off[l];
+            size_t kk = (size_t)L->k * L->k;
+            for (int s = 0; s < n; s++)
+                for (int o = 0; o < L->cout; o++) {
+                    double acc = 0;
+                    for (int i = 0; i < L->cin; i++) {
+                        const float *wk = F(I, AUX) + I->cw_off[l] + ((size_t)o * L->cin + i) * kk;
+                        double sv = st[(size_t)s * L->cin + i];
+                        for (size_t q = 0; q < kk; q++)
+                            acc += (wk[q] * sv) * (wk[q] * sv);
+                    }
+                    dc[(size_t)s * L->cout + o] = 1.0 / sqrt(acc + 1e-8);
+                }
+        }
+    } else if (c->op == FS_CASE_MODCONV && c->demod) {
         /* official: w = W * s; d = rsqrt(sum(w^2) + 1e-8) over cin, k, k */
         r->dcoef = malloc((size_t)n * c->cout * sizeof *r->dcoef);
         ck_assert_ptr_nonnull(r->dcoef);
@@ -813,6 +1113,8 @@ static void ref_prepare(ref_ctx *r, const inst *I)
 
 static void ref_release(ref_ctx *r)
 {
+    free(r->own_x);
+    free(r->own_w);
     free(r->dcoef);
     free(r->stat);
     free(r->fcache);
@@ -836,8 +1138,9 @@ static double ref_down_fir(ref_ctx *r, int s, int i, int fy, int fx)
 
 /* The modconv's stride-2 transposed conv of the modulated input at (ty, tx)
  * of T [2h+1, 2w+1] (conv_transpose2d(x * s, W^T, stride 2, pad 0)). */
-static double ref_modconv_t(const inst *I, int s, int o, int ty, int tx)
+static double ref_modconv_t(const ref_ctx *r, int s, int o, int ty, int tx)
 {
+    const inst *I = r->I;
     const fs_op_case *c = &I->c;
     if (ty < 0 || tx < 0 || ty > 2 * c->h || tx > 2 * c->w)
         return 0;
@@ -851,9 +1154,9 @@ static double ref_modconv_t(const inst *I, int s, int o, int ty, int tx)
             if (ix < 0 || ix >= c->w)
                 continue;
             for (int i = 0; i < c->cin; i++)
-                acc += (double)F(I, X)[(((size_t)s * c->cin + i) * c->h + iy) * c->w + ix] *
-                       F(I, S)[(size_t)s * c->cin + i] *
-                       F(I, W)[(((size_t)o * c->cin + i) * c->k + ky) * c->k + kx];
+                acc += (double)r->mx[(((size_t)s * c->cin + i) * c->h + iy) * c->w + ix] *
+                       (r->ms ? r->ms[(size_t)s * c->cin + i] : 1.0f) *
+                       r->mw[(((size_t)o * c->cin + i) * c->k + ky) * c->k + kx];
         }
     }
     return acc;
@@ -888,11 +1191,16 @@ static double ref_at(ref_ctx *r, size_t i)
     case FS_CASE_MODCONV: {
         int s = (int)(i / (c->cout * ohw)), o = (int)(i / ohw % c->cout);
         int yy = (int)(i / ow % oh), xx = (int)(i % ow);
+        if (c->fmt) { /* NHWC */
+            o = (int)(i % c->cout);
+            yy = (int)(i / c->cout / ow % oh);
+            xx = (int)(i / c->cout % ow);
+        }
         double acc = 0;
         if (c->up == 1) {
             int p = c->k / 2;
             for (int ci = 0; ci < c->cin; ci++) {
-                double st = F(I, S)[(size_t)s * c->cin + ci], part = 0;
+                double st = r->ms ? r->ms[(size_t)s * c->cin + ci] : 1.0, part = 0;
                 for (int ky = 0; ky < c->k; ky++) {
                     int sy = yy + ky - p;
                     if (sy < 0 || sy >= c->h)
@@ -901,8 +1209,8 @@ static double ref_at(ref_ctx *r, size_t i)
                         int sx = xx + kx - p;
                         if (sx < 0 || sx >= c->w)
                             continue;
-                        part += (double)F(I, X)[(((size_t)s * c->cin + ci) * c->h + sy) * c->w + sx] *
-                                F(I, W)[(((size_t)o * c->cin + ci) * c->k + ky) * c->k + kx];
+                        part += (double)r->mx[(((size_t)s * c->cin + ci) * c->h + sy) * c->w + sx] *
+                                r->mw[(((size_t)o * c->cin + ci) * c->k + ky) * c->k + kx];
                     }
                 }
                 acc += part * st;
@@ -913,7 +1221,7 @@ static double ref_at(ref_ctx *r, size_t i)
             const float *f = F(I, FIR);
             for (int a = 0; a < fl; a++)
                 for (int b = 0; b < fl; b++)
-                    acc += ref_modconv_t(I, s, o, yy + a - 1, xx + b - 1) *
+                    acc += ref_modconv_t(r, s, o, yy + a - 1, xx + b - 1) *
                            f[(fl - 1 - a) * fl + (fl - 1 - b)];
             acc *= 4;
         }
@@ -1100,6 +1408,39 @@ static double ref_at(ref_ctx *r, size_t i)
                 acc += F(I, X)[plane * hw + (size_t)(c->win_y0 + sy) * c->w + c->win_x0 + sx];
         return acc / ((double)(y1 - y0) * (x1 - x0));
     }
+    case FS_CASE_STYLES: return r->stat[i];
+    case FS_CASE_TORGB: {
+        /* clamp(sum_i W[c, i] s[i] f[i] + b[c]) + up2(img_prev) */
+        int s = (int)(i / (c->cout * hw)), o = (int)(i / hw % c->cout);
+        size_t p = i % hw;
+        int yy = (int)(p / c->w), xx = (int)(p % c->w);
+        double acc = 0;
+        for (int ci = 0; ci < c->cin; ci++) {
+            double f = c->fmt ? half_value(c->fmt, ((const uint16_t *)I->h[X])
+                                                       [((size_t)s * hw + p) * c->cin + ci])
+                              : F(I, X)[((size_t)s * c->cin + ci) * hw + p];
+            acc += (double)F(I, W)[(size_t)o * c->cin + ci] * F(I, S)[(size_t)s * c->cin + ci] * f;
+        }
+        double v = ref_act(acc + F(I, B)[o], FS_ACT_LINEAR, 1, c->clamp);
+        if (c->up)
+            v += ref_fir_at(F(I, AUX) + ((size_t)s * c->cout + o) * (c->h / 2) * (c->w / 2),
+                            c->h / 2, c->w / 2, 2, 2, F(I, FIR), I->fl, 4.0, yy, xx);
+        return v;
+    }
+    case FS_CASE_CONVERT_FEATURES: {
+        /* the source value of output element i (the output's layout) */
+        size_t chw = (size_t)c->cin * hw, s = i / chw, ch, p;
+        if (c->fmt2) {
+            p = i % chw / c->cin;
+            ch = i % c->cin;
+        } else {
+            ch = i % chw / hw;
+            p = i % hw;
+        }
+        if (!c->fmt)
+            return F(I, X)[s * chw + ch * hw + p];
+        return half_value(c->fmt, ((const uint16_t *)I->h[X])[s * chw + p * c->cin + ch]);
+    }
     case FS_CASE_COPY_ROWS: {
         /* dst[r * ldd + j] = src[r * lds + j], the rest of dst untouched */
         size_t row = i / c->ldd, j = i % c->ldd;
@@ -1136,6 +1477,7 @@ static double ref_cost(const inst *I)
         return (double)c->cin * t * t;
     }
     case FS_CASE_UPFIRDN2D: return (double)I->fl * I->fl;
+    case FS_CASE_TORGB: return c->cin + (double)I->fl * I->fl;
     case FS_CASE_PROJECT: return c->cin;
     case FS_CASE_AVG_POOL2D: return (double)c->k * c->k;
     case FS_CASE_UPSAMPLE_ADD: return 4;
@@ -1170,9 +1512,15 @@ static void check_reference(const inst *I, const void *got, const char *backend)
     size_t ohw = (size_t)I->oh * I->ow, planes = ohw ? total / ohw : 0;
     /* maxima involve no rounding: the reference's value is the float itself */
     int exact = c->exact || I->out_u8 || c->op == FS_CASE_COPY_ROWS ||
-                c->op == FS_CASE_MAX_FEATURE_MAP || c->op == FS_CASE_MAX_POOL2D;
-    double num = 0, den = 0, worst_d = -1, worst_got = 0, worst_want = 0;
+                c->op == FS_CASE_MAX_FEATURE_MAP || c->op == FS_CASE_MAX_POOL2D ||
+                c->op == FS_CASE_CONVERT_FEATURES;
+    /* styles: the styles and dcoef parts (scales far apart) each on its own */
+    double num = 0, den = 0, num2 = 0, den2 = 0, worst_d = -1, worst_got = 0, worst_want = 0;
     size_t worst = 0, bad = 0;
+    /* 16-bit outputs: elements off r(want), and the worst distance past one
+     * ulp of the format from want */
+    size_t off_r = 0;
+    double past_ulp = 0;
     for (size_t k = 0; k < count; k++) {
         size_t i = k;
         if (sampled) {
@@ -1192,11 +1540,15 @@ static void check_reference(const inst *I, const void *got, const char *backend)
             }
         }
         double want = ref_at(&r, i);
-        double g = I->out_u8 ? ((const uint8_t *)got)[i] : ((const float *)got)[i];
+        double g = I->out_u8       ? ((const uint8_t *)got)[i]
+                   : I->out_es == 2 ? half_value(I->out_fmt, ((const uint16_t *)got)[i])
+                                    : ((const float *)got)[i];
         if (exact) {
             int same = I->out_u8 ? g == want
-                                 : memcmp(&((const float *)got)[i], &(float){(float)want},
-                                          sizeof(float)) == 0;
+                       : I->out_es == 2
+                           ? ((const uint16_t *)got)[i] == half_round(I->out_fmt, (float)want)
+                           : memcmp(&((const float *)got)[i], &(float){(float)want},
+                                    sizeof(float)) == 0;
             if (!same && !bad++) {
                 worst = i;
                 worst_got = g;
@@ -1205,8 +1557,19 @@ static void check_reference(const inst *I, const void *got, const char *backend)
             continue;
         }
         double d = g - want;
-        num += d * d;
-        den += want * want;
+        if (I->split && i >= I->split) {
+            num2 += d * d;
+            den2 += want * want;
+        } else {
+            num += d * d;
+            den += want * want;
+        }
+        if (I->out_es == 2) {
+            if (((const uint16_t *)got)[i] != half_round(I->out_fmt, (float)want))
+                off_r++;
+            double past = fabs(d) - half_ulp(I->out_fmt, want);
+            past_ulp = !(past <= past_ulp) ? past : past_ulp; /* nan wins */
+        }
         if (!(fabs(d) <= worst_d)) { /* also catches nan */
             worst_d = fabs(d);
             worst = i;
@@ -1228,10 +1591,37 @@ static void check_reference(const inst *I, const void *got, const char *backend)
         return;
     }
     double e = den > 0 ? sqrt(num / den) : sqrt(num);
+    if (I->split) {
+        double e2 = den2 > 0 ? sqrt(num2 / den2) : sqrt(num2);
+        if (verbose())
+            printf("%-34s %-16s %s vs reference: dcoef relative L2 %.3g\n", c->name,
+                   fs_case_op_names[c->op], backend, e2);
+        ck_assert_msg(e2 <= REF_TOL, "%s (%s): %s vs reference: dcoef relative L2 %.3g > %.0e "
+                      "(seed 0x%016llx)", c->name, shape, backend, e2, REF_TOL,
+                      (unsigned long long)g_seed);
+    }
+    if (I->out_es == 2) {
+        /* the same roundings as the reference: r(want) but where float32
+         * sums put want within float noise of a rounding boundary, and then
+         * the neighbour (within one ulp of want; a floor of 1e-5 of the
+         * output's rms for values cancelled near 0); at most 1% of them */
+        double rms = sqrt(den / (double)count);
+        if (verbose())
+            printf("%-34s %-16s %s vs reference: %zu of %zu off r(want), worst %.3g past 1 ulp "
+                   "(rms %.3g)\n", c->name, fs_case_op_names[c->op], backend, off_r, count,
+                   past_ulp, rms);
+        ck_assert_msg(past_ulp <= 1e-5 * rms, "%s (%s): %s vs reference: an element %.3g past "
+                      "one ulp of %s (worst element %zu: got %.9g want %.9g; seed 0x%016llx)",
+                      c->name, shape, backend, past_ulp, fs_opc_fmt_name(I->out_fmt), worst,
+                      worst_got, worst_want, (unsigned long long)g_seed);
+        ck_assert_msg(off_r <= count / 100 + 1, "%s (%s): %s vs reference: %zu of %zu elements "
+                      "not rounded as the reference rounds (seed 0x%016llx)", c->name, shape,
+                      backend, off_r, count, (unsigned long long)g_seed);
+    }
     if (verbose())
         printf("%-34s %-16s %s vs reference: relative L2 %.3g over %zu%s elements\n", c->name,
                fs_case_op_names[c->op], backend, e, count, sampled ? " sampled" : "");
-    ck_assert_msg(e <= REF_TOL, "%s (%s, %s): %s vs reference: relative L2 %.3g > %.0e over %zu%s "
+    ck_assert_msg(I->out_es == 2 || e <= REF_TOL, "%s (%s, %s): %s vs reference: relative L2 %.3g > %.0e over %zu%s "
                   "elements (worst element %zu: got %.9g want %.9g; seed 0x%016llx)", c->name,
                   fs_case_op_names[c->op], shape, backend, e, REF_TOL, count, sampled ? " sampled" : "",
                   worst, worst_got, worst_want, (unsigned long long)g_seed);
@@ -1328,19 +1718,63 @@ static void expect_match(const inst *I, const void *got, const void *want, doubl
     const fs_op_case *c = &I->c;
     size_t n = I->out_len, bad = 0, first = 0;
     if (tol < 0) {
-        size_t es = I->out_u8 ? 1 : sizeof(float);
+        size_t es = (size_t)I->out_es;
         for (size_t i = 0; i < n; i++)
             if (memcmp((const char *)got + i * es, (const char *)want + i * es, es) && !bad++)
                 first = i;
         if (verbose())
             printf("%-34s %-16s %s: %zu of %zu differ from the cpu\n", c->name,
                    fs_case_op_names[c->op], what, bad, n);
-        double g = I->out_u8 ? ((const uint8_t *)got)[first] : ((const float *)got)[first];
-        double w = I->out_u8 ? ((const uint8_t *)want)[first] : ((const float *)want)[first];
+        double g = I->out_u8 ? ((const uint8_t *)got)[first]
+                   : es == 2 ? ((const uint16_t *)got)[first] : ((const float *)got)[first];
+        double w = I->out_u8 ? ((const uint8_t *)want)[first]
+                   : es == 2 ? ((const uint16_t *)want)[first] : ((const float *)want)[first];
         ck_assert_msg(bad == 0, "%s (%s): %s: %zu of %zu elements differ from the cpu; first at "
                       "%zu: %.9g vs cpu %.9g (seed 0x%016llx)", c->name, fs_case_op_names[c->op], what,
                       bad, n, first, g, w, (unsigned long long)g_seed);
         return;
+    }
+    if (I->out_es == 2) {
+        /* 16-bit features: every element within HALF_ULPS ulps of the
+         * format at the CPU's value, plus HALF_FLOOR of the output's rms for
+         * values cancelled near 0 (the sums' order differs; both sides round
+         * the same float32 epilogue once) */
+        const uint16_t *g16 = got, *w16 = want;
+        double ss = 0, worst_x = -1;
+        for (size_t i = 0; i < n; i++) {
+            double w = half_value(I->out_fmt, w16[i]);
+            ss += w * w;
+        }
+        double rms = n ? sqrt(ss / (double)n) : 0;
+        size_t off = 0;
+        for (size_t i = 0; i < n; i++) {
+            double w = half_value(I->out_fmt, w16[i]), g = half_value(I->out_fmt, g16[i]);
+            double x = fabs(g - w) - (HALF_ULPS * half_ulp(I->out_fmt, w) + HALF_FLOOR * rms);
+            off += g16[i] != w16[i];
+            if (!(x <= worst_x)) {
+                worst_x = x;
+                first = i;
+            }
+        }
+        if (verbose())
+            printf("%-34s %-16s %s vs cpu: %zu of %zu elements differ, worst %.3g past the "
+                   "bound\n", c->name, fs_case_op_names[c->op], what, off, n, worst_x);
+        ck_assert_msg(worst_x <= 0, "%s (%s): %s vs cpu: element %zu %.9g vs cpu %.9g, past %d "
+                      "ulps of %s + %.0e rms (seed 0x%016llx)", c->name, fs_case_op_names[c->op],
+                      what, first, n ? half_value(I->out_fmt, g16[first]) : 0.0,
+                      n ? half_value(I->out_fmt, w16[first]) : 0.0, HALF_ULPS,
+                      fs_opc_fmt_name(I->out_fmt), HALF_FLOOR, (unsigned long long)g_seed);
+        return;
+    }
+    if (I->split) { /* styles: dcoef on its own (the styles dominate the total) */
+        double e2 = fs_check_rel_l2((const float *)got + I->split, (const float *)want + I->split,
+                                    n - I->split);
+        if (verbose())
+            printf("%-34s %-16s %s vs cpu: dcoef relative L2 %.3g\n", c->name,
+                   fs_case_op_names[c->op], what, e2);
+        ck_assert_msg(e2 <= tol, "%s (%s): %s vs cpu: dcoef relative L2 %.3g > %.0e (seed "
+                      "0x%016llx)", c->name, fs_case_op_names[c->op], what, e2, tol,
+                      (unsigned long long)g_seed);
     }
     const float *g = got, *w = want;
     double wd = -1;
@@ -1385,7 +1819,7 @@ START_TEST(test_cuda_vs_cpu)
     /* the maxima, and the pool whose kernel repeats the CPU's float sums and divisions */
     int exact = c->exact || I.out_u8 || c->op == FS_CASE_COPY_ROWS ||
                 c->op == FS_CASE_MAX_FEATURE_MAP || c->op == FS_CASE_MAX_POOL2D ||
-                c->op == FS_CASE_ADAPTIVE_AVG_POOL2D;
+                c->op == FS_CASE_ADAPTIVE_AVG_POOL2D || c->op == FS_CASE_CONVERT_FEATURES;
     fs_backend *gpu = cuda_open(FS_CUDA_FP32);
     ck_assert_str_eq(gpu->ops->name, "cuda");
     fs_op_kind kind;
@@ -1396,7 +1830,9 @@ START_TEST(test_cuda_vs_cpu)
         free(got);
     }
     fs_backend_free(gpu);
-    if ((c->op == FS_CASE_MODCONV || (c->op == FS_CASE_CONV2D && c->tensor_cores)) && !exact)
+    /* the 16-bit formats fix their own precision: not rerun per backend precision */
+    if (((c->op == FS_CASE_MODCONV && !c->fmt) || (c->op == FS_CASE_CONV2D && c->tensor_cores)) &&
+        !exact)
         for (size_t p = 0; p < sizeof precisions / sizeof *precisions; p++) {
             gpu = cuda_open(precisions[p].p);
             void *got = run_on(gpu, &I, 1);
@@ -1476,6 +1912,28 @@ START_TEST(test_cuda_mixed)
         free(out[r]);
     free(want);
     inst_free(&I);
+}
+END_TEST
+
+/* The feature format of each layer kind: CUDA v2's choice is the one the
+ * CPU emulates for the same precision (fs_backend_cpu_init_ex). */
+START_TEST(test_cuda_feature_format)
+{
+    static const fs_cuda_precision ps[4] = {FS_CUDA_FP32, FS_CUDA_FP16, FS_CUDA_BF16,
+                                            FS_CUDA_MIXED};
+    for (int k = 0; k < 4; k++) {
+        fs_backend *gpu = cuda_open(ps[k]), *cpu;
+        ck_assert_int_eq(fs_backend_cpu_init_ex(&cpu, 1, (int)ps[k]), FS_OK);
+        for (int fp16 = 0; fp16 <= 1; fp16++)
+            ck_assert_msg(gpu->ops->feature_format(gpu, fp16) ==
+                              cpu->ops->feature_format(cpu, fp16),
+                          "%s, fp16 layer %d: cuda format %d, the cpu emulates %d",
+                          fs_cuda_precision_name(ps[k]), fp16,
+                          (int)gpu->ops->feature_format(gpu, fp16),
+                          (int)cpu->ops->feature_format(cpu, fp16));
+        fs_backend_free(cpu);
+        fs_backend_free(gpu);
+    }
 }
 END_TEST
 
@@ -1700,6 +2158,7 @@ int main(int argc, char **argv)
     tcase_add_loop_test(gpu, test_cuda_vs_cpu, 0, g_gpu_ncases);
     tcase_add_loop_test(gpu, test_cuda_fp16_range, 0, 3);
     tcase_add_loop_test(gpu, test_cuda_mixed, 0, 2);
+    tcase_add_test(gpu, test_cuda_feature_format);
     tcase_add_test(gpu, test_cuda_invalid_args);
 #else
     (void)gpu;

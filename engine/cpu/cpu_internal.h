@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../backend.h"
 #include "../op_math.h"
@@ -123,5 +124,45 @@ fs_status fs_cpu_styles_plan(const fs_styles_args *a, fs_plan *p);
 fs_status fs_cpu_styles(fs_backend *b, const fs_styles_args *a);
 fs_status fs_cpu_torgb(fs_backend *b, const fs_torgb_args *a);
 fs_status fs_cpu_convert_features(fs_backend *b, const fs_convert_features_args *a);
+
+/* ---- CUDA v2 feature formats (docs/precision.md) ------------------------------------- */
+
+/* One element of a 16-bit feature format to float32 (exact) and a float32
+ * rounded to it (nearest even, NaN kept): FS_FEAT_F16_NHWC is IEEE binary16,
+ * FS_FEAT_BF16_NHWC bfloat16. */
+uint16_t fs_cpu_feat_round(fs_feat_format f, float v);
+float fs_cpu_feat_value(fs_feat_format f, uint16_t h);
+/* v rounded to the format and back: r(v) of docs/precision.md. */
+static inline float fs_cpu_feat_r(fs_feat_format f, float v)
+{
+    return fs_cpu_feat_value(f, fs_cpu_feat_round(f, v));
+}
+
+/* wsq[o, i] = sum over the kk taps of W[o, i, :]^2, in tap order: the static
+ * half of the demodulation (modconv's plan and the styles op's share it, so
+ * dcoef is the same bits either way). */
+void fs_cpu_weight_sq(const float *w, int cout, int cin, int kk, float *wsq);
+
+/* d[o] = 1 / sqrt(sum_i wsq[o, i] s[i]^2 + 1e-8) for one sample, the sum in
+ * order of i over s2[i] = s[i] * s[i] (s2: room for cin floats). */
+static inline void fs_cpu_demod_row(const float *wsq, const float *s, int cin, int cout,
+                                    float *s2, float *d)
+{
+    for (int i = 0; i < cin; i++)
+        s2[i] = s[i] * s[i];
+    for (int o = 0; o < cout; o++) {
+        const float *wo = wsq + (size_t)o * cin;
+        float acc = 0;
+        for (int i = 0; i < cin; i++)
+            acc += wo[i] * s2[i];
+        d[o] = 1.0f / sqrtf(acc + 1e-8f);
+    }
+}
+
+/* modconv in a 16-bit format (modconv_half.c): the operand, the float32 GEMM
+ * machinery, the epilogue of docs/precision.md §2. */
+fs_status fs_cpu_modconv_half(fs_backend *b, const fs_modconv_args *a);
+/* r(W) in the layer's format, [cout, cin, k, k] (malloc'd; NULL: no memory). */
+float *fs_cpu_modconv_round_weight(const fs_modconv_args *a);
 
 #endif

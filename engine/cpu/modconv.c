@@ -358,19 +358,23 @@ static void up_task(void *ctx, int t, int worker)
 }
 
 /* wsq[o, i] = sum over the taps of W[o, i, :]^2: the static half of the
- * demodulation, made once by the plan. */
+ * demodulation, made once by the plan (and by the styles op's plan). */
+void fs_cpu_weight_sq(const float *w, int cout, int cin, int kk, float *wsq)
+{
+    for (size_t oi = 0; oi < (size_t)cout * cin; oi++) {
+        const float *wk = w + oi * kk;
+        float acc = 0;
+        for (int q = 0; q < kk; q++)
+            acc += wk[q] * wk[q];
+        wsq[oi] = acc;
+    }
+}
+
 static float *weight_sq(const fs_modconv_args *a)
 {
-    int kk = a->k * a->k;
     float *wsq = malloc((size_t)a->cout * a->cin * sizeof *wsq);
     if (wsq)
-        for (size_t oi = 0; oi < (size_t)a->cout * a->cin; oi++) {
-            const float *wk = a->weight + oi * kk;
-            float acc = 0;
-            for (int q = 0; q < kk; q++)
-                acc += wk[q] * wk[q];
-            wsq[oi] = acc;
-        }
+        fs_cpu_weight_sq(a->weight, a->cout, a->cin, a->k * a->k, wsq);
     return wsq;
 }
 
@@ -381,18 +385,9 @@ static float *weight_sq(const fs_modconv_args *a)
 static void demod_coefs(const fs_modconv_args *a, const float *wsq, float *d)
 {
     float *s2 = d + (size_t)a->n * a->cout; /* caller's room for cin more floats */
-    for (int n = 0; n < a->n; n++) {
-        const float *s = a->styles + (size_t)n * a->cin;
-        for (int i = 0; i < a->cin; i++)
-            s2[i] = s[i] * s[i];
-        for (int o = 0; o < a->cout; o++) {
-            const float *wo = wsq + (size_t)o * a->cin;
-            float acc = 0;
-            for (int i = 0; i < a->cin; i++)
-                acc += wo[i] * s2[i];
-            d[(size_t)n * a->cout + o] = 1.0f / sqrtf(acc + 1e-8f);
-        }
-    }
+    for (int n = 0; n < a->n; n++)
+        fs_cpu_demod_row(wsq, a->styles + (size_t)n * a->cin, a->cin, a->cout, s2,
+                         d + (size_t)n * a->cout);
 }
 
 /* The up-sampling conv's GEMM operand: W [cout, cin, 3, 3] as [cout * 9, cin]. */
@@ -425,17 +420,29 @@ fs_status fs_cpu_modconv_plan(const fs_modconv_args *a, fs_plan *p)
     p->w = a->w;
     p->up = a->up;
     int rows = a->up == 2 ? a->cout * 9 : a->cout, kdim = a->up == 2 ? a->cin : a->cin * a->k * a->k;
-    float *up = NULL;
-    if (a->up == 2 && !(up = up_weight(a)))
+    /* 16-bit formats: the GEMM's weight is r(W), rounded here once
+     * (docs/precision.md §2); the demodulation below still reads W */
+    float *rw = NULL, *up = NULL;
+    fs_modconv_args ra = *a;
+    if (a->fmt != FS_FEAT_F32_NCHW) {
+        if (!(rw = fs_cpu_modconv_round_weight(a)))
+            return fs_error(FS_ERR_NOMEM, "cpu modconv: out of memory for a plan");
+        ra.weight = rw;
+    }
+    if (a->up == 2 && !(up = up_weight(&ra))) {
+        free(rw);
         return fs_error(FS_ERR_NOMEM, "cpu modconv: out of memory for a plan");
+    }
     p->packed = malloc(fs_sgemm_packed_a_floats(rows, kdim) * sizeof *p->packed);
     if (!p->packed) {
         free(up);
+        free(rw);
         return fs_error(FS_ERR_NOMEM, "cpu modconv: out of memory for a plan");
     }
-    fs_sgemm_pack_a(rows, kdim, up ? up : a->weight, (size_t)kdim, p->packed);
+    fs_sgemm_pack_a(rows, kdim, up ? up : ra.weight, (size_t)kdim, p->packed);
     p->packed_rows = rows;
     free(up);
+    free(rw);
     if (a->demodulate && !(p->wmat = weight_sq(a)))
         return fs_error(FS_ERR_NOMEM, "cpu modconv: out of memory for a plan");
     return a->up == 2 ? up_fir(a, &p->fir) : FS_OK;
@@ -446,6 +453,8 @@ fs_status fs_cpu_modconv(fs_backend *b, const fs_modconv_args *a)
     fs_cpu *m = fs_cpu_of(b);
     if (a->up != 1 && !(a->up == 2 && a->k == 3))
         return fs_error(FS_ERR_UNSUPPORTED, "cpu modconv: up=%d with k=%d", a->up, a->k);
+    if (a->fmt != FS_FEAT_F32_NCHW)
+        return fs_cpu_modconv_half(b, a);
     const fs_plan *plan = a->plan;
     if (plan)
         FS_TRY(fs_cpu_plan_check(plan, FS_OP_MODCONV, a->cin, a->cout, a->k, a->h, a->w, a->up));
@@ -460,7 +469,9 @@ fs_status fs_cpu_modconv(fs_backend *b, const fs_modconv_args *a)
         c.wop.packed = plan->packed;
         c.wop.rows = plan->packed_rows;
     }
-    if (a->demodulate) {
+    if (a->demodulate && a->dcoef) {
+        c.dcoef = a->dcoef; /* the styles op's (backend.h) */
+    } else if (a->demodulate) {
         float *own_wsq = plan ? NULL : weight_sq(a);
         dcoef = malloc(((size_t)a->n * a->cout + a->cin) * sizeof *dcoef);
         if (!dcoef || (!plan && !own_wsq)) {
