@@ -47,7 +47,10 @@ CUDA_ARCHS  ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90a,cod
 NVCCFLAGS   ?= -O3 -std=c++20 $(CUDA_ARCHS) -Xcompiler -Wall,-fPIC
 CU_OBJS     := $(CU_SRCS:%.cu=$(BUILD)/obj/%.o)
 CFLAGS      += -DFS_WITH_CUDA=1 -I$(CUDA_HOME)/include
-LDLIBS      += -L$(CUDA_HOME)/lib64 -lcudart_static -lstdc++ -ldl -lrt
+# cuBLAS (the styles op's grouped GEMMs, kernels/styles.cu): the shared
+# library, as the toolkit ships no static one everywhere; rpath so binaries
+# find it without LD_LIBRARY_PATH.
+LDLIBS      += -L$(CUDA_HOME)/lib64 -lcublas -lcudart_static -lstdc++ -ldl -lrt -Wl,-rpath,$(CUDA_HOME)/lib64
 # The rules below come before `all`; keep `all` the default goal.
 .DEFAULT_GOAL := all
 # Header dependencies of the .cu files (kernels/cuda_common.cuh is shared by all).

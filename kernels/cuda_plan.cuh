@@ -1,0 +1,40 @@
+/* The CUDA backend's layer plan (backend.h's opaque fs_plan), private to
+ * kernels/: what cuda_plan.cu prepares once per layer and the ops read.
+ *   FS_OP_MODCONV (16-bit formats): the weight rounded once to the layer's
+ *     format, packed K-contiguous as [cout][k * k][cin] so that the K index
+ *     tap * cin + c of the v2 implicit GEMM is one contiguous run, the very
+ *     order NHWC activations are gathered in (modconv_v2.cu).
+ *   FS_OP_STYLES: sw2[o, i] = sum over the taps of W[o, i]^2 of every
+ *     demodulated layer, concatenated, and the cuBLAS handle the op runs its
+ *     two grouped GEMMs on (styles.cu).
+ * Other kinds, and modconv layers in F32_NCHW, need no plan (NULL). */
+#ifndef FS_KERNELS_CUDA_PLAN_CUH
+#define FS_KERNELS_CUDA_PLAN_CUH
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../engine/backend.h"
+
+struct fs_plan {
+    fs_op_kind kind;
+    /* FS_OP_MODCONV */
+    int cin, cout, k, up;
+    fs_feat_format fmt; /* the format w16 is rounded to */
+    uint16_t *w16;      /* [cout][k * k][cin], device */
+    /* FS_OP_STYLES */
+    int n_layers;
+    float *sw2;         /* device: layer l's [cout, cin] at sw2_off[l] (demodulated only) */
+    size_t *sw2_off;    /* host, [n_layers] */
+    void *cublas;       /* cublasHandle_t */
+};
+
+/* The packing of modconv_v2.cu: w16[(o * kk + t) * cin + i] = r(w[(o * cin + i) * kk + t])
+ * in `fmt`, on `stream` (cudaStream_t). */
+fs_status modconv_v2_pack_weights(const float *w, uint16_t *w16, int cout, int cin, int kk,
+                                  fs_feat_format fmt, void *stream);
+
+/* sw2[o, i] = sum_t w[(o * cin + i) * kk + t]^2 (styles.cu). */
+fs_status styles_weight_sq(const float *w, float *sw2, int cout, int cin, int kk, void *stream);
+
+#endif
