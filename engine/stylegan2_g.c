@@ -10,7 +10,21 @@
  * _init checks the file, uploads the weights once and plans every layer on
  * the backend (ops->plan). A forward keeps everything on the backend from the
  * latents to the uint8 images (fs_sg2_generate): only z or ws (and labels,
- * noise seeds) go up, and only the images come down. */
+ * noise seeds) go up, and only the images come down. The noise seeds go up
+ * into a backend buffer, and once the buffers exist a forward allocates
+ * nothing.
+ *
+ * Feature formats (docs/precision.md): where the backend computes a layer in
+ * a 16-bit format (ops->feature_format, e.g. CUDA v2 in fp16/bf16/mixed, or
+ * the CPU emulating it), the synthesis network runs its "v2" form: one styles
+ * op per forward computes every layer's styles and demodulation, each layer's
+ * features live in that layer's format (16-bit NHWC or float32 NCHW, with a
+ * convert_features op where the format changes), the convs are modconv ops
+ * in their format, and ToRGB with the skip image's up-sampling is one torgb
+ * op. A backend that keeps every layer in float32 runs the per-layer affine +
+ * modconv form, exactly as before the v2 ops existed. Resnet generators stay
+ * on that float32 form whatever the backend says (their skip branch has no
+ * 16-bit op). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +39,8 @@ typedef struct {
     int cin, cout, res, up, k, w_index;
     int demodulate;
     uint32_t stream; /* noise stream id */
+    fs_feat_format fmt;           /* v2: the format of the layer's features */
+    size_t style_off, dcoef_off;  /* v2: its blocks in the styles op's outputs */
     fs_plan *plan, *affine_plan;
 } synth_layer;
 
@@ -51,11 +67,19 @@ struct fs_sg2_generator {
     int n_blocks;
     int num_ws;
     fs_plan *embed_plan, *map_plans[MAX_MAPPING_LAYERS];
+    /* v2 (a 16-bit layer and not resnet): the styles op's layer list and plan */
+    int v2;
+    fs_style_layer style_layers[3 * (FS_SG2_MAX_RES_LOG2 + 1)];
+    int n_style_layers;
+    size_t sum_cin, sum_cout;
+    fs_plan *styles_plan;
     /* buffers sized for `cap` samples */
     int cap;
     float *x0, *x1, *tmp, *img, *img_up, *styles, *ws_dev, *map_a, *map_b, *map_z, *map_c, *emb;
+    float *styles_all, *dcoef_all; /* v2: every layer's styles and d, layer-major */
+    uint16_t *h0, *h1;             /* v2: 16-bit features */
     uint8_t *u8;
-    uint64_t *seeds_dev;
+    uint64_t *seeds_dev;           /* backend memory */
 };
 
 const fs_sg2_config *fs_sg2_generator_config(const fs_sg2_generator *g) { return &g->cfg; }
@@ -148,7 +172,7 @@ static fs_modconv_args modconv_args(const fs_sg2_generator *g, const synth_layer
         .noise_stream = l->stream, .act = l->demodulate ? FS_ACT_LRELU : FS_ACT_LINEAR,
         .gain = gain, .clamp = clamp > 0 ? clamp * gain : 0.0f,
         /* read only by a CUDA backend in mixed precision */
-        .fp16 = block_is_fp16(&g->cfg, l->res), .plan = l->plan,
+        .fp16 = block_is_fp16(&g->cfg, l->res), .fmt = l->fmt, .plan = l->plan,
     };
 }
 
@@ -180,10 +204,65 @@ static fs_upfirdn2d_args up_args(const fs_sg2_generator *g, int res, const float
 static fs_status plan_layer(fs_sg2_generator *g, synth_layer *l)
 {
     fs_backend *b = g->b;
-    fs_fc_args fa = affine_args(g, l, 0, 1.0f);
-    FS_TRY(b->ops->plan(b, FS_OP_FC, &fa, &l->affine_plan));
+    if (!g->v2) { /* v2: the styles op's plan holds every affine */
+        fs_fc_args fa = affine_args(g, l, 0, 1.0f);
+        FS_TRY(b->ops->plan(b, FS_OP_FC, &fa, &l->affine_plan));
+    }
     fs_modconv_args ma = modconv_args(g, l, NULL, NULL, 0, FS_NOISE_NONE, 1.0f);
     return b->ops->plan(b, FS_OP_MODCONV, &ma, &l->plan);
+}
+
+/* v2: each layer's feature format, whether the network runs the v2 form, and
+ * the styles op's layer list (every modulated layer in forward order, ToRGB
+ * with its 1 / sqrt(cin) gain and no demodulation). */
+static void choose_formats(fs_sg2_generator *g)
+{
+    fs_backend *b = g->b;
+    int any16 = 0;
+    for (int i = 0; i < g->n_blocks; i++) {
+        synth_block *bk = &g->blocks[i];
+        fs_feat_format f = b->ops->feature_format(b, block_is_fp16(&g->cfg, bk->res));
+        bk->conv0.fmt = bk->conv1.fmt = bk->torgb.fmt = f;
+        any16 |= f != FS_FEAT_F32_NCHW;
+    }
+    g->v2 = any16 && g->cfg.architecture != FS_SG2_ARCH_RESNET;
+    if (!g->v2) {
+        for (int i = 0; i < g->n_blocks; i++) /* the float32 form everywhere */
+            g->blocks[i].conv0.fmt = g->blocks[i].conv1.fmt = g->blocks[i].torgb.fmt =
+                FS_FEAT_F32_NCHW;
+        return;
+    }
+    g->n_style_layers = 0;
+    g->sum_cin = g->sum_cout = 0;
+    for (int i = 0; i < g->n_blocks; i++) {
+        synth_block *bk = &g->blocks[i];
+        synth_layer *ls[3] = {bk->has_conv0 ? &bk->conv0 : NULL, &bk->conv1,
+                              bk->has_torgb ? &bk->torgb : NULL};
+        for (int k = 0; k < 3; k++) {
+            synth_layer *l = ls[k];
+            if (!l)
+                continue;
+            l->style_off = g->sum_cin;
+            l->dcoef_off = g->sum_cout;
+            g->style_layers[g->n_style_layers++] = (fs_style_layer){
+                .affine_w = l->affine_w, .affine_b = l->affine_b, .weight = l->weight,
+                .cin = l->cin, .cout = l->cout, .k = l->k, .w_index = l->w_index,
+                .demodulate = l->demodulate,
+                .weight_gain = 1.0f / sqrtf((float)g->cfg.w_dim),
+                .gain = l->demodulate ? 1.0f : 1.0f / sqrtf((float)l->cin),
+                .style_off = l->style_off, .dcoef_off = l->dcoef_off};
+            g->sum_cin += (size_t)l->cin;
+            g->sum_cout += l->demodulate ? (size_t)l->cout : 0;
+        }
+    }
+}
+
+static fs_styles_args styles_args(const fs_sg2_generator *g, int n)
+{
+    return (fs_styles_args){
+        .layers = g->style_layers, .n_layers = g->n_style_layers, .ws = g->ws_dev, .n = n,
+        .num_ws = g->num_ws, .w_dim = (int)g->cfg.w_dim, .styles = g->styles_all,
+        .dcoef = g->dcoef_all, .plan = g->styles_plan};
 }
 
 /* Every layer prepared once on the backend: nothing is re-planned per call. */
@@ -203,12 +282,17 @@ static fs_status plan_network(fs_sg2_generator *g)
         FS_TRY(b->ops->plan(b, FS_OP_FC, &m, &g->map_plans[i]));
     }
     int ic = (int)c->img_channels;
+    choose_formats(g);
+    if (g->v2) {
+        fs_styles_args sa = styles_args(g, 0);
+        FS_TRY(b->ops->plan(b, FS_OP_STYLES, &sa, &g->styles_plan));
+    }
     for (int i = 0; i < g->n_blocks; i++) {
         synth_block *bk = &g->blocks[i];
         if (bk->has_conv0)
             FS_TRY(plan_layer(g, &bk->conv0));
         FS_TRY(plan_layer(g, &bk->conv1));
-        if (bk->has_torgb)
+        if (bk->has_torgb && !g->v2) /* v2: the torgb op */
             FS_TRY(plan_layer(g, &bk->torgb));
         if (bk->skip_w) {
             fs_conv2d_args sk = skip_args(g, bk, NULL, NULL, 0);
@@ -216,7 +300,7 @@ static fs_status plan_network(fs_sg2_generator *g)
             fs_upfirdn2d_args up = up_args(g, bk->res, NULL, NULL, bk->conv0.cout, NULL);
             FS_TRY(b->ops->plan(b, FS_OP_UPFIRDN2D, &up, &bk->skip_up_plan));
         }
-        if (i > 0 && bk->has_torgb) {
+        if (i > 0 && bk->has_torgb && !g->v2) {
             fs_upfirdn2d_args up = up_args(g, bk->res, NULL, NULL, ic, NULL);
             FS_TRY(b->ops->plan(b, FS_OP_UPFIRDN2D, &up, &bk->img_up_plan));
         }
@@ -293,14 +377,18 @@ static void release(fs_backend *b, void *p)
 static void free_buffers(fs_sg2_generator *g)
 {
     float **bufs[] = {&g->x0,    &g->x1,    &g->tmp,   &g->img,   &g->img_up, &g->styles,
-                      &g->ws_dev, &g->map_a, &g->map_b, &g->map_z, &g->map_c,  &g->emb};
+                      &g->ws_dev, &g->map_a, &g->map_b, &g->map_z, &g->map_c,  &g->emb,
+                      &g->styles_all, &g->dcoef_all};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
         release(g->b, *bufs[i]);
         *bufs[i] = NULL;
     }
     release(g->b, g->u8);
     g->u8 = NULL;
-    free(g->seeds_dev);
+    release(g->b, g->h0);
+    release(g->b, g->h1);
+    g->h0 = g->h1 = NULL;
+    release(g->b, g->seeds_dev);
     g->seeds_dev = NULL;
     g->cap = 0;
 }
@@ -323,6 +411,7 @@ void fs_sg2_generator_free(fs_sg2_generator *g)
         b->ops->plan_free(b, bk->img_up_plan);
     }
     b->ops->plan_free(b, g->embed_plan);
+    b->ops->plan_free(b, g->styles_plan);
     for (int i = 0; i < MAX_MAPPING_LAYERS; i++)
         b->ops->plan_free(b, g->map_plans[i]);
     release(g->b, g->fir);
@@ -357,7 +446,10 @@ static fs_status ensure_buffers(fs_sg2_generator *g, int n)
         {&g->img, ic * R * R * n}, {&g->img_up, ic * R * R * n}, {&g->styles, wmax * n},
         {&g->ws_dev, (size_t)g->num_ws * c->w_dim * n},
         {&g->map_a, map_w * n},    {&g->map_b, map_w * n},     {&g->map_z, zd * n},
-        {&g->map_c, cd * n},       {&g->emb, ef * n}};
+        {&g->map_c, cd * n},       {&g->emb, ef * n},
+        /* v2 (1 float otherwise) */
+        {&g->styles_all, g->v2 ? g->sum_cin * n : 1},
+        {&g->dcoef_all, g->v2 && g->sum_cout ? g->sum_cout * n : 1}};
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
         *want[i].p = b->ops->alloc(b, want[i].floats * sizeof(float));
         if (!*want[i].p) {
@@ -366,15 +458,14 @@ static fs_status ensure_buffers(fs_sg2_generator *g, int n)
         }
     }
     g->u8 = b->ops->alloc(b, ic * R * R * n);
-    if (!g->u8) {
-        free_buffers(g);
-        return FS_ERR_NOMEM;
+    g->seeds_dev = b->ops->alloc(b, (size_t)n * sizeof *g->seeds_dev);
+    if (g->v2) {
+        g->h0 = b->ops->alloc(b, act * n * sizeof *g->h0);
+        g->h1 = b->ops->alloc(b, act * n * sizeof *g->h1);
     }
-    g->seeds_dev = calloc((size_t)n, sizeof *g->seeds_dev);
-    if (!g->seeds_dev) {
+    if (!g->u8 || !g->seeds_dev || (g->v2 && (!g->h0 || !g->h1))) {
         free_buffers(g);
-        return fs_error(FS_ERR_NOMEM, "%s: out of memory for %d noise seeds",
-                        fs_weights_label(g->w), n);
+        return FS_ERR_NOMEM; /* the backend's alloc recorded the message */
     }
     g->cap = n;
     return FS_OK;
@@ -482,6 +573,107 @@ static fs_status trace_block(fs_sg2_generator *g, const synth_block *bk, const f
     return st;
 }
 
+/* ---- v2: layers in their feature format ---------------------------------------------- */
+
+/* Features of one layer boundary: a buffer and its format. */
+typedef struct {
+    void *p;
+    fs_feat_format fmt;
+} feat;
+
+/* The buffer of format f that is not `busy` (two per kind: float32 x0/x1,
+ * 16-bit h0/h1). */
+static void *spare(const fs_sg2_generator *g, fs_feat_format f, const void *busy)
+{
+    if (f == FS_FEAT_F32_NCHW)
+        return busy == g->x0 ? (void *)g->x1 : (void *)g->x0;
+    return busy == g->h0 ? (void *)g->h1 : (void *)g->h0;
+}
+
+/* x in format f: converted into a spare buffer where it is not already. */
+static fs_status to_format(fs_sg2_generator *g, feat *x, fs_feat_format f, int n, int c,
+                           size_t hw)
+{
+    if (x->fmt == f)
+        return FS_OK;
+    void *y = spare(g, f, x->p);
+    fs_convert_features_args a = {.xfmt = x->fmt, .yfmt = f, .x = x->p, .y = y, .n = n, .c = c,
+                                  .hw = hw};
+    FS_TRY(g->b->ops->convert_features(g->b, &a));
+    *x = (feat){y, f};
+    return FS_OK;
+}
+
+/* One conv layer of the v2 form, x (in any format) to the layer's format. */
+static fs_status run_layer_v2(fs_sg2_generator *g, const synth_layer *l, feat *x, int n,
+                              fs_noise_mode noise)
+{
+    int in_res = l->up == 2 ? l->res / 2 : l->res;
+    FS_TRY(to_format(g, x, l->fmt, n, l->cin, (size_t)in_res * in_res));
+    void *y = spare(g, l->fmt, x->p);
+    int f32 = l->fmt == FS_FEAT_F32_NCHW;
+    fs_modconv_args a = modconv_args(g, l, f32 ? x->p : NULL, f32 ? y : NULL, n, noise, 1.0f);
+    a.x16 = f32 ? NULL : x->p;
+    a.y16 = f32 ? NULL : y;
+    a.styles = g->styles_all + (size_t)n * l->style_off;
+    a.dcoef = l->demodulate ? g->dcoef_all + (size_t)n * l->dcoef_off : NULL;
+    FS_TRY(g->b->ops->modconv(g->b, &a));
+    *x = (feat){y, l->fmt};
+    return FS_OK;
+}
+
+static fs_status synthesis_v2(fs_sg2_generator *g, int n, const fs_sg2_synthesis_opts *o)
+{
+    const fs_sg2_config *c = &g->cfg;
+    fs_backend *b = g->b;
+    fs_styles_args sa = styles_args(g, n);
+    FS_TRY(b->ops->styles(b, &sa));
+    int ic = (int)c->img_channels, have_img = 0;
+    feat x = {g->x0, FS_FEAT_F32_NCHW};
+    for (int i = 0; i < g->n_blocks; i++) {
+        const synth_block *bk = &g->blocks[i];
+        int res = bk->res;
+        size_t plane = (size_t)res * res;
+        if (!bk->has_conv0) {
+            size_t len = (size_t)bk->conv1.cin * plane;
+            FS_TRY(b->ops->copy_rows(b, g->x0, len, g->const_dev, 0, (size_t)n, len));
+            x = (feat){g->x0, FS_FEAT_F32_NCHW};
+        } else {
+            FS_TRY(run_layer_v2(g, &bk->conv0, &x, n, o->noise_mode));
+        }
+        FS_TRY(run_layer_v2(g, &bk->conv1, &x, n, o->noise_mode));
+        if (bk->has_torgb) {
+            /* ToRGB + the up-sampled previous image, into the other image buffer */
+            const synth_layer *l = &bk->torgb;
+            fs_torgb_args ta = {
+                .fmt = x.fmt, .x = x.fmt == FS_FEAT_F32_NCHW ? x.p : NULL,
+                .x16 = x.fmt == FS_FEAT_F32_NCHW ? NULL : x.p, .weight = l->weight,
+                .styles = g->styles_all + (size_t)n * l->style_off, .b = l->bias,
+                .img_prev = have_img ? g->img : NULL, .img = g->img_up, .fir = g->fir,
+                .fir_len = (int)c->resample_filter_len, .n = n, .cin = l->cin, .cout = ic,
+                .h = res, .w = res, .clamp = c->conv_clamp > 0 ? (float)c->conv_clamp : 0.0f};
+            FS_TRY(b->ops->torgb(b, &ta));
+            float *ti = g->img;
+            g->img = g->img_up;
+            g->img_up = ti;
+            have_img = 1;
+        }
+        if (o->trace) {
+            /* sample 0's features as float32 NCHW, in tmp where they are 16-bit */
+            const float *xf = x.p;
+            if (x.fmt != FS_FEAT_F32_NCHW) {
+                fs_convert_features_args cv = {.xfmt = x.fmt, .yfmt = FS_FEAT_F32_NCHW,
+                                               .x = x.p, .y = g->tmp, .n = 1,
+                                               .c = bk->conv1.cout, .hw = plane};
+                FS_TRY(b->ops->convert_features(b, &cv));
+                xf = g->tmp;
+            }
+            FS_TRY(trace_block(g, bk, xf, have_img, o));
+        }
+    }
+    return FS_OK;
+}
+
 /* The synthesis network on the backend, from g->ws_dev to g->img. */
 static fs_status synthesis_on_backend(fs_sg2_generator *g, int n, const fs_sg2_synthesis_opts *o)
 {
@@ -490,8 +682,10 @@ static fs_status synthesis_on_backend(fs_sg2_generator *g, int n, const fs_sg2_s
     if (o->noise_mode == FS_NOISE_RANDOM) {
         if (!o->noise_seeds)
             return fs_error(FS_ERR_ARG, "synthesis: random noise needs per-sample seeds");
-        memcpy(g->seeds_dev, o->noise_seeds, (size_t)n * sizeof *g->seeds_dev);
+        FS_TRY(b->ops->upload(b, g->seeds_dev, o->noise_seeds, (size_t)n * sizeof *g->seeds_dev));
     }
+    if (g->v2)
+        return synthesis_v2(g, n, o);
     int ic = (int)c->img_channels;
     fs_noise_mode nm = o->noise_mode;
     float *x = g->x0, *y = g->x1;
