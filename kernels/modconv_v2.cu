@@ -254,11 +254,14 @@ __device__ __forceinline__ void mc2_load_stage(uint32_t sa, unsigned char *sa_pt
         if (VEC) {
             mc2_cp_async16(sa + mc2_swz(row, g), xs + off, ok);
         } else {
-            uint16_t v[8];
+            uint32_t v[4];
 #pragma unroll
-            for (int e = 0; e < 8; e++)
-                v[e] = ok && c + e < p.cin ? xs[off + e] : (uint16_t)0;
-            *(uint4 *)(sa_ptr + mc2_swz(row, g)) = *(const uint4 *)v;
+            for (int e = 0; e < 4; e++) {
+                uint32_t lo = ok && c + 2 * e < p.cin ? xs[off + 2 * e] : 0u;
+                uint32_t hi = ok && c + 2 * e + 1 < p.cin ? xs[off + 2 * e + 1] : 0u;
+                v[e] = lo | hi << 16;
+            }
+            *(uint4 *)(sa_ptr + mc2_swz(row, g)) = make_uint4(v[0], v[1], v[2], v[3]);
         }
     }
     const uint32_t sb = sa + C::A_BYTES;
@@ -272,11 +275,14 @@ __device__ __forceinline__ void mc2_load_stage(uint32_t sa, unsigned char *sa_pt
         if (VEC) {
             mc2_cp_async16(sb + mc2_swz(row, g), p.wt + off, ok);
         } else {
-            uint16_t v[8];
+            uint32_t v[4];
 #pragma unroll
-            for (int e = 0; e < 8; e++)
-                v[e] = ok && c + e < p.cin ? p.wt[off + e] : (uint16_t)0;
-            *(uint4 *)(sb_ptr + mc2_swz(row, g)) = *(const uint4 *)v;
+            for (int e = 0; e < 4; e++) {
+                uint32_t lo = ok && c + 2 * e < p.cin ? p.wt[off + 2 * e] : 0u;
+                uint32_t hi = ok && c + 2 * e + 1 < p.cin ? p.wt[off + 2 * e + 1] : 0u;
+                v[e] = lo | hi << 16;
+            }
+            *(uint4 *)(sb_ptr + mc2_swz(row, g)) = make_uint4(v[0], v[1], v[2], v[3]);
         }
     }
 }
