@@ -678,6 +678,8 @@ fs_status cuda_modconv_v2(fs_backend *b, const fs_modconv_args *a)
         return fs_error(FS_ERR_ARG, "cuda modconv: random noise without seeds");
     if (a->n <= 0 || a->cout <= 0)
         return FS_OK;
+    if (a->n > 65535 || (a->cout + 63) / 64 > 65535)
+        return fs_error(FS_ERR_ARG, "cuda modconv v2: batch %d, cout %d", a->n, a->cout);
     if (!a->x16 || !a->y16 || !a->styles || !a->weight)
         return fs_error(FS_ERR_ARG, "cuda modconv v2: missing x16, y16, styles or weight");
     const fs_plan *plan = a->plan;

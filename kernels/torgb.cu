@@ -82,7 +82,10 @@ __global__ void torgb_kernel1(const float *__restrict__ x, const uint16_t *__res
                     acc[c] += ws[c * cin + i] * v;
         }
         int oy = (int)(q / wd), ox = (int)(q - (size_t)oy * wd);
-        for (int c = 0; c < cout; c++) {
+#pragma unroll
+        for (int c = 0; c < TORGB_MAX_COUT; c++) {
+            if (c >= cout)
+                break; /* unrolled: acc stays in registers */
             float v = act_apply(acc[c] + (b ? b[c] : 0.0f), FS_ACT_LINEAR, 1.0f, clamp);
             if (img_prev)
                 v = torgb_up2(img_prev + ((size_t)s * cout + c) * (hw / 4), h / 2, wd / 2, oy, ox,
