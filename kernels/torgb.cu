@@ -23,7 +23,7 @@
 #include "cuda_common.cuh"
 
 #define TORGB_BLOCK 256
-#define TORGB_MAX_COUT 4 /* RGB (or RGBA) */
+#define TORGB_MAX_COUT 8 /* RGB, RGBA and the odd test shapes; accumulators in registers */
 
 /* up2(img_prev)[c] at output (oy, ox) of an oh x ow image from the h2 x w2
  * plane p; f is the 4 x 4 filter. */
