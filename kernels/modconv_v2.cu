@@ -167,13 +167,14 @@ template <int BM_, int BN_, int WARPS_M_, int WARPS_N_, int STAGES_> struct mc2_
 
 typedef mc2_cfg<128, 128, 2, 4, 4> mc2_large;
 typedef mc2_cfg<64, 64, 2, 2, 4> mc2_small;
-typedef mc2_cfg<128, 64, 4, 2, 3> mc2_up; /* phase rows (<= 110) x 64 channels */
+typedef mc2_cfg<128, 64, 4, 2, 3> mc2_up; /* phase positions (<= 100) x 64 channels */
 #define MC2_UP_TS 72 /* T tile floats per position: 64 channels + 8 (float2 stores in 2 wavefronts) */
 
 /* ---- the CTA's per-sample constants ------------------------------------------------ */
 
 /* styles r(s / smax) [cpad], coef d * smax and bias [BN], noise * strength of
- * npix output pixels: pixel i is plane index pix[i] or -1 (outside). */
+ * the tile's npix output pixels (mc2_tile_pixel: up 1 when up_tile_ox0 < 0,
+ * pixels i0 + i; up 2, the 16 x 16 tile at (oy0, ox0)). */
 template <class C>
 __device__ __forceinline__ void mc2_sample_consts(unsigned char *smem, const mc2_smem &L,
                                                   const mc2_params &p, int s, int n0, int i0,
