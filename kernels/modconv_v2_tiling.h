@@ -186,6 +186,15 @@ MC2_FN int mc2_up_tpos(int ly, int lx, int fy, int fx)
 }
 MC2_FN int mc2_up_fidx(int fy, int fx) { return (3 - fy) * 4 + (3 - fx); }
 
+/* The official 2x FIR up-sampling of the skip image (upfirdn2d up 2, pad
+ * (2, 1), a 4-tap filter per axis, true convolution; torgb.cu) in polyphase
+ * form, per axis: output o takes only the filter taps k of its parity,
+ * k = mc2_up2_k(o, a) for a < 2, from source sample mc2_up2_src(o, a) (zero
+ * outside the image); the 2-D weight is f[3 - ky][3 - kx]. The zero-inserted
+ * plane's other taps all land on inserted zeros. */
+MC2_FN int mc2_up2_k(int o, int a) { return (o & 1) + 2 * a; }
+MC2_FN int mc2_up2_src(int o, int a) { return (o >> 1) - 1 + (((o & 1) + mc2_up2_k(o, a)) >> 1); }
+
 /* ---- dynamic shared memory of the kernels --------------------------------------- */
 
 /* Pipeline stages, then the styles (cin rounded up to MC2_BK, 16-bit), the

@@ -12,7 +12,9 @@
  * filter taps k with k = ry (mod 2), i.e. img_prev rows y - 1 + (ry + k) / 2
  * for k in {ry, ry + 2}: 2 x 2 taps per output phase instead of the 4 x 4 of
  * the zero-inserted plane; missing neighbours count as 0 (the zero boundary
- * of docs/stylegan2.md §1.7).
+ * of docs/stylegan2.md §1.7); the maps are modconv_v2_tiling.h's
+ * mc2_up2_k / mc2_up2_src, checked against the definition by
+ * tests/test_modconv_v2_sim.c.
  *
  * The modulated weight W[c, i] * styles[s, i] is formed once per block in
  * shared memory (a block serves one sample). Kernel version 1. */
@@ -21,6 +23,7 @@
 
 #include "cuda_backend.h"
 #include "cuda_common.cuh"
+#include "modconv_v2_tiling.h"
 
 #define TORGB_BLOCK 256
 #define TORGB_MAX_COUT 8 /* RGB, RGBA and the odd test shapes; accumulators in registers */
@@ -30,16 +33,15 @@
 __device__ __forceinline__ float torgb_up2(const float *__restrict__ p, int h2, int w2, int oy,
                                            int ox, const float *f)
 {
-    int ry = oy & 1, rx = ox & 1, y = oy >> 1, x = ox >> 1;
     float acc = 0.0f;
 #pragma unroll
     for (int a = 0; a < 2; a++) {
-        int ky = ry + 2 * a, sy = y - 1 + ((ry + ky) >> 1);
+        int ky = mc2_up2_k(oy, a), sy = mc2_up2_src(oy, a);
         if ((unsigned)sy >= (unsigned)h2)
             continue;
 #pragma unroll
         for (int c = 0; c < 2; c++) {
-            int kx = rx + 2 * c, sx = x - 1 + ((rx + kx) >> 1);
+            int kx = mc2_up2_k(ox, c), sx = mc2_up2_src(ox, c);
             if ((unsigned)sx >= (unsigned)w2)
                 continue;
             acc += p[(size_t)sy * w2 + sx] * f[(3 - ky) * 4 + (3 - kx)];

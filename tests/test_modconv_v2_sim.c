@@ -28,7 +28,10 @@
  * The test proves it can fail: each of a list of single perturbations of a
  * map (an ldmatrix lane, the swizzle on read, the zero-fill bound, the ring
  * slot, the K counter, the phase-to-T-tile map, ...) must make some shape
- * mismatch. */
+ * mismatch.
+ *
+ * Also torgb.cu's polyphase skip up-sampling map (mc2_up2_k / mc2_up2_src)
+ * against upfirdn2d's definition. */
 #include <stdint.h>
 
 #include "../kernels/modconv_v2_tiling.h"
@@ -725,6 +728,46 @@ START_TEST(test_up_phase_cover)
 }
 END_TEST
 
+/* torgb's polyphase skip up-sampling equals upfirdn2d(up 2, pad (2, 1),
+ * gain 4) from its definition (zero insertion, padding, true convolution)
+ * with an asymmetric filter, on odd and even sizes. */
+START_TEST(test_up2_polyphase)
+{
+    rng_state = 12345;
+    for (int h2 = 1; h2 <= 5; h2++)
+        for (int w2 = 1; w2 <= 4; w2++) {
+            double img[5 * 4], f[16];
+            for (int e = 0; e < h2 * w2; e++)
+                img[e] = rnd(-9, 9);
+            for (int e = 0; e < 16; e++)
+                f[e] = rnd(1, 9) / 64.0;
+            int oh = 2 * h2, ow = 2 * w2;
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++) {
+                    double def = 0, poly = 0;
+                    /* definition: u[i] = img[i / 2] at even i, 0 at odd; out[o] = sum_k u[o + k - 2] f[3 - k] */
+                    for (int ky = 0; ky < 4; ky++)
+                        for (int kx = 0; kx < 4; kx++) {
+                            int uy = oy + ky - 2, ux = ox + kx - 2;
+                            if (uy < 0 || ux < 0 || uy >= 2 * h2 || ux >= 2 * w2 || uy % 2 || ux % 2)
+                                continue;
+                            def += img[(uy / 2) * w2 + ux / 2] * f[(3 - ky) * 4 + (3 - kx)];
+                        }
+                    for (int a = 0; a < 2; a++)
+                        for (int c = 0; c < 2; c++) {
+                            int sy = mc2_up2_src(oy, a), sx = mc2_up2_src(ox, c);
+                            if (sy < 0 || sy >= h2 || sx < 0 || sx >= w2)
+                                continue;
+                            poly += img[sy * w2 + sx] *
+                                    f[(3 - mc2_up2_k(oy, a)) * 4 + (3 - mc2_up2_k(ox, c))];
+                        }
+                    ck_assert_msg(def * 4 == poly * 4, "%dx%d at (%d, %d): %g vs %g", h2, w2, oy,
+                                  ox, poly, def);
+                }
+        }
+}
+END_TEST
+
 START_TEST(test_sim_shapes)
 {
     char why[256];
@@ -759,6 +802,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_fragment_maps);
     tcase_add_test(tc, test_swizzle);
     tcase_add_test(tc, test_up_phase_cover);
+    tcase_add_test(tc, test_up2_polyphase);
     suite_add_tcase(s, tc);
     tc = tcase_create("cta");
     tcase_set_timeout(tc, 120);
