@@ -24,7 +24,13 @@
 
 fs_status cuda_enter(fs_backend *b)
 {
-    CUDA_CHECK(cudaSetDevice(cuda_impl_of(b)->device));
+    /* cudaGetDevice is a pure per-thread query: set the device only when it
+     * differs (inside a graph capture too, where fewer calls are better) */
+    int cur = -1, want = cuda_impl_of(b)->device;
+    if (cudaGetDevice(&cur) == cudaSuccess && cur == want)
+        return FS_OK;
+    cudaGetLastError();
+    CUDA_CHECK(cudaSetDevice(want));
     return FS_OK;
 }
 
@@ -114,17 +120,26 @@ static void cuda_release(fs_backend *b, void *p)
         cudaGetLastError(); /* void interface: a later call reports a broken context */
 }
 
-/* 1 if p is page-locked host memory (alloc_host's or registered). */
-static int host_is_pinned(const void *p)
+cudaMemoryType cuda_pointer_type(const void *p)
 {
+    /* a pure query, but made in relaxed capture mode: inside a capture the
+     * runtime may count driver queries as "potentially unsafe" calls, which
+     * would fail and invalidate the capture */
+    cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+    int swapped = cudaThreadExchangeStreamCaptureMode(&mode) == cudaSuccess;
     cudaPointerAttributes attr;
     cudaError_t e = cudaPointerGetAttributes(&attr, p);
+    if (swapped)
+        cudaThreadExchangeStreamCaptureMode(&mode); /* the previous mode back */
     if (e != cudaSuccess) {
         cudaGetLastError(); /* older runtimes flag plain host pointers as an error */
-        return 0;
+        return cudaMemoryTypeUnregistered;
     }
-    return attr.type == cudaMemoryTypeHost;
+    return attr.type;
 }
+
+/* 1 if p is page-locked host memory (alloc_host's or registered). */
+static int host_is_pinned(const void *p) { return cuda_pointer_type(p) == cudaMemoryTypeHost; }
 
 /* A captured upload reads its source at every replay, so only pinned memory
  * (whose lifetime the caller manages with the graph's) may be captured; the

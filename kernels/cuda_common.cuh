@@ -91,6 +91,10 @@ static inline fs_status cuda_scratch(fs_backend *b, size_t bytes, void **out)
     return cuda_scratch_for(b, bytes, "op", out);
 }
 
+/* What kind of memory p is (cudaMemoryTypeUnregistered for pageable host
+ * memory and on any error), safe to ask inside a capture. */
+cudaMemoryType cuda_pointer_type(const void *p);
+
 /* *capturing = 1 while the backend's stream is being captured (capture_begin
  * to capture_end): no allocation, synchronisation or pageable copy then. */
 fs_status cuda_capturing(fs_backend *b, int *capturing);

@@ -233,14 +233,12 @@ size_t cuda_modconv_scratch_bound(fs_backend *b, const cuda_layer_shape *l, int 
 static fs_status seeds_on_device(fs_backend *b, const uint64_t *seeds, int n, uint64_t *dst,
                                  const uint64_t **out)
 {
-    cudaPointerAttributes attr;
-    cudaError_t e = cudaPointerGetAttributes(&attr, seeds);
-    if (e == cudaSuccess && (attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged)) {
+    cudaMemoryType type = cuda_pointer_type(seeds);
+    if (type == cudaMemoryTypeDevice || type == cudaMemoryTypeManaged) {
         *out = seeds;
         return FS_OK;
     }
-    cudaGetLastError(); /* older runtimes flag plain host pointers as an error */
-    int pinned = e == cudaSuccess && attr.type == cudaMemoryTypeHost;
+    int pinned = type == cudaMemoryTypeHost;
     int capturing = 0;
     FS_TRY(cuda_capturing(b, &capturing));
     if (capturing && !pinned)

@@ -9,15 +9,27 @@
  * generators in FP16 and MIXED precision against the same goldens (<=
  * HALF_TOL); and random-noise synthesis, CUDA against CPU (seeded from the
  * clock, the seed printed with a failure; FS_TEST_SEED=0x... replays it).
+ * "chunks" (tag gpu): v1 modconv (up 1 and 2, random and const noise) and
+ * the down-sampling conv2d (k 3 and 1) with the chunk byte limit
+ * (fs_backend_cuda_set_chunk_bytes) set so that each call runs in three
+ * sample chunks (engine/chunk_plan.c says so first), against the CPU.
+ * "host path" (tag gpu): pinned memory, download_async and fences; reserve
+ * and the FS_ERR_LIMIT of an op past it; graph capture and replay (a replay
+ * reads the pinned input anew), and what a capture refuses (pageable
+ * uploads, downloads, allocation) with the backend usable after each.
+ * "threads" (tag gpu): two threads, each with its own backend and generator
+ * on device 0, generate at once and get the images one thread alone gets.
  * FS_TEST_VERBOSE=1 prints every error measured (the margins of a GPU run).
- * Without a device both cases report SKIP. */
+ * Without a device every case reports SKIP. */
 #include "fixture_util.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
 #ifdef FS_WITH_CUDA
 #include "../engine/backend.h"
+#include "../engine/chunk_plan.h"
 #include "../engine/cvaegan.h"
 #include "../engine/stylegan2.h"
 #include "../kernels/cuda_backend.h"
@@ -324,6 +336,398 @@ START_TEST(test_cvaegan_goldens)
 }
 END_TEST
 
+/* ---- the chunked paths --------------------------------------------------------------------------- */
+
+static float *rand_floats(size_t n, float scale)
+{
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (float)((double)(rng_u64() >> 40) / 16777216.0 * 2.0 - 1.0) * scale;
+    return p;
+}
+
+/* A host array on both backends: *c for the CPU, *g uploaded to the GPU. */
+static void both(fs_backend *bg, const float *h, size_t n, const float **c, float **g)
+{
+    *c = h;
+    *g = bg->ops->alloc(bg, n * sizeof(float));
+    ck_assert_ptr_nonnull(*g);
+    ck_assert_int_eq(bg->ops->upload(bg, *g, h, n * sizeof(float)), FS_OK);
+}
+
+/* StyleGAN2's [1, 3, 3, 1] as a normalised 2-D filter. */
+static void fir4(float *f)
+{
+    static const float k[4] = {1, 3, 3, 1};
+    for (int y = 0; y < 4; y++)
+        for (int x = 0; x < 4; x++)
+            f[y * 4 + x] = k[y] * k[x] / 64.0f;
+}
+
+/* _i: up (1, 2) x noise (random with host seeds, random with device seeds,
+ * const): one modconv in three chunks on CUDA against the CPU. */
+START_TEST(test_modconv_chunks)
+{
+    rng_init();
+    int up = 1 + _i / 3, noise_kind = _i % 3;
+    int n = 5, cin = 8, cout = 12, h = 8, w = 8, oh = h * up, ow = w * up;
+    fs_backend *bc, *bg;
+    ck_assert_int_eq(fs_backend_cpu_init(&bc, 0), FS_OK);
+    ck_assert_msg(fs_backend_cuda_init(&bg, 0) == FS_OK, "%s", fs_error_message());
+    int random = noise_kind < 2;
+    fs_modconv_chunk_in ci = {n, cin, cout, h, w, up, 1, random, 0};
+    fs_modconv_chunk_plan cp;
+    fs_modconv_chunk_plan_make(&ci, (size_t)512 << 20, &cp);
+    /* two samples a chunk: 2, 2, 1; up 1 with const noise has no
+     * temporaries, so even a 1-byte limit leaves one chunk */
+    size_t limit = cp.per_sample ? 2 * cp.per_sample : 1;
+    fs_modconv_chunk_plan_make(&ci, limit, &cp);
+    ck_assert_int_eq(cp.n_chunks, cp.per_sample ? 3 : 1);
+    ck_assert_int_eq(fs_backend_cuda_set_chunk_bytes(bg, limit), FS_OK);
+
+    size_t nx = (size_t)n * cin * h * w, nw = (size_t)cout * cin * 9, ny = (size_t)n * cout * oh * ow;
+    float *hx = rand_floats(nx, 1.0f), *hw_ = rand_floats(nw, 0.5f);
+    float *hs = rand_floats((size_t)n * cin, 1.0f), *hb = rand_floats(cout, 0.2f);
+    float *hn = rand_floats((size_t)oh * ow, 1.0f), hf[16];
+    fir4(hf);
+    const float *cx, *cw, *cs, *cb, *cn, *cf;
+    float *gx, *gw, *gs, *gb, *gn, *gf;
+    both(bg, hx, nx, &cx, &gx);
+    both(bg, hw_, nw, &cw, &gw);
+    both(bg, hs, (size_t)n * cin, &cs, &gs);
+    both(bg, hb, cout, &cb, &gb);
+    both(bg, hn, (size_t)oh * ow, &cn, &gn);
+    both(bg, hf, 16, &cf, &gf);
+    uint64_t seeds[5];
+    for (int i = 0; i < n; i++)
+        seeds[i] = rng_u64();
+    uint64_t *gseeds = bg->ops->alloc(bg, sizeof seeds);
+    ck_assert_int_eq(bg->ops->upload(bg, gseeds, seeds, sizeof seeds), FS_OK);
+    float *yc = malloc(ny * sizeof *yc), *yg = malloc(ny * sizeof *yg);
+    float *gy = bg->ops->alloc(bg, ny * sizeof(float));
+    fs_modconv_args a = {.x = cx, .weight = cw, .styles = cs, .b = cb, .y = yc, .n = n, .cin = cin,
+                         .cout = cout, .h = h, .w = w, .k = 3, .up = up, .demodulate = 1,
+                         .fir = cf, .fir_len = 4,
+                         .noise_mode = random ? FS_NOISE_RANDOM : FS_NOISE_CONST,
+                         .noise_const = cn, .noise_strength = 0.3f, .noise_seeds = seeds,
+                         .noise_stream = 5, .act = FS_ACT_LRELU, .gain = 1.0f, .clamp = 256.0f};
+    ck_assert_int_eq(bc->ops->modconv(bc, &a), FS_OK);
+    a.x = gx, a.weight = gw, a.styles = gs, a.b = gb, a.y = gy, a.fir = gf, a.noise_const = gn;
+    a.noise_seeds = noise_kind == 1 ? gseeds : seeds;
+    ck_assert_msg(bg->ops->modconv(bg, &a) == FS_OK, "%s", fs_error_message());
+    ck_assert_int_eq(bg->ops->download(bg, yg, gy, ny * sizeof(float)), FS_OK);
+    double e = fs_check_rel_l2(yg, yc, ny);
+    if (getenv("FS_TEST_VERBOSE"))
+        printf("modconv up %d noise %d in %d chunks: relative L2 %.3g\n", up, noise_kind,
+               cp.n_chunks, e);
+    ck_assert_msg(e <= MODEL_TOL, "modconv up %d noise %d, 3 chunks: relative L2 %.3g (seed "
+                  "0x%016llx)", up, noise_kind, e, (unsigned long long)g_seed);
+    float *gp[] = {gx, gw, gs, gb, gn, gf, gy};
+    for (int i = 0; i < 7; i++)
+        bg->ops->release(bg, gp[i]);
+    bg->ops->release(bg, gseeds);
+    free(hx), free(hw_), free(hs), free(hb), free(hn), free(yc), free(yg);
+    fs_backend_free(bc);
+    fs_backend_free(bg);
+}
+END_TEST
+
+/* _i: k 3 (the discriminator's down conv) or k 1 (its resnet skip). */
+START_TEST(test_conv2d_chunks)
+{
+    rng_init();
+    int k = _i == 0 ? 3 : 1, n = 5, cin = 6, cout = 7, h = 12, w = 10;
+    fs_backend *bc, *bg;
+    ck_assert_int_eq(fs_backend_cpu_init(&bc, 0), FS_OK);
+    ck_assert_msg(fs_backend_cuda_init(&bg, 0) == FS_OK, "%s", fs_error_message());
+    fs_conv2d_down_plan dp;
+    fs_conv2d_down_plan_make(n, cin, h, w, k, 4, (size_t)512 << 20, &dp);
+    size_t limit = 2 * dp.per_sample;
+    fs_conv2d_down_plan_make(n, cin, h, w, k, 4, limit, &dp);
+    ck_assert_int_eq(dp.n_chunks, 3);
+    ck_assert_int_eq(fs_backend_cuda_set_chunk_bytes(bg, limit), FS_OK);
+    size_t nx = (size_t)n * cin * h * w, nw = (size_t)cout * cin * k * k;
+    size_t ny = (size_t)n * cout * dp.oh * dp.ow;
+    float *hx = rand_floats(nx, 1.0f), *hw_ = rand_floats(nw, 1.0f), *hb = rand_floats(cout, 0.2f);
+    float hf[16];
+    fir4(hf);
+    const float *cx, *cw, *cb, *cf;
+    float *gx, *gw, *gb, *gf;
+    both(bg, hx, nx, &cx, &gx);
+    both(bg, hw_, nw, &cw, &gw);
+    both(bg, hb, cout, &cb, &gb);
+    both(bg, hf, 16, &cf, &gf);
+    float *yc = malloc(ny * sizeof *yc), *yg = malloc(ny * sizeof *yg);
+    float *gy = bg->ops->alloc(bg, ny * sizeof(float));
+    fs_conv2d_args a = {.x = cx, .weight = cw, .b = k == 3 ? cb : NULL, .y = yc, .n = n,
+                        .cin = cin, .cout = cout, .h = h, .w = w, .k = k, .down = 2, .fir = cf,
+                        .fir_len = 4, .weight_gain = 1.0f / sqrtf((float)(cin * k * k)),
+                        .gain = k == 3 ? sqrtf(2.0f) : 1.0f, .clamp = k == 3 ? 256.0f : 0.0f,
+                        .act = k == 3 ? FS_ACT_LRELU : FS_ACT_LINEAR};
+    ck_assert_int_eq(bc->ops->conv2d(bc, &a), FS_OK);
+    a.x = gx, a.weight = gw, a.b = k == 3 ? gb : NULL, a.y = gy, a.fir = gf;
+    ck_assert_msg(bg->ops->conv2d(bg, &a) == FS_OK, "%s", fs_error_message());
+    ck_assert_int_eq(bg->ops->download(bg, yg, gy, ny * sizeof(float)), FS_OK);
+    double e = fs_check_rel_l2(yg, yc, ny);
+    if (getenv("FS_TEST_VERBOSE"))
+        printf("conv2d down k %d in %d chunks: relative L2 %.3g\n", k, dp.n_chunks, e);
+    ck_assert_msg(e <= MODEL_TOL, "conv2d down k %d, 3 chunks: relative L2 %.3g (seed 0x%016llx)",
+                  k, e, (unsigned long long)g_seed);
+    float *gp[] = {gx, gw, gb, gf, gy};
+    for (int i = 0; i < 5; i++)
+        bg->ops->release(bg, gp[i]);
+    free(hx), free(hw_), free(hb), free(yc), free(yg);
+    fs_backend_free(bc);
+    fs_backend_free(bg);
+}
+END_TEST
+
+/* ---- the host path --------------------------------------------------------------------------------- */
+
+START_TEST(test_pinned_fences)
+{
+    fs_backend *b;
+    ck_assert_msg(fs_backend_cuda_init(&b, 0) == FS_OK, "%s", fs_error_message());
+    size_t n = 1 << 20;
+    float *h = b->ops->alloc_host(b, n * sizeof(float)), *back = b->ops->alloc_host(b, n * sizeof(float));
+    ck_assert_ptr_nonnull(h);
+    ck_assert_ptr_nonnull(back);
+    for (size_t i = 0; i < n; i++)
+        h[i] = (float)i;
+    float *d = b->ops->alloc(b, n * sizeof(float));
+    fs_fence *f;
+    ck_assert_int_eq(b->ops->fence_create(b, &f), FS_OK);
+    ck_assert_int_eq(b->ops->fence_wait(b, f), FS_OK); /* never signalled: at once */
+    ck_assert_int_eq(b->ops->fence_order(b, f), FS_OK);
+    ck_assert_int_eq(b->ops->upload(b, d, h, n * sizeof(float)), FS_OK);
+    ck_assert_int_eq(b->ops->axpby(b, d, d, n, 1.0f, 1.0f), FS_OK); /* d = 2 h */
+    ck_assert_int_eq(b->ops->download_async(b, back, d, n * sizeof(float), f), FS_OK);
+    ck_assert_int_eq(b->ops->fence_order(b, f), FS_OK);
+    ck_assert_int_eq(b->ops->axpby(b, d, d, n, 0.0f, 0.0f), FS_OK); /* after the copy read d */
+    ck_assert_int_eq(b->ops->fence_wait(b, f), FS_OK);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(back[i] == 2.0f * (float)i, "element %zu: %g", i, back[i]);
+    ck_assert_int_eq(b->ops->synchronize(b), FS_OK);
+    b->ops->fence_free(b, f);
+    b->ops->release(b, d);
+    b->ops->release_host(b, h);
+    b->ops->release_host(b, back);
+    fs_backend_free(b);
+}
+END_TEST
+
+/* A graph of upload (pinned) + axpby + to_uint8 replayed with new inputs;
+ * then every refusal inside a capture, the backend usable after each. */
+START_TEST(test_graphs)
+{
+    fs_backend *b;
+    ck_assert_msg(fs_backend_cuda_init(&b, 0) == FS_OK, "%s", fs_error_message());
+    int n = 2, c = 3, hw = 16;
+    size_t len = (size_t)n * c * hw * hw;
+    float *in = b->ops->alloc_host(b, len * sizeof(float));
+    uint8_t *out = b->ops->alloc_host(b, len);
+    float *d = b->ops->alloc(b, len * sizeof(float));
+    uint8_t *u8 = b->ops->alloc(b, len);
+    ck_assert_ptr_nonnull(in);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_int_eq(b->ops->capture_begin(b), FS_OK);
+    ck_assert_int_eq(b->ops->upload(b, d, in, len * sizeof(float)), FS_OK);
+    ck_assert_int_eq(b->ops->axpby(b, d, d, len, 0.5f, 0.0f), FS_OK);
+    ck_assert_int_eq(b->ops->to_uint8(b, d, u8, n, c, hw, hw), FS_OK);
+    fs_graph *g;
+    ck_assert_msg(b->ops->capture_end(b, &g) == FS_OK, "%s", fs_error_message());
+    ck_assert_ptr_nonnull(g);
+    fs_fence *f;
+    ck_assert_int_eq(b->ops->fence_create(b, &f), FS_OK);
+    for (int rep = 0; rep < 3; rep++) {
+        for (size_t i = 0; i < len; i++)
+            in[i] = (float)((i + (size_t)rep * 7) % 256) / 127.5f - 1.0f; /* halved to [-.5, .5] */
+        ck_assert_int_eq(b->ops->graph_launch(b, g), FS_OK);
+        ck_assert_int_eq(b->ops->download_async(b, out, u8, len, f), FS_OK);
+        ck_assert_int_eq(b->ops->fence_wait(b, f), FS_OK);
+        /* the expected bytes: the backend's own rule on the host (image_io.h) */
+        for (int s = 0; s < n; s++)
+            for (int ch = 0; ch < c; ch++)
+                for (int p = 0; p < hw * hw; p++) {
+                    float v = in[((size_t)s * c + ch) * hw * hw + p] * 0.5f;
+                    volatile float t = v * 127.5f;
+                    float u = t + 128.0f;
+                    int want = u < 0 ? 0 : u > 255 ? 255 : (int)u;
+                    ck_assert_int_eq(out[((size_t)s * hw * hw + p) * c + ch], want);
+                }
+    }
+    b->ops->graph_free(b, g);
+
+    /* refusals: each leaves capture mode through capture_end */
+    float *pageable = calloc(len, sizeof(float));
+    ck_assert_int_eq(b->ops->capture_begin(b), FS_OK);
+    ck_assert_int_eq(b->ops->upload(b, d, pageable, len * sizeof(float)), FS_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(fs_error_message(), "pageable"));
+    ck_assert_int_eq(b->ops->download(b, pageable, d, 16), FS_ERR_ARG);
+    ck_assert_ptr_null(b->ops->alloc(b, 16));
+    ck_assert_int_eq(b->ops->synchronize(b), FS_ERR_ARG);
+    ck_assert_int_eq(b->ops->capture_begin(b), FS_ERR_ARG); /* no nesting */
+    /* an empty capture: a graph or an error, either way out of capture mode */
+    if (b->ops->capture_end(b, &g) == FS_OK)
+        b->ops->graph_free(b, g);
+    ck_assert_int_eq(b->ops->synchronize(b), FS_OK);
+    /* scratch: reserve, then an op needing more fails (not inside a capture either) */
+    ck_assert_int_eq(fs_backend_cuda_set_chunk_bytes(b, 0), FS_OK);
+    ck_assert_int_eq(b->ops->reserve(b, 1), FS_OK);
+    size_t reserved = fs_backend_cuda_scratch_bytes(b);
+    float fir[16];
+    fir4(fir);
+    float *gf = b->ops->alloc(b, sizeof fir), *gw = b->ops->alloc(b, 64 * 64 * 9 * sizeof(float));
+    float *gx = b->ops->alloc(b, (size_t)4 * 64 * 32 * 32 * sizeof(float));
+    float *gy = b->ops->alloc(b, (size_t)4 * 64 * 16 * 16 * sizeof(float));
+    ck_assert_int_eq(b->ops->upload(b, gf, fir, sizeof fir), FS_OK);
+    fs_conv2d_args ca = {.x = gx, .weight = gw, .y = gy, .n = 4, .cin = 64, .cout = 64, .h = 32,
+                         .w = 32, .k = 3, .down = 2, .fir = gf, .fir_len = 4, .weight_gain = 1.0f,
+                         .gain = 1.0f, .act = FS_ACT_LINEAR};
+    ck_assert_int_eq(b->ops->conv2d(b, &ca), FS_ERR_LIMIT); /* never planned: not in the bound */
+    ck_assert_ptr_nonnull(strstr(fs_error_message(), "reserved"));
+    ck_assert_uint_eq(fs_backend_cuda_scratch_bytes(b), reserved);
+    fs_plan *pl;
+    ck_assert_int_eq(b->ops->plan(b, FS_OP_CONV2D, &ca, &pl), FS_OK);
+    ck_assert_int_eq(b->ops->reserve(b, 4), FS_OK); /* planned now: covered */
+    ck_assert_int_eq(b->ops->capture_begin(b), FS_OK);
+    ca.plan = pl;
+    ck_assert_msg(b->ops->conv2d(b, &ca) == FS_OK, "%s", fs_error_message());
+    ck_assert_int_eq(b->ops->capture_end(b, &g), FS_OK);
+    ck_assert_int_eq(b->ops->graph_launch(b, g), FS_OK);
+    ck_assert_int_eq(b->ops->synchronize(b), FS_OK);
+    b->ops->graph_free(b, g);
+    b->ops->plan_free(b, pl);
+    float *gp[] = {gf, gw, gx, gy, d};
+    for (int i = 0; i < 5; i++)
+        b->ops->release(b, gp[i]);
+    b->ops->release(b, u8);
+    b->ops->fence_free(b, f);
+    b->ops->release_host(b, in);
+    b->ops->release_host(b, out);
+    free(pageable);
+    fs_backend_free(b);
+}
+END_TEST
+
+/* fs_sg2_generator_reserve then a larger batch: a clear FS_ERR_LIMIT. */
+START_TEST(test_generator_reserve)
+{
+    fs_weights *w = fs_fixture_open_in(SG2 "/tiny", "network-snapshot.pkl", FS_WANT_GENERATOR, -1);
+    fs_backend *b;
+    ck_assert_msg(fs_backend_cuda_init(&b, 0) == FS_OK, "%s", fs_error_message());
+    fs_sg2_generator *g;
+    ck_assert_int_eq(fs_sg2_generator_init(&g, w, b), FS_OK);
+    ck_assert_msg(fs_sg2_generator_reserve(g, 4) == FS_OK, "%s", fs_error_message());
+    const fs_sg2_config *cfg = fs_sg2_generator_config(g);
+    int n = 8;
+    float *z = calloc((size_t)n * cfg->z_dim, sizeof *z);
+    uint64_t seeds[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    uint8_t *img = malloc((size_t)n * cfg->img_channels * cfg->img_resolution * cfg->img_resolution);
+    fs_sg2_generate_args a = {.n = 4, .z = z, .psi = 1.0f, .cutoff = -1,
+                              .noise_mode = FS_NOISE_RANDOM, .noise_seeds = seeds, .images = img};
+    ck_assert_msg(fs_sg2_generate(g, &a) == FS_OK, "%s", fs_error_message());
+    a.n = 8;
+    ck_assert_int_eq(fs_sg2_generate(g, &a), FS_ERR_LIMIT);
+    ck_assert_ptr_nonnull(strstr(fs_error_message(), "reserve"));
+    ck_assert_msg(fs_sg2_generator_reserve(g, 8) == FS_OK, "%s", fs_error_message());
+    ck_assert_msg(fs_sg2_generate(g, &a) == FS_OK, "%s", fs_error_message());
+    free(z);
+    free(img);
+    fs_sg2_generator_free(g);
+    fs_backend_free(b);
+    fs_weights_free(w);
+}
+END_TEST
+
+/* ---- threads --------------------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *path;
+    const float *z;
+    const uint64_t *seeds;
+    const uint8_t *want;
+    int n, reps;
+    size_t bytes;
+    int mismatches;
+    fs_status status;
+    char msg[256];
+} thread_job;
+
+/* Each thread: its own backend and generator, reps forwards compared with
+ * the reference. No Check asserts here (they belong to the test's thread). */
+static void *generate_thread(void *arg)
+{
+    thread_job *j = arg;
+    fs_backend *b = NULL;
+    fs_sg2_generator *g = NULL;
+    fs_weights *w = NULL;
+    uint8_t *img = malloc(j->bytes);
+    /* the thread's own weights too: nothing of the library is shared */
+    fs_network_opts o = fs_fixture_opts(FS_WANT_GENERATOR, -1);
+    j->status = fs_network_open(j->path, &o, &w, NULL);
+    if (j->status == FS_OK)
+        j->status = fs_backend_cuda_init(&b, 0);
+    if (j->status == FS_OK)
+        j->status = fs_sg2_generator_init(&g, w, b);
+    for (int r = 0; r < j->reps && j->status == FS_OK; r++) {
+        fs_sg2_generate_args a = {.n = j->n, .z = j->z, .psi = 0.7f, .cutoff = -1,
+                                  .noise_mode = FS_NOISE_RANDOM, .noise_seeds = j->seeds,
+                                  .images = img};
+        j->status = fs_sg2_generate(g, &a);
+        if (j->status == FS_OK && memcmp(img, j->want, j->bytes) != 0)
+            j->mismatches++;
+    }
+    if (j->status != FS_OK)
+        snprintf(j->msg, sizeof j->msg, "%s", fs_error_message());
+    fs_sg2_generator_free(g);
+    fs_backend_free(b);
+    fs_weights_free(w);
+    free(img);
+    return NULL;
+}
+
+START_TEST(test_two_threads)
+{
+    fs_weights *w = fs_fixture_open_in(SG2 "/tiny", "network-snapshot.pkl", FS_WANT_GENERATOR, -1);
+    fs_backend *b;
+    ck_assert_msg(fs_backend_cuda_init(&b, 0) == FS_OK, "%s", fs_error_message());
+    fs_sg2_generator *g;
+    ck_assert_int_eq(fs_sg2_generator_init(&g, w, b), FS_OK);
+    const fs_sg2_config *cfg = fs_sg2_generator_config(g);
+    int n = 6;
+    rng_init();
+    float *z = rand_floats((size_t)n * cfg->z_dim, 2.0f);
+    uint64_t seeds[6];
+    for (int i = 0; i < n; i++)
+        seeds[i] = rng_u64();
+    size_t bytes = (size_t)n * cfg->img_channels * cfg->img_resolution * cfg->img_resolution;
+    uint8_t *want = malloc(bytes);
+    fs_sg2_generate_args a = {.n = n, .z = z, .psi = 0.7f, .cutoff = -1,
+                              .noise_mode = FS_NOISE_RANDOM, .noise_seeds = seeds, .images = want};
+    ck_assert_msg(fs_sg2_generate(g, &a) == FS_OK, "%s", fs_error_message());
+    fs_sg2_generator_free(g);
+    fs_backend_free(b);
+    thread_job jobs[2];
+    pthread_t th[2];
+    for (int t = 0; t < 2; t++) {
+        jobs[t] = (thread_job){.path = SG2 "/tiny/network-snapshot.pkl", .z = z, .seeds = seeds, .want = want, .n = n, .reps = 25,
+                               .bytes = bytes};
+        ck_assert_int_eq(pthread_create(&th[t], NULL, generate_thread, &jobs[t]), 0);
+    }
+    for (int t = 0; t < 2; t++)
+        pthread_join(th[t], NULL);
+    for (int t = 0; t < 2; t++) {
+        ck_assert_msg(jobs[t].status == FS_OK, "thread %d: %s", t, jobs[t].msg);
+        ck_assert_msg(jobs[t].mismatches == 0, "thread %d: %d of %d forwards differ (seed "
+                      "0x%016llx)", t, jobs[t].mismatches, jobs[t].reps, (unsigned long long)g_seed);
+    }
+    free(want);
+    free(z);
+    fs_weights_free(w);
+}
+END_TEST
+
 #define NCASES(a) ((int)(sizeof(a) / sizeof *(a)))
 #endif /* FS_WITH_CUDA */
 
@@ -332,7 +736,16 @@ int main(void)
     Suite *s = suite_create("cuda_backend");
     TCase *backend = fs_check_gpu_tcase(s, "backend");
     TCase *models = fs_check_gpu_tcase(s, "models");
+    TCase *chunks = fs_check_gpu_tcase(s, "chunks");
+    TCase *host = fs_check_gpu_tcase(s, "host path");
+    TCase *threads = fs_check_gpu_tcase(s, "threads");
 #ifdef FS_WITH_CUDA
+    tcase_add_loop_test(chunks, test_modconv_chunks, 0, 2 * 3);
+    tcase_add_loop_test(chunks, test_conv2d_chunks, 0, 2);
+    tcase_add_test(host, test_pinned_fences);
+    tcase_add_test(host, test_graphs);
+    tcase_add_test(host, test_generator_reserve);
+    tcase_add_test(threads, test_two_threads);
     tcase_add_test(backend, test_memory_and_init);
     tcase_add_loop_test(models, test_generator_goldens, 0, NCASES(g_fixtures));
     tcase_add_loop_test(models, test_generator_random_noise, 0, 2);
@@ -342,6 +755,9 @@ int main(void)
 #else
     (void)backend;
     (void)models;
+    (void)chunks;
+    (void)host;
+    (void)threads;
 #endif
     return fs_check_run(s, "cuda_backend");
 }
