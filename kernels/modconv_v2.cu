@@ -150,6 +150,7 @@ typedef struct {
     int act;
     float gain, clamp;
     int tiles_x; /* up 2: output tiles per row */
+    int y_pair;  /* 1: channel pairs stored as one 32-bit word (cout even, y16 4-byte aligned) */
 } mc2_params;
 
 template <int BM_, int BN_, int WARPS_M_, int WARPS_N_, int STAGES_> struct mc2_cfg {
@@ -219,10 +220,10 @@ __device__ __forceinline__ float mc2_epi(const unsigned char *smem, const mc2_sm
 
 /* Stores channels o, o + 1 (o even) of output element base (pixel * cout). */
 template <int FMT>
-__device__ __forceinline__ void mc2_store2(uint16_t *y, size_t base, int o, int cout, float v0,
-                                           float v1)
+__device__ __forceinline__ void mc2_store2(uint16_t *y, size_t base, int o, int cout, int pair,
+                                           float v0, float v1)
 {
-    if (!(cout & 1)) {
+    if (pair) {
         *(uint32_t *)(y + base + o) = mc2_round2<FMT>(v0, v1);
         return;
     }
@@ -500,7 +501,7 @@ __global__ void __launch_bounds__(C::THREADS, 2) modconv_v2_kernel1(const mc2_pa
                     continue;
                 float v0 = mc2_epi(smem, L, p, acc[mi][ni][h2], col, row);
                 float v1 = mc2_epi(smem, L, p, acc[mi][ni][h2 + 1], col + 1, row);
-                mc2_store2<FMT>(p.y, ((size_t)s * P + m) * p.cout, o, p.cout, v0, v1);
+                mc2_store2<FMT>(p.y, ((size_t)s * P + m) * p.cout, o, p.cout, p.y_pair, v0, v1);
             }
 }
 
@@ -581,7 +582,8 @@ __global__ void __launch_bounds__(mc2_up::THREADS, 1) modconv_v2_up_kernel1(cons
             }
         float v0 = mc2_epi(smem, L, p, v.x * 4.0f, col, pix);
         float v1 = mc2_epi(smem, L, p, v.y * 4.0f, col + 1, pix);
-        mc2_store2<FMT>(p.y, ((size_t)s * P + (size_t)oy * p.ow + ox) * p.cout, o, p.cout, v0, v1);
+        mc2_store2<FMT>(p.y, ((size_t)s * P + (size_t)oy * p.ow + ox) * p.cout, o, p.cout, p.y_pair,
+                        v0, v1);
     }
 }
 
@@ -724,6 +726,7 @@ fs_status cuda_modconv_v2(fs_backend *b, const fs_modconv_args *a)
     p.oh = a->h * a->up;
     p.ow = a->w * a->up;
     p.cpad = cpad;
+    p.y_pair = !(a->cout & 1) && !((uintptr_t)a->y16 & 3);
     p.act = (int)a->act;
     p.gain = a->gain;
     p.clamp = a->clamp;
