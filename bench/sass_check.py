@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Checks the SASS main loop of the implicit-GEMM kernels (bench/check_kernels.sh runs it).
 
-For every kernel whose name (mangled or demangled) matches --pattern in the given
+For every kernel whose name (mangled or demangled) matches --pattern (and not
+--exclude) and that holds an MMA instruction at all (helper kernels of the same
+file are listed as not checked) in the given
 objects (host objects with an embedded fat binary, dumped with cuobjdump -sass;
 or .cubin files, dumped with nvdisasm), for every architecture in them:
   1. the loops are found from the backward branches: a BRA at address b whose
@@ -196,9 +198,10 @@ def subroutine(insns, addr):
     return None
 
 
-def check_loop(insns, span, b, require):
+def check_loop(insns, span, b, require, mma):
     """The verdict on one main-loop candidate (span, its body b)."""
     res = {'start': '0x%x' % span[0], 'end': '0x%x' % span[1], 'insns': len(b), 'counts': {},
+           'mma': sum(1 for i in b if i.base() in mma),
            'divisions': ['0x%x' % a for a in divisions(b)], 'calls': [], 'why': []}
     for op in require:
         res['counts'][op] = sum(1 for i in b if i.base() == op)
@@ -237,7 +240,7 @@ def check(insns, require, mma):
         res['why'].append('no loop contains %s' % '/'.join(sorted(mma)))
         return res
     for sp, b in inner:
-        res['main_loops'].append(check_loop(insns, sp, b, require))
+        res['main_loops'].append(check_loop(insns, sp, b, require, mma))
     for ml in res['main_loops']:
         res['why'] += ['loop %s-%s %s' % (ml['start'], ml['end'], w) for w in ml['why']]
     res['pass'] = not res['why']
@@ -337,6 +340,7 @@ def main():
                     help='compile the built-in good/bad loops with nvcc and check the verdicts')
     ap.add_argument('files', nargs='*', help='.o (fat binary), .cubin or saved .sass dumps')
     ap.add_argument('--pattern', default='modconv_v2', help='regex on the kernel name (default modconv_v2)')
+    ap.add_argument('--exclude', help='regex on the kernel name: matching kernels are left out')
     ap.add_argument('--require', default='LDGSTS,LDSM,HMMA', help='opcodes the main loop must hold')
     ap.add_argument('--mma', default='HMMA,HGMMA,IMMA', help='opcodes that mark the main loop')
     ap.add_argument('--cuobjdump', default=os.environ.get('CUOBJDUMP', 'cuobjdump'))
@@ -357,12 +361,17 @@ def main():
     require = [s for s in a.require.split(',') if s]
     mma = set(s for s in a.mma.split(',') if s)
     pat = re.compile(a.pattern)
-    rows = []
+    rows, skipped = [], []
     for f in a.files:
         funcs = parse_dump(dump(f, a.cuobjdump, a.nvdisasm))
         names = demangle(sorted({fn for _, fn in funcs}))
         for (arch, fn), insns in sorted(funcs.items()):
             if not (pat.search(fn) or pat.search(names[fn])):
+                continue
+            if a.exclude and (re.search(a.exclude, fn) or re.search(a.exclude, names[fn])):
+                continue
+            if not any(i.base() in mma for i in insns):
+                skipped.append('%s `%s`' % (arch, names[fn]))
                 continue
             r = check(insns, require, mma)
             r.update(file=f, arch=arch, kernel=names[fn], mangled=fn)
@@ -375,21 +384,26 @@ def main():
             len(a.files), os.path.commonpath(a.files))
         lines += ['No kernel matches `%s` in %s.' % (a.pattern, where), '']
     else:
-        lines += ['| arch | kernel | loops | main loop(s) (insns) | %s | int div in loop | verdict |' %
-                  ' | '.join(require), '|' + '---|' * (6 + len(require))]
+        lines += ['| arch | kernel | loops | main loop(s) (insns) | %s | insns per MMA | int div in loop | verdict |' %
+                  ' | '.join(require), '|' + '---|' * (7 + len(require))]
         for r in rows:
             mls = r['main_loops'] or [None]
             for k, ml in enumerate(mls):
                 span = '%s-%s (%d)' % (ml['start'], ml['end'], ml['insns']) if ml else '-'
                 cnt = ' | '.join(str(ml['counts'].get(op, '-')) if ml else '-' for op in require)
                 div = (', '.join(ml['divisions']) or 'none') if ml else '-'
+                per = '%.1f' % (ml['insns'] / ml['mma']) if ml and ml['mma'] else '-'
                 if ml:
                     verdict = 'PASS' if ml['pass'] else 'FAIL: ' + '; '.join(ml['why'])
                 else:
                     verdict = 'FAIL: ' + '; '.join(r['why'])
-                lines.append('| %s | `%s` | %s | %s | %s | %s | %s |' %
-                             (r['arch'], r['kernel'], r['loops'] if k == 0 else '', span, cnt, div, verdict))
+                lines.append('| %s | `%s` | %s | %s | %s | %s | %s | %s |' %
+                             (r['arch'], r['kernel'], r['loops'] if k == 0 else '', span, cnt, per, div,
+                              verdict))
         lines.append('')
+    if skipped:
+        lines += ['Matched but not checked (no MMA instruction anywhere, so no main loop): ' +
+                  ', '.join(skipped) + '.', '']
     text = '\n'.join(lines)
     print(text)
     if a.md:
