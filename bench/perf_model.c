@@ -12,7 +12,8 @@
  *       axpby are kernels of their own; noise is read from memory;
  *   v2: fp16 NHWC features, the up-sampling conv fused with its FIR (each CTA
  *       computes the T tile its output tile needs, halo included, in shared
- *       memory), ToRGB fused with the skip up-sampling and the image add, all
+ *       memory, as four phase GEMMs issued in m16 row steps, then 16 fp32 FIR
+ *       MACs per output, as kernels/modconv_v2.cu does), ToRGB fused with the skip up-sampling and the image add, all
  *       styles and demodulation coefficients in one op per forward;
  * and predicts each kernel's time as max(FLOPs / peak, bytes / bandwidth)
  * (tensor FLOPs at the fp16 tensor peak, the rest at the fp32 peak, the two
@@ -23,7 +24,7 @@
  * (rereads()) are not modelled.
  *
  *   cc -O2 -o build-x/perf_model bench/perf_model.c -lm   (or make BUILD=... BUILD/bench/perf_model)
- *   perf_model [--batch 32] [--tile 16] [--noise const|random] [--tc-eff 1.0]
+ *   perf_model [--batch 32] [--tile 16] [--noise const|random] [--fir-separable] [--tc-eff 1.0]
  *              [--md FILE] [--json FILE]
  * Without --md the markdown goes to stdout. */
 #include <math.h>
@@ -64,9 +65,20 @@ typedef struct {
 } layer;
 
 typedef struct {
-    int batch, tile, random_noise;
+    int batch, tile, random_noise, fir_sep;
     double tc_eff;
 } params;
+
+static int r16(int v) { return (v + 15) / 16 * 16; }
+
+/* The GEMM rows the fused up-sampling kernel issues for a t x t output tile:
+ * the (t+3)^2 T tile splits by parity into a x a, a x b, b x a and b x b
+ * positions (a = ceil((t+3)/2), b = floor), each rounded up to m16 tiles. */
+static double up_gemm_rows(int t)
+{
+    int a = (t + 4) / 2, b = (t + 3) / 2;
+    return r16(a * a) + 2.0 * r16(a * b) + r16(b * b);
+}
 
 static double sum_bytes(const kern *k, int n)
 {
@@ -141,10 +153,12 @@ static int build(int R, const params *P, layer *L, int cap)
     int nl = 0;
     const double n = P->batch;
     const double t = P->tile;
-    /* fused up-sampling: a t x t output tile needs (t+3)^2 T positions */
-    const double halo = (t + 3) * (t + 3) / (t * t);
-    /* the separable FIR over the T tile: (t+3) x t horizontal then t x t vertical, 4 taps */
-    const double fir_mac_v2 = ((t + 3) * t * 4 + t * t * 4) / (t * t);
+    /* fused up-sampling: a t x t output tile needs (t+3)^2 T positions, made
+     * as four phase GEMMs whose rows modconv_v2_up_kernel1 issues in m16 steps */
+    const double halo = up_gemm_rows(P->tile) / (t * t);
+    /* the FIR over the T tile: 16 MACs per output as the kernel does, or the
+     * separable form ((t+3) x t horizontal, then t x t vertical, 4 taps) */
+    const double fir_mac_v2 = P->fir_sep ? ((t + 3) * t * 4 + t * t * 4) / (t * t) : 16.0;
     for (int res = 4; res <= R; res *= 2) {
         int c = channels(res), cprev = res > 4 ? channels(res / 2) : c;
         double r2 = (double)res * res, h2 = r2 / 4;
@@ -333,13 +347,15 @@ static void json_kern(FILE *f, const kern *k, int nk)
 
 int main(int argc, char **argv)
 {
-    params P = {32, 16, 0, 1.0};
+    params P = {32, 16, 0, 0, 1.0};
     const char *md_path = NULL, *json_path = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--batch") && i + 1 < argc)
             P.batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--tile") && i + 1 < argc)
             P.tile = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--fir-separable"))
+            P.fir_sep = 1;
         else if (!strcmp(argv[i], "--tc-eff") && i + 1 < argc)
             P.tc_eff = atof(argv[++i]);
         else if (!strcmp(argv[i], "--noise") && i + 1 < argc) {
@@ -354,7 +370,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--json") && i + 1 < argc)
             json_path = argv[++i];
         else {
-            fprintf(stderr, "usage: %s [--batch N] [--tile T] [--noise const|random] [--tc-eff F] "
+            fprintf(stderr, "usage: %s [--batch N] [--tile T] [--noise const|random] [--fir-separable] [--tc-eff F] "
                             "[--md FILE] [--json FILE]\n", argv[0]);
             return 2;
         }
@@ -377,8 +393,9 @@ int main(int argc, char **argv)
         T[k] = total_of(L[k], nl[k], &P);
     }
 
-    fprintf(md, "## Predicted img/s (batch %d, %s noise, tensor efficiency %.2f, fused-up tile %dx%d)\n\n",
-            P.batch, P.random_noise ? "random" : "const", P.tc_eff, P.tile, P.tile);
+    fprintf(md, "## Predicted img/s (batch %d, %s noise, tensor efficiency %.2f, fused-up tile %dx%d, "
+                "%s FIR)\n\n", P.batch, P.random_noise ? "random" : "const", P.tc_eff, P.tile, P.tile,
+            P.fir_sep ? "separable" : "16-tap");
     fprintf(md, "| resolution | GFLOP/img | v1 MB/img | v2 MB/img |");
     for (int d = 0; d < NDEV; d++)
         for (int v = 0; v < NVAR; v++)
@@ -403,9 +420,10 @@ int main(int argc, char **argv)
 
     /* the halo of the fused up-sampling kernel */
     fprintf(md, "\n## Halo of the fused up-sampling conv (per output tile)\n\n");
-    fprintf(md, "| output tile | T tile | T positions / outputs (GEMM work factor) | x tile | x reads / "
-                "x pixels (L2→smem) | FIR MAC per output (separable) | conv0 GFLOP/img at 1024 with halo |\n");
-    fprintf(md, "|---|---|---:|---|---:|---:|---:|\n");
+    fprintf(md, "| output tile | T tile | T positions / outputs | GEMM rows issued (m16 steps) / outputs "
+                "(modelled GEMM factor) | x tile | x reads / x pixels (L2→smem) | separable FIR MAC per "
+                "output (16 unseparated) | conv0 tensor GFLOP/img at 1024 |\n");
+    fprintf(md, "|---|---|---:|---:|---|---:|---:|---:|\n");
     static const int tiles[] = {8, 16, 32, 64};
     double conv0_1024 = 0;
     for (int i = 0; i < nl[2]; i++)
@@ -413,10 +431,10 @@ int main(int argc, char **argv)
             conv0_1024 += L[2][i].flops / P.batch;
     for (int i = 0; i < 4; i++) {
         double t = tiles[i], tt = t + 3, xt = t / 2 + 2;
-        fprintf(md, "| %dx%d%s | %.0fx%.0f | %.3f | %.0fx%.0f | %.3f | %.2f | %.2f |\n", tiles[i],
-                tiles[i], tiles[i] == P.tile ? " (modelled)" : "", tt, tt, tt * tt / (t * t), xt, xt,
-                xt * xt / (t * t / 4), (tt * t * 4 + t * t * 4) / (t * t),
-                conv0_1024 * tt * tt / (t * t) / 1e9);
+        double g = up_gemm_rows(tiles[i]) / (t * t);
+        fprintf(md, "| %dx%d%s | %.0fx%.0f | %.3f | %.3f | %.0fx%.0f | %.3f | %.2f | %.2f |\n", tiles[i],
+                tiles[i], tiles[i] == P.tile ? " (modelled)" : "", tt, tt, tt * tt / (t * t), g, xt, xt,
+                xt * xt / (t * t / 4), (tt * t * 4 + t * t * 4) / (t * t), conv0_1024 * g / 1e9);
     }
     for (int k = 0; k < 3; k++)
         md_network(md, resolutions[k], L[k], nl[k], &P);
@@ -435,9 +453,10 @@ int main(int argc, char **argv)
         fprintf(f, "{\n \"date\": \"%s\",\n \"generator\": \"bench/perf_model.c\",\n \"kind\": "
                    "\"prediction at peak rates, not a measurement\",\n",
                 date);
-        fprintf(f, " \"params\": {\"batch\": %d, \"fused_up_tile\": %d, \"noise\": \"%s\", "
-                   "\"tensor_efficiency\": %g},\n",
-                P.batch, P.tile, P.random_noise ? "random" : "const", P.tc_eff);
+        fprintf(f, " \"params\": {\"batch\": %d, \"fused_up_tile\": %d, \"fused_up_gemm_factor\": %g, "
+                   "\"fir_macs_per_output\": \"%s\", \"noise\": \"%s\", \"tensor_efficiency\": %g},\n",
+                P.batch, P.tile, up_gemm_rows(P.tile) / ((double)P.tile * P.tile),
+                P.fir_sep ? "separable" : "16", P.random_noise ? "random" : "const", P.tc_eff);
         fprintf(f, " \"devices\": [");
         for (int d = 0; d < NDEV; d++)
             fprintf(f, "%s{\"name\": \"%s\", \"fp16_tensor_tflops\": %g, \"fp32_tflops\": %g, "
