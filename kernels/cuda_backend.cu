@@ -294,6 +294,8 @@ static fs_status cuda_plan_op(fs_backend *b, fs_op_kind kind, const void *args, 
         l.demodulate = a->demodulate;
         l.fp16 = a->fp16;
         l.fmt = (int)a->fmt;
+    } else if (kind == FS_OP_STYLES) {
+        l.kind = kind; /* no bound known yet (see cuda_reserve) */
     } else if (kind == FS_OP_CONV2D && ((const fs_conv2d_args *)args)->down == 2) {
         const fs_conv2d_args *a = (const fs_conv2d_args *)args;
         l.kind = kind;
@@ -323,8 +325,16 @@ static fs_status cuda_reserve(fs_backend *b, int max_batch)
     cuda_impl *m = cuda_impl_of(b);
     int n = max_batch > m->reserved_batch ? max_batch : m->reserved_batch;
     size_t need = 1;
+    int unbounded = 0;
     for (int i = 0; i < m->n_shapes; i++) {
         const cuda_layer_shape *l = &m->shapes[i];
+        /* the ops of CUDA v2 (modconv on the 16-bit formats, styles) do not
+         * report a bound yet: with such a layer planned the scratch is sized
+         * for the others and still grows on demand (outside captures) */
+        if (l->kind == FS_OP_STYLES || (l->kind == FS_OP_MODCONV && l->fmt != FS_FEAT_F32_NCHW)) {
+            unbounded = 1;
+            continue;
+        }
         size_t v = l->kind == FS_OP_MODCONV ? cuda_modconv_scratch_bound(b, l, n)
                                             : cuda_conv2d_scratch_bound(b, l, n);
         need = v > need ? v : need;
@@ -332,7 +342,7 @@ static fs_status cuda_reserve(fs_backend *b, int max_batch)
     if (need > m->scratch_bytes)
         FS_TRY(scratch_grow(b, need));
     m->reserved_batch = n;
-    m->scratch_fixed = 1;
+    m->scratch_fixed = !unbounded;
     return FS_OK;
 }
 

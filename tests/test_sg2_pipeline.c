@@ -5,8 +5,9 @@
  * last one, driven as a program drives it (two in flight, each batch's
  * images used while the next computes): z input with truncation and const
  * noise (tiny), z with labels and random noise (tiny-cond), ws input
- * (tiny-resnet). On the CPU no graph exists: the stats say so and every
- * forward ran directly. Then the refusals: a third batch in flight, a batch
+ * (tiny-resnet); and the 16-bit synthesis form (the CPU emulating fp16 and
+ * mixed), which runs without graphs for now. On the CPU no graph exists: the
+ * stats say so and every forward ran directly. Then the refusals: a third batch in flight, a batch
  * over max_batch, a wait with none in flight, missing seeds or labels.
  *
  * "cuda" (tag gpu; SKIP without a device): the same comparisons on the CUDA
@@ -198,6 +199,22 @@ START_TEST(test_cpu_matches_generate)
 }
 END_TEST
 
+/* The CPU emulating CUDA v2's 16-bit formats (fp16, then mixed): the
+ * generator's v2 form, which the pipeline runs without graphs on any
+ * backend for now, still byte for byte. */
+START_TEST(test_cpu_half_matches_generate)
+{
+    fs_backend *b;
+    ck_assert_msg(fs_backend_cpu_init_ex(&b, 2, _i == 0 ? 2 : 4) == FS_OK, "%s",
+                  fs_error_message());
+    fs_sg2_pipeline_stats st = compare_on(b, &g_cases[0], 7, 3, 0);
+    ck_assert_int_eq(st.graphs_off, 1);
+    ck_assert_ptr_nonnull(strstr(st.graph_error, "16-bit"));
+    ck_assert_int_eq(st.direct, 6);
+    fs_backend_free(b);
+}
+END_TEST
+
 START_TEST(test_refusals)
 {
     fs_backend *b;
@@ -281,6 +298,7 @@ int main(void)
     TCase *cpu = tcase_create("cpu");
     tcase_set_timeout(cpu, 120);
     tcase_add_loop_test(cpu, test_cpu_matches_generate, 0, (int)(sizeof g_cases / sizeof *g_cases));
+    tcase_add_loop_test(cpu, test_cpu_half_matches_generate, 0, 2);
     tcase_add_test(cpu, test_refusals);
     suite_add_tcase(s, cpu);
     TCase *cuda = fs_check_gpu_tcase(s, "cuda");
