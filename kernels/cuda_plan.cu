@@ -74,9 +74,14 @@ static fs_status plan_styles(fs_backend *b, const fs_styles_args *a, fs_plan **o
     }
     size_t total = 0;
     for (int l = 0; l < a->n_layers; l++) {
+        const fs_style_layer *L = &a->layers[l];
         p->sw2_off[l] = total;
-        if (a->layers[l].demodulate)
-            total += (size_t)a->layers[l].cout * a->layers[l].cin;
+        if (L->demodulate) {
+            total += (size_t)L->cout * L->cin;
+            p->n_demod++;
+        }
+        if (L->style_off + L->cin > p->s2_end)
+            p->s2_end = L->style_off + L->cin;
     }
     fs_status st = FS_OK;
     cudaError_t e = cudaMalloc((void **)&p->sw2, (total ? total : 1) * sizeof(float));
@@ -97,6 +102,17 @@ static fs_status plan_styles(fs_backend *b, const fs_styles_args *a, fs_plan **o
             st = fs_error(FS_ERR_DEVICE, "cuda plan: cublasCreate: %s", cublasGetStatusString(cs));
         else
             p->cublas = h;
+    }
+    if (st == FS_OK) {
+        /* a workspace of the plan's own: cuBLAS then never allocates inside
+         * a forward (graph capture); 4 MiB covers its fp32 GEMM kernels */
+        p->cublas_ws_bytes = (size_t)4 << 20;
+        e = cudaMalloc(&p->cublas_ws, p->cublas_ws_bytes);
+        if (e != cudaSuccess) {
+            p->cublas_ws = NULL;
+            st = fs_error(FS_ERR_DEVICE, "cuda plan: cudaMalloc of the cuBLAS workspace: %s",
+                          cudaGetErrorString(e));
+        }
     }
     if (st != FS_OK) {
         cuda_plan_free(b, p);
@@ -130,6 +146,8 @@ void cuda_plan_free(fs_backend *b, fs_plan *p)
             cudaFree(p->sw2);
         if (p->cublas)
             cublasDestroy((cublasHandle_t)p->cublas);
+        if (p->cublas_ws)
+            cudaFree(p->cublas_ws);
     }
     free(p->sw2_off);
     free(p);

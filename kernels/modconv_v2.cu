@@ -604,12 +604,43 @@ fs_status modconv_v2_pack_weights(const float *w, uint16_t *w16, int cout, int c
     return FS_OK;
 }
 
+/* The kernels' dynamic shared memory limit, raised to the largest the device
+ * allows on first use per device (per kernel: `done` is the launcher's
+ * static): later launches, graph captures included, make no attribute call. */
+template <typename K> static fs_status mc2_smem_attr(K kern, unsigned *done)
+{
+    int dev = 0, most = 0;
+    CUDA_CHECK(cudaGetDevice(&dev));
+    unsigned bit = dev < 32 ? 1u << dev : 0u;
+    if (bit && (__atomic_load_n(done, __ATOMIC_ACQUIRE) & bit))
+        return FS_OK;
+    CUDA_CHECK(cudaDeviceGetAttribute(&most, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, most));
+    if (bit)
+        __atomic_fetch_or(done, bit, __ATOMIC_RELEASE);
+    return FS_OK;
+}
+
+/* A layout past the device's limit is refused before the launch. */
+static fs_status mc2_smem_fits(int bytes)
+{
+    int dev = 0, most = 0;
+    CUDA_CHECK(cudaGetDevice(&dev));
+    CUDA_CHECK(cudaDeviceGetAttribute(&most, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    if (bytes > most)
+        return fs_error(FS_ERR_UNSUPPORTED, "cuda modconv v2: %d bytes of shared memory a block, "
+                        "the device allows %d", bytes, most);
+    return FS_OK;
+}
+
 template <int FMT, class C, bool VEC>
 static fs_status mc2_launch_gemm(const mc2_params &p, int n, cudaStream_t stream)
 {
     mc2_smem L = mc2_smem_layout(C::BM, C::BN, C::STAGES, p.cin, C::BM, 0);
     auto kern = modconv_v2_kernel1<FMT, C, VEC>;
-    CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, L.total));
+    static unsigned done;
+    FS_TRY(mc2_smem_fits(L.total));
+    FS_TRY(mc2_smem_attr(kern, &done));
     dim3 grid((unsigned)((p.oh * p.ow + C::BM - 1) / C::BM), (unsigned)((p.cout + C::BN - 1) / C::BN),
               (unsigned)n);
     kern<<<grid, C::THREADS, L.total, stream>>>(p);
@@ -623,7 +654,9 @@ static fs_status mc2_launch_up(mc2_params p, int n, cudaStream_t stream)
     typedef mc2_up C;
     mc2_smem L = mc2_smem_layout(C::BM, C::BN, C::STAGES, p.cin, MC2_UP_OT * MC2_UP_OT, MC2_UP_TS);
     auto kern = modconv_v2_up_kernel1<FMT, VEC>;
-    CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, L.total));
+    static unsigned done;
+    FS_TRY(mc2_smem_fits(L.total + 16 * (int)sizeof(float))); /* + the static FIR */
+    FS_TRY(mc2_smem_attr(kern, &done));
     p.tiles_x = (p.ow + MC2_UP_OT - 1) / MC2_UP_OT;
     int tiles_y = (p.oh + MC2_UP_OT - 1) / MC2_UP_OT;
     dim3 grid((unsigned)(p.tiles_x * tiles_y), (unsigned)((p.cout + C::BN - 1) / C::BN), (unsigned)n);
@@ -645,22 +678,52 @@ static fs_status mc2_launch(const mc2_params &p, int n, int up, int sms, cudaStr
     return mc2_launch_gemm<FMT, mc2_small, VEC>(p, n, stream);
 }
 
-/* noise_seeds: host memory as the generator passes it, or device memory. */
+/* noise_seeds in device memory are used in place; host seeds are copied into
+ * the scratch on the stream, and inside a graph capture only pinned ones
+ * (a captured copy reads its source again at every replay; v1's rule). */
 static fs_status mc2_seeds(fs_backend *b, const uint64_t *seeds, int n, uint64_t *dst,
                            const uint64_t **out)
 {
-    cudaPointerAttributes attr;
-    cudaError_t e = cudaPointerGetAttributes(&attr, seeds);
-    if (e == cudaSuccess &&
-        (attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged)) {
+    cudaMemoryType type = cuda_pointer_type(seeds);
+    if (type == cudaMemoryTypeDevice || type == cudaMemoryTypeManaged) {
         *out = seeds;
         return FS_OK;
     }
-    cudaGetLastError(); /* older runtimes flag plain host pointers as an error */
+    int capturing = 0;
+    FS_TRY(cuda_capturing(b, &capturing));
+    if (capturing && type != cudaMemoryTypeHost)
+        return fs_error(FS_ERR_ARG, "cuda modconv: noise seeds in pageable host memory cannot be "
+                        "captured into a graph (pass device or alloc_host memory)");
     CUDA_CHECK(cudaMemcpyAsync(dst, seeds, (size_t)n * sizeof *seeds, cudaMemcpyHostToDevice,
                                cuda_impl_of(b)->stream));
     *out = dst;
     return FS_OK;
+}
+
+/* The op's scratch: sq [n][cpad] | smax [n] | dcoef [n][cout] (own_d) |
+ * seeds [n] (random) | packed weight (own_w); offsets in bytes. */
+typedef struct {
+    size_t smax, d, seeds, w, total;
+} mc2_scratch;
+
+static mc2_scratch mc2_scratch_layout(int n, int cin, int cout, int kk, int own_d, int random,
+                                      int own_w)
+{
+    mc2_scratch L;
+    size_t cpad = (size_t)(cin + MC2_BK - 1) / MC2_BK * MC2_BK;
+    L.smax = cuda_align((size_t)n * cpad * sizeof(uint16_t));
+    L.d = L.smax + cuda_align((size_t)n * sizeof(float));
+    L.seeds = L.d + cuda_align(own_d ? (size_t)n * cout * sizeof(float) : 0);
+    L.w = L.seeds + cuda_align(random ? (size_t)n * sizeof(uint64_t) : 0);
+    L.total = L.w + (own_w ? (size_t)cout * kk * cin * sizeof(uint16_t) : 0);
+    return L;
+}
+
+size_t cuda_modconv_v2_scratch_bound(const cuda_layer_shape *l, int n)
+{
+    if (l->fmt == FS_FEAT_F32_NCHW || n < 1 || l->k < 1)
+        return 0;
+    return mc2_scratch_layout(n, l->cin, l->cout, l->k * l->k, 1, 1, 1).total;
 }
 
 /* ---- the op ------------------------------------------------------------------------ */
@@ -694,14 +757,10 @@ fs_status cuda_modconv_v2(fs_backend *b, const fs_modconv_args *a)
     int own_d = a->demodulate && !a->dcoef;
     int random = a->noise_mode == FS_NOISE_RANDOM;
 
-    /* scratch: sq [n][cpad] | smax [n] | dcoef [n][cout] | seeds [n] | w16 */
-    size_t off_smax = cuda_align((size_t)a->n * cpad * sizeof(uint16_t));
-    size_t off_d = off_smax + cuda_align((size_t)a->n * sizeof(float));
-    size_t off_seeds = off_d + cuda_align(own_d ? (size_t)a->n * a->cout * sizeof(float) : 0);
-    size_t off_w = off_seeds + cuda_align(random ? (size_t)a->n * sizeof(uint64_t) : 0);
-    size_t total = off_w + (own_w ? (size_t)a->cout * kk * a->cin * sizeof(uint16_t) : 0);
+    mc2_scratch SL = mc2_scratch_layout(a->n, a->cin, a->cout, kk, own_d, random, own_w);
+    size_t off_smax = SL.smax, off_d = SL.d, off_seeds = SL.seeds, off_w = SL.w;
     char *base;
-    FS_TRY(cuda_scratch(b, total, (void **)&base));
+    FS_TRY(cuda_scratch_for(b, SL.total, "modconv v2", (void **)&base));
     uint16_t *sq = (uint16_t *)base;
     float *smax = (float *)(base + off_smax);
 

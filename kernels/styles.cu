@@ -13,12 +13,18 @@
  * cuBLAS is column-major: a row-major [rows, cols] block is a column-major
  * [cols, rows] one, so each product is computed transposed (C^T = B^T A^T)
  * with no copy. FP32 compute (CUBLAS_COMPUTE_32F: no TF32). Where grouped
- * GEMMs are missing (cuBLAS before 12.5) or refuse the shapes, one
- * cublasSgemm per layer does the same.
+ * GEMMs are missing (cuBLAS before 12.5) or refuse the shapes, and inside a
+ * graph capture, one cublasSgemm per layer does the same.
  *
- * The cuBLAS handle lives in the plan (cuda_plan.cu); an unplanned call
- * makes a handle for the call and destroys it (which waits for the device). */
+ * The cuBLAS handle lives in the plan (cuda_plan.cu) with a workspace of
+ * its own, so that no cuBLAS call allocates; an unplanned call makes a handle
+ * for the call and destroys it (which waits for the device), and is refused
+ * inside a graph capture. The device pointer arrays the grouped GEMMs read
+ * are written by a kernel from its parameters (styles_tables_kernel1), not
+ * copied from host memory, so a forward can be captured into a graph: the
+ * parameters are part of the recorded launch. */
 #include <stdlib.h>
+#include <string.h>
 
 #include <cublas_v2.h>
 
@@ -51,6 +57,43 @@ typedef struct {
     float wg, gain;  /* styles */
 } styles_block;
 
+/* One launch's worth of layers for styles_tables_kernel1, by value (about
+ * 2.7 KB of the 4 KB of kernel parameters). */
+#define STYLES_FILL_MAX 32
+typedef struct {
+    const float *aw[STYLES_FILL_MAX], *ws[STYLES_FILL_MAX], *ab[STYLES_FILL_MAX];
+    const float *sw2[STYLES_FILL_MAX];
+    float *sty[STYLES_FILL_MAX], *s2[STYLES_FILL_MAX], *dc[STYLES_FILL_MAX];
+    int cin[STYLES_FILL_MAX], cout[STYLES_FILL_MAX], dslot[STYLES_FILL_MAX]; /* dslot -1: no demod */
+    float wg[STYLES_FILL_MAX], gain[STYLES_FILL_MAX];
+    int l0, count, L, D;
+} styles_fill_params;
+
+/* The grouped GEMMs' device pointer arrays (A, B, C of the styles GEMM over
+ * L layers, then of the dcoef GEMM over D) and the finishing blocks (L, then
+ * D) for layers l0 .. l0 + count. */
+__global__ void styles_tables_kernel1(const styles_fill_params P, void **ptrs, styles_block *blocks)
+{
+    int j = threadIdx.x;
+    if (j >= P.count)
+        return;
+    int l = P.l0 + j;
+    ptrs[l] = (void *)P.aw[j];
+    ptrs[P.L + l] = (void *)P.ws[j];
+    ptrs[2 * P.L + l] = P.sty[j];
+    styles_block sb = {P.sty[j], P.s2[j], P.ab[j], P.cin[j], P.wg[j], P.gain[j]};
+    blocks[l] = sb;
+    int d = P.dslot[j];
+    if (d < 0)
+        return;
+    void **pd = ptrs + 3 * P.L;
+    pd[d] = (void *)P.sw2[j];
+    pd[P.D + d] = P.s2[j];
+    pd[2 * P.D + d] = P.dc[j];
+    styles_block db = {P.dc[j], NULL, NULL, P.cout[j], 1.0f, 1.0f};
+    blocks[P.L + d] = db;
+}
+
 /* sw2[o, i] = sum_t w[(o, i), t]^2: thread per (o, i). */
 __global__ void styles_weight_sq_kernel1(const float *__restrict__ w, float *__restrict__ sw2,
                                          int rows, int kk)
@@ -72,7 +115,7 @@ __global__ void styles_finish_kernel1(const styles_block *__restrict__ blocks, i
     for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total;
          e += (size_t)gridDim.x * blockDim.x) {
         int i = (int)(e % (size_t)B.len);
-        float v = (B.y[e] * B.wg + B.b[i]) * B.gain;
+        float v = (B.y[e] * B.wg + (B.b ? B.b[i] : 0.0f)) * B.gain;
         B.y[e] = v;
         B.y2[e] = v * v;
     }
@@ -85,6 +128,16 @@ __global__ void dcoef_finish_kernel1(const styles_block *__restrict__ blocks, in
     for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total;
          e += (size_t)gridDim.x * blockDim.x)
         B.y[e] = 1.0f / sqrtf(B.y[e] + 1e-8f);
+}
+
+/* The scratch of a planned call (cuda_styles: pointer arrays | blocks | s2). */
+size_t cuda_styles_scratch_bound(const fs_plan *p, int n)
+{
+    if (!p || p->kind != FS_OP_STYLES || n < 1)
+        return 0;
+    size_t LD = (size_t)p->n_layers + p->n_demod;
+    return cuda_align(3 * LD * sizeof(void *)) + cuda_align(LD * sizeof(styles_block)) +
+           cuda_align((size_t)n * p->s2_end * sizeof(float));
 }
 
 fs_status styles_weight_sq(const float *w, float *sw2, int cout, int cin, int kk, void *stream)
@@ -101,13 +154,15 @@ fs_status styles_weight_sq(const float *w, float *sw2, int cout, int cin, int kk
  * matching h_ptrs on the host. */
 static fs_status styles_gemms(cublasHandle_t h, int count, const int *m, int N, const int *k,
                               const int *lda, const int *ldb, const int *ldc, void **h_ptrs,
-                              void **d_ptrs)
+                              void **d_ptrs, int capturing)
 {
     if (count == 0)
         return FS_OK;
     const float one = 1.0f, zero = 0.0f;
 #if STYLES_GROUPED
-    {
+    /* inside a graph capture: the per-layer GEMMs, whose capture cuBLAS
+     * documents; the grouped GEMM's (it may stage its shape arrays) is not */
+    if (!capturing) {
         cublasOperation_t *ta = (cublasOperation_t *)malloc(2 * (size_t)count * sizeof *ta);
         int *nn = (int *)malloc(2 * (size_t)count * sizeof *nn);
         float *ab = (float *)malloc(2 * (size_t)count * sizeof *ab);
@@ -141,6 +196,7 @@ static fs_status styles_gemms(cublasHandle_t h, int count, const int *m, int N, 
     }
 #else
     (void)d_ptrs;
+    (void)capturing;
 #endif
     for (int g = 0; g < count; g++)
         CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, m[g], N, k[g], &one,
@@ -150,8 +206,9 @@ static fs_status styles_gemms(cublasHandle_t h, int count, const int *m, int N, 
     return FS_OK;
 }
 
-/* The host tables of one call: pointer arrays and shapes of both GEMMs and
- * the finishing blocks. */
+/* The host side of one call's tables: the pointer arrays (for the per-layer
+ * fallback and the fill kernel's parameters), the GEMM shapes cuBLAS reads on
+ * the host, and the finishing blocks. */
 typedef struct {
     void **ptrs;        /* [3 L] styles GEMM, then [3 D] dcoef GEMM */
     int *ints;          /* m, k, lda, ldb, ldc of both */
@@ -159,8 +216,8 @@ typedef struct {
 } styles_tables;
 
 static fs_status styles_run(fs_backend *b, const fs_styles_args *a, cublasHandle_t h,
-                            const float *sw2, const size_t *sw2_off, styles_tables *t, char *dev,
-                            float *s2)
+                            void *workspace, size_t ws_bytes, const float *sw2,
+                            const size_t *sw2_off, styles_tables *t, char *dev, float *s2)
 {
     cudaStream_t stream = cuda_impl_of(b)->stream;
     int L = a->n_layers, D = 0, N = a->n;
@@ -200,20 +257,49 @@ static fs_status styles_run(fs_backend *b, const fs_styles_args *a, cublasHandle
         bD[d] = db;
         d++;
     }
-    /* device copies: pointer arrays, then the blocks (pageable source: the
-     * copy has taken the bytes when it returns) */
+    /* the device tables, written by kernels from their parameters */
     size_t ptr_bytes = cuda_align((size_t)3 * (L + D) * sizeof(void *));
-    CUDA_CHECK(cudaMemcpyAsync(dev, t->ptrs, (size_t)3 * (L + D) * sizeof(void *),
-                               cudaMemcpyHostToDevice, stream));
-    CUDA_CHECK(cudaMemcpyAsync(dev + ptr_bytes, t->blk, (size_t)(L + D) * sizeof(styles_block),
-                               cudaMemcpyHostToDevice, stream));
     void **dS = (void **)dev, **dD = (void **)dev + 3 * L;
-    const styles_block *dbS = (const styles_block *)(dev + ptr_bytes), *dbD = dbS + L;
+    styles_block *dbS = (styles_block *)(dev + ptr_bytes), *dbD = dbS + L;
+    d = 0;
+    for (int l0 = 0; l0 < L; l0 += STYLES_FILL_MAX) {
+        styles_fill_params P;
+        memset(&P, 0, sizeof P);
+        P.l0 = l0;
+        P.count = L - l0 < STYLES_FILL_MAX ? L - l0 : STYLES_FILL_MAX;
+        P.L = L;
+        P.D = D;
+        for (int j = 0; j < P.count; j++) {
+            const fs_style_layer *Ly = &a->layers[l0 + j];
+            P.aw[j] = Ly->affine_w;
+            P.ws[j] = (const float *)pS[L + l0 + j];
+            P.ab[j] = Ly->affine_b;
+            P.sty[j] = (float *)pS[2 * L + l0 + j];
+            P.s2[j] = bS[l0 + j].y2;
+            P.cin[j] = Ly->cin;
+            P.cout[j] = Ly->cout;
+            P.wg[j] = Ly->weight_gain;
+            P.gain[j] = Ly->gain;
+            P.dslot[j] = -1;
+            if (Ly->demodulate) {
+                P.dslot[j] = d;
+                P.sw2[j] = (const float *)pD[d];
+                P.dc[j] = (float *)pD[2 * D + d];
+                d++;
+            }
+        }
+        styles_tables_kernel1<<<1, STYLES_FILL_MAX, 0, stream>>>(P, (void **)dev, dbS);
+        CUDA_CHECK_LAUNCH("styles_tables_kernel1");
+    }
 
+    int capturing = 0;
+    FS_TRY(cuda_capturing(b, &capturing));
     CUBLAS_CHECK(cublasSetStream(h, stream));
+    if (ws_bytes)
+        CUBLAS_CHECK(cublasSetWorkspace(h, workspace, ws_bytes));
     CUBLAS_CHECK(cublasSetPointerMode(h, CUBLAS_POINTER_MODE_HOST));
     CUBLAS_CHECK(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));
-    FS_TRY(styles_gemms(h, L, mS, N, kS, ldaS, ldbS, ldcS, pS, dS));
+    FS_TRY(styles_gemms(h, L, mS, N, kS, ldaS, ldbS, ldcS, pS, dS, capturing));
     int maxlen = 1;
     for (int l = 0; l < L; l++)
         maxlen = bS[l].len > maxlen ? bS[l].len : maxlen;
@@ -222,7 +308,7 @@ static fs_status styles_run(fs_backend *b, const fs_styles_args *a, cublasHandle
     CUDA_CHECK_LAUNCH("styles_finish_kernel1");
     if (D == 0)
         return FS_OK;
-    FS_TRY(styles_gemms(h, D, mD, N, kD, ldaD, ldbD, ldcD, pD, dD));
+    FS_TRY(styles_gemms(h, D, mD, N, kD, ldaD, ldbD, ldcD, pD, dD, capturing));
     maxlen = 1;
     for (int e = 0; e < D; e++)
         maxlen = bD[e].len > maxlen ? bD[e].len : maxlen;
@@ -257,6 +343,13 @@ fs_status cuda_styles(fs_backend *b, const fs_styles_args *a)
     }
     if (D && !a->dcoef)
         return fs_error(FS_ERR_ARG, "cuda styles: demodulated layers and no dcoef");
+    if (!plan) {
+        int capturing = 0;
+        FS_TRY(cuda_capturing(b, &capturing));
+        if (capturing)
+            return fs_error(FS_ERR_ARG, "cuda styles: an unplanned styles op cannot be captured "
+                            "(it creates a cuBLAS handle): plan it");
+    }
 
     /* scratch: pointer arrays | blocks | s2 | sw2 (unplanned) */
     size_t ptr_bytes = cuda_align((size_t)3 * (L + D) * sizeof(void *));
@@ -298,7 +391,8 @@ fs_status cuda_styles(fs_backend *b, const fs_styles_args *a)
         }
     }
     if (st == FS_OK)
-        st = styles_run(b, a, h, sw2, sw2_off, &t, dev, (float *)(dev + off_s2));
+        st = styles_run(b, a, h, plan ? plan->cublas_ws : NULL, plan ? plan->cublas_ws_bytes : 0,
+                        sw2, sw2_off, &t, dev, (float *)(dev + off_s2));
     if (!plan && h)
         cublasDestroy(h);
     free(t.ptrs);
