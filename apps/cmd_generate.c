@@ -24,6 +24,7 @@
 #include "../engine/image_io.h"
 #include "../engine/progress.h"
 #include "../engine/rng.h"
+#include "../engine/sg2_pipeline.h"
 #include "../engine/stylegan2.h"
 #include "../weights_tools/convert.h"
 #include "../weights_tools/npy.h"
@@ -185,12 +186,138 @@ static fs_status load_latents(const char *path, const char *flag, int want_ndim,
     return FS_OK;
 }
 
+/* The inputs of images i0 .. i0 + nb - 1 into st->z, st->c and
+ * st->noise_seeds (ws are read from the --ws array in place). */
+static void fill_batch(gen_state *st, uint64_t i0, int nb)
+{
+    const fs_sg2_config *cfg = fs_sg2_generator_config(st->g);
+    int zd = (int)cfg->z_dim, cd = (int)cfg->c_dim;
+    for (int k = 0; k < nb; k++) {
+        uint64_t i = i0 + (uint64_t)k;
+        if (st->src == SRC_SEEDS) {
+            uint32_t seed = fs_seed_list_at(&st->seeds, i);
+            fs_np_random r;
+            fs_np_random_seed(&r, seed);
+            /* float64 randn, cast to float32 as the mapping network's
+             * z.to(torch.float32) does */
+            for (int j = 0; j < zd; j++)
+                st->z[(size_t)k * zd + j] = (float)fs_np_random_gauss(&r);
+            st->noise_seeds[k] = seed;
+        } else {
+            if (st->src == SRC_Z)
+                memcpy(st->z + (size_t)k * zd, st->zfile + i * (uint64_t)zd,
+                       (size_t)zd * sizeof *st->z);
+            st->noise_seeds[k] = i;
+        }
+        /* Labels feed the mapping network only: --ws has none to copy. */
+        if (cd > 0 && st->src != SRC_WS)
+            memcpy(st->c + (size_t)k * cd,
+                   st->labels + (st->label_rows == 1 ? 0 : i * (uint64_t)cd),
+                   (size_t)cd * sizeof *st->c);
+    }
+}
+
+/* The PNGs of images i0 .. i0 + nb - 1 from u8 [nb, R, R, C]. */
+static fs_status write_batch(gen_state *st, uint64_t i0, int nb, const uint8_t *u8)
+{
+    const fs_sg2_config *cfg = fs_sg2_generator_config(st->g);
+    int R = (int)cfg->img_resolution, ic = (int)cfg->img_channels;
+    size_t img_len = (size_t)ic * R * R, plen = strlen(st->a.outdir) + 40;
+    fs_status s = FS_OK;
+    for (int k = 0; k < nb && s == FS_OK; k++) {
+        uint64_t i = i0 + (uint64_t)k;
+        if (st->src == SRC_SEEDS)
+            snprintf(st->path, plen, "%s/seed%04u.png", st->a.outdir,
+                     fs_seed_list_at(&st->seeds, i));
+        else
+            snprintf(st->path, plen, "%s/img%04llu.png", st->a.outdir, (unsigned long long)i);
+        s = fs_png_write_rgb8(st->path, u8 + (size_t)k * img_len, R, R, ic);
+    }
+    return s;
+}
+
+static fs_sg2_generate_args batch_args(const gen_state *st, uint64_t i0, int nb)
+{
+    const fs_sg2_config *cfg = fs_sg2_generator_config(st->g);
+    int cd = (int)cfg->c_dim, wd = (int)cfg->w_dim, nws = (int)fs_sg2_num_ws(cfg);
+    return (fs_sg2_generate_args){
+        .n = nb,
+        .z = st->src == SRC_WS ? NULL : st->z,
+        .c = cd > 0 && st->src != SRC_WS ? st->c : NULL,
+        .ws = st->src == SRC_WS ? st->wsfile + i0 * (uint64_t)nws * wd : NULL,
+        .psi = (float)st->a.psi,
+        .cutoff = st->a.has_cutoff ? (int)st->a.cutoff : -1,
+        .noise_mode = st->a.noise,
+        .noise_seeds = st->noise_seeds,
+    };
+}
+
+/* One fs_sg2_generate per batch, then its PNGs: --save-raw (the float
+ * images come down with the uint8 ones). */
+static fs_status run_direct(gen_state *st, int B, fs_progress *prog)
+{
+    const fs_sg2_config *cfg = fs_sg2_generator_config(st->g);
+    size_t img_len = (size_t)cfg->img_channels * cfg->img_resolution * cfg->img_resolution;
+    fs_status s = FS_OK;
+    for (uint64_t i0 = 0; i0 < st->total && s == FS_OK; i0 += (uint64_t)B) {
+        int nb = (int)(st->total - i0 < (uint64_t)B ? st->total - i0 : (uint64_t)B);
+        fill_batch(st, i0, nb);
+        fs_sg2_generate_args ga = batch_args(st, i0, nb);
+        ga.images = st->u8;
+        ga.img_out = st->raw ? st->raw + i0 * img_len : NULL;
+        if ((s = fs_sg2_generate(st->g, &ga)) != FS_OK)
+            break;
+        if ((s = write_batch(st, i0, nb, st->u8)) == FS_OK)
+            fs_progress_update(prog, i0 + (uint64_t)nb);
+    }
+    return s;
+}
+
+/* The batch pipeline (engine/sg2_pipeline.h): up to two batches in flight,
+ * so that on a GPU one batch's PNGs are written while the next computes;
+ * the same images as run_direct, byte for byte. */
+static fs_status run_pipelined(gen_state *st, int B, fs_progress *prog)
+{
+    fs_sg2_pipeline_opts o = fs_sg2_pipeline_defaults(B);
+    o.ws_input = st->src == SRC_WS;
+    o.psi = (float)st->a.psi;
+    o.cutoff = st->a.has_cutoff ? (int)st->a.cutoff : -1;
+    o.noise_mode = st->a.noise;
+    fs_sg2_pipeline *p;
+    FS_TRY(fs_sg2_pipeline_init(&p, st->g, st->b, &o));
+    fs_status s = FS_OK;
+    uint64_t next = 0, done = 0;
+    while (s == FS_OK && done < st->total) {
+        /* the inputs are copied by submit: st->z etc. serve every batch */
+        while (s == FS_OK && next < st->total && fs_sg2_pipeline_in_flight(p) < 2) {
+            int nb = (int)(st->total - next < (uint64_t)B ? st->total - next : (uint64_t)B);
+            fill_batch(st, next, nb);
+            fs_sg2_generate_args ga = batch_args(st, next, nb);
+            fs_sg2_pipeline_batch bt = {.n = nb, .z = ga.z, .c = ga.c, .ws = ga.ws,
+                                        .noise_seeds = ga.noise_seeds, .tag = (int64_t)next};
+            s = fs_sg2_pipeline_submit(p, &bt);
+            next += (uint64_t)nb;
+        }
+        fs_sg2_pipeline_result r;
+        if (s == FS_OK)
+            s = fs_sg2_pipeline_wait(p, &r);
+        /* written before the next submit, which may reuse r.images */
+        if (s == FS_OK)
+            s = write_batch(st, (uint64_t)r.tag, r.n, r.images);
+        if (s == FS_OK) {
+            done += (uint64_t)r.n;
+            fs_progress_update(prog, done);
+        }
+    }
+    fs_sg2_pipeline_free(p);
+    return s;
+}
+
 static fs_status run(gen_state *st)
 {
     const gen_args *a = &st->a;
     const fs_sg2_config *cfg = fs_sg2_generator_config(st->g);
-    int zd = (int)cfg->z_dim, cd = (int)cfg->c_dim, wd = (int)cfg->w_dim;
-    int nws = (int)fs_sg2_num_ws(cfg), ic = (int)cfg->img_channels;
+    int zd = (int)cfg->z_dim, cd = (int)cfg->c_dim, ic = (int)cfg->img_channels;
     int R = (int)cfg->img_resolution;
     size_t img_len = (size_t)ic * R * R; /* values per image */
     int B = (int)(a->batch < (long)st->total ? a->batch : (long)st->total);
@@ -217,58 +344,9 @@ static fs_status run(gen_state *st)
     fs_progress prog = {0};
     fs_progress_start(&prog, stderr, a->quiet ? FS_PROGRESS_QUIET : FS_PROGRESS_AUTO, "images",
                       "img/s", st->total);
-    fs_status s = FS_OK;
-    for (uint64_t i0 = 0; i0 < st->total && s == FS_OK; i0 += (uint64_t)B) {
-        int nb = (int)(st->total - i0 < (uint64_t)B ? st->total - i0 : (uint64_t)B);
-        for (int k = 0; k < nb; k++) {
-            uint64_t i = i0 + (uint64_t)k;
-            if (st->src == SRC_SEEDS) {
-                uint32_t seed = fs_seed_list_at(&st->seeds, i);
-                fs_np_random r;
-                fs_np_random_seed(&r, seed);
-                /* float64 randn, cast to float32 as the mapping network's
-                 * z.to(torch.float32) does */
-                for (int j = 0; j < zd; j++)
-                    st->z[(size_t)k * zd + j] = (float)fs_np_random_gauss(&r);
-                st->noise_seeds[k] = seed;
-            } else {
-                if (st->src == SRC_Z)
-                    memcpy(st->z + (size_t)k * zd, st->zfile + i * (uint64_t)zd,
-                           (size_t)zd * sizeof *st->z);
-                st->noise_seeds[k] = i;
-            }
-            /* Labels feed the mapping network only: --ws has none to copy. */
-            if (cd > 0 && st->src != SRC_WS)
-                memcpy(st->c + (size_t)k * cd,
-                       st->labels + (st->label_rows == 1 ? 0 : i * (uint64_t)cd),
-                       (size_t)cd * sizeof *st->c);
-        }
-        fs_sg2_generate_args ga = {
-            .n = nb,
-            .z = st->src == SRC_WS ? NULL : st->z,
-            .c = cd > 0 && st->src != SRC_WS ? st->c : NULL,
-            .ws = st->src == SRC_WS ? st->wsfile + i0 * (uint64_t)nws * wd : NULL,
-            .psi = (float)a->psi,
-            .cutoff = a->has_cutoff ? (int)a->cutoff : -1,
-            .noise_mode = a->noise,
-            .noise_seeds = st->noise_seeds,
-            .images = st->u8,
-            .img_out = st->raw ? st->raw + i0 * img_len : NULL,
-        };
-        if ((s = fs_sg2_generate(st->g, &ga)) != FS_OK)
-            break;
-        for (int k = 0; k < nb && s == FS_OK; k++) {
-            uint64_t i = i0 + (uint64_t)k;
-            if (st->src == SRC_SEEDS)
-                snprintf(st->path, plen, "%s/seed%04u.png", a->outdir,
-                         fs_seed_list_at(&st->seeds, i));
-            else
-                snprintf(st->path, plen, "%s/img%04llu.png", a->outdir, (unsigned long long)i);
-            s = fs_png_write_rgb8(st->path, st->u8 + (size_t)k * img_len, R, R, ic);
-        }
-        if (s == FS_OK)
-            fs_progress_update(&prog, i0 + (uint64_t)nb);
-    }
+    /* the pipeline has no float images (--save-raw) and needs a z (or ws) */
+    int direct = st->raw || (st->src != SRC_WS && zd <= 0);
+    fs_status s = direct ? run_direct(st, B, &prog) : run_pipelined(st, B, &prog);
     if (s == FS_OK && st->raw) {
         int64_t shape[4] = {(int64_t)st->total, ic, R, R};
         s = fs_npy_write(a->raw_path, FS_DTYPE_F32, 4, shape, st->raw);
