@@ -16,8 +16,10 @@
  * mc2_up2_k / mc2_up2_src, checked against the definition by
  * tests/test_modconv_v2_sim.c.
  *
- * The modulated weight W[c, i] * styles[s, i] is formed once per block in
- * shared memory (a block serves one sample). Kernel version 1. */
+ * The products are docs/precision.md §4's: W[c, i] * (styles[s, i] * f[i]),
+ * the modulated input formed once per channel and shared by the colours; W
+ * and the sample's styles sit in shared memory (a block serves one sample).
+ * Kernel version 1. */
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -58,11 +60,14 @@ __global__ void torgb_kernel1(const float *__restrict__ x, const uint16_t *__res
                               float *__restrict__ img, const float *__restrict__ fir, int cin,
                               int cout, int h, int wd, float clamp)
 {
-    extern __shared__ float ws[]; /* [cout][cin] modulated weight */
+    extern __shared__ float ws[]; /* [cout][cin] weight, then the sample's [cin] styles */
     __shared__ float f[16];
     const int s = blockIdx.y;
+    float *st = ws + cout * cin;
     for (int e = threadIdx.x; e < cout * cin; e += blockDim.x)
-        ws[e] = w[e] * styles[(size_t)s * cin + e % cin];
+        ws[e] = w[e];
+    for (int e = threadIdx.x; e < cin; e += blockDim.x)
+        st[e] = styles[(size_t)s * cin + e];
     if (threadIdx.x < 16)
         f[threadIdx.x] = fir ? fir[threadIdx.x] : 0.0f;
     __syncthreads();
@@ -77,7 +82,7 @@ __global__ void torgb_kernel1(const float *__restrict__ x, const uint16_t *__res
         for (int c = 0; c < TORGB_MAX_COUT; c++)
             acc[c] = 0.0f;
         for (int i = 0; i < cin; i++) {
-            float v = xs[(size_t)i * hw];
+            float v = st[i] * xs[(size_t)i * hw];
 #pragma unroll
             for (int c = 0; c < TORGB_MAX_COUT; c++)
                 if (c < cout)
@@ -114,6 +119,8 @@ __global__ void torgb_kernel1(const float *__restrict__ x, const uint16_t *__res
                 v0 = __uint_as_float((uint32_t)h0 << 16);
                 v1 = __uint_as_float((uint32_t)h1 << 16);
             }
+            v0 = st[i] * v0;
+            v1 = i + 1 < cin ? st[i + 1] * v1 : 0.0f;
 #pragma unroll
             for (int c = 0; c < TORGB_MAX_COUT; c++)
                 if (c < cout)
@@ -158,7 +165,7 @@ fs_status cuda_torgb(fs_backend *b, const fs_torgb_args *a)
                         a->h, a->w);
     if (a->n > 65535)
         return fs_error(FS_ERR_ARG, "cuda torgb: batch %d", a->n);
-    size_t hw = (size_t)a->h * a->w, smem = (size_t)a->cout * a->cin * sizeof(float);
+    size_t hw = (size_t)a->h * a->w, smem = (size_t)(a->cout + 1) * a->cin * sizeof(float);
     if (smem > 48 * 1024)
         return fs_error(FS_ERR_UNSUPPORTED, "cuda torgb: %d input channels", a->cin);
     const float *fir = a->img_prev ? a->fir : NULL;
