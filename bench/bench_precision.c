@@ -192,8 +192,9 @@ static int bench_network(const char *label, const fs_weights *w, const run_opts 
            (long long)c.channel_base, (long long)c.channel_max, (long long)c.num_fp16_res,
            c.conv_clamp, ro->n, ro->n - 1, ro->psi,
            ro->noise == FS_NOISE_CONST ? "const" : ro->noise == FS_NOISE_RANDOM ? "random" : "none");
-    printf("| mode | max abs | mean abs | PSNR (dB) | uint8 values differing | s / image |\n");
-    printf("|---|---:|---:|---:|---:|---:|\n");
+    printf("| mode | max abs | mean abs | PSNR (dB) | uint8 values differing | max uint8 "
+           "difference | s / image |\n");
+    printf("|---|---:|---:|---:|---:|---:|---:|\n");
     int rc = 0;
     for (int m = 0; m < NMODES; m++) {
         double secs;
@@ -206,12 +207,15 @@ static int bench_network(const char *label, const fs_weights *w, const run_opts 
         }
         double mx = 0, sum = 0, sq = 0, lo = INFINITY, hi = -INFINITY;
         size_t diff = 0;
+        int du8 = 0;
         for (size_t i = 0; i < total; i++) {
             double d = fabs((double)img[m][i] - img[0][i]);
             mx = d > mx ? d : mx;
             sum += d;
             sq += d * d;
             diff += u8[m][i] != u8[0][i];
+            int dd = abs((int)u8[m][i] - (int)u8[0][i]);
+            du8 = dd > du8 ? dd : du8;
             lo = img[0][i] < lo ? img[0][i] : lo;
             hi = img[0][i] > hi ? img[0][i] : hi;
         }
@@ -222,12 +226,12 @@ static int bench_network(const char *label, const fs_weights *w, const run_opts 
         else
             snprintf(psnr, sizeof psnr, "inf");
         if (m == 0)
-            printf("| fp32 (the reference; its values span %.3g .. %.3g) | 0 | 0 | inf | 0 | "
+            printf("| fp32 (the reference; its values span %.3g .. %.3g) | 0 | 0 | inf | 0 | 0 | "
                    "%.2f |\n", lo, hi, secs / ro->n);
         else
-            printf("| %s | %.3g | %.3g | %s | %.3f%% (%zu of %zu) | %.2f |\n", modes[m].name, mx,
-                   sum / (double)total, psnr, 100.0 * (double)diff / (double)total, diff, total,
-                   secs / ro->n);
+            printf("| %s | %.3g | %.3g | %s | %.3f%% (%zu of %zu) | %d | %.2f |\n", modes[m].name,
+                   mx, sum / (double)total, psnr, 100.0 * (double)diff / (double)total, diff,
+                   total, du8, secs / ro->n);
         fflush(stdout);
     }
     for (int m = 0; m < NMODES; m++) {
