@@ -111,7 +111,7 @@ typedef struct {
      * F16_NHWC / BF16_NHWC: x16 [n, h, w, cin] and y16 [n, h*up, w*up, cout]
      * instead, and the layer computes in that precision, as
      * docs/precision.md §2 fixes every rounding: the GEMM operand is
-     * r(x * r(s / smax[n])) with smax[n] = max_i |s[n, i]|, the weight is
+     * r(x * r(s / smax[n])) with smax[n] = max_i |s[n, i]| (1 if 0), the weight is
      * r(W) (made once by the plan), products accumulate in float32, and
      * the float32 epilogue multiplies by d[n, o] * smax[n] before noise,
      * bias, activation, gain and clamp; y is rounded once (r: round to
@@ -144,7 +144,7 @@ typedef struct {
 } fs_style_layer;
 
 typedef struct {
-    const fs_style_layer *layers;
+    const fs_style_layer *layers; /* host memory (the arrays they point to: backend) */
     int n_layers;
     const float *ws; /* [n, num_ws, w_dim] */
     int n, num_ws, w_dim;
