@@ -9,7 +9,9 @@
  * that close to the float32 network, and must differ from it (a run that
  * silently took the float32 form would give the golden to 1e-7 and fail). The
  * emulation is deterministic: the same bits for 1 and 2 threads, twice in a
- * row, through fs_sg2_generate and the synthesis call alike. */
+ * row, through fs_sg2_generate and the synthesis call alike. The trace of
+ * the v2 form (16-bit features converted for the callback) follows the
+ * official per-block trace. */
 #include "fixture_util.h"
 
 #include "../engine/backend.h"
@@ -161,6 +163,57 @@ START_TEST(test_precision_deterministic)
 }
 END_TEST
 
+/* The trace of the v2 form: every block's features (16-bit, converted for
+ * sample 0) and image near the official float32 trace. */
+typedef struct {
+    const char *dir;
+    int calls, failures;
+    double worst;
+    char msg[256];
+} trace_ctx;
+
+static void trace_cb(void *user, int res, const float *x, int ch, const float *img, int ic)
+{
+    trace_ctx *t = user;
+    char name[64];
+    t->calls++;
+    snprintf(name, sizeof name, "trace_b%d_x.npy", res);
+    fs_fixture_arr wx = fs_fixture_load(t->dir, name);
+    double ex = fs_check_rel_l2(x, wx.data, wx.numel);
+    snprintf(name, sizeof name, "trace_b%d_img.npy", res);
+    fs_fixture_arr wi = fs_fixture_load(t->dir, name);
+    double ei = img ? fs_check_rel_l2(img, wi.data, wi.numel) : 1.0;
+    t->worst = ex > t->worst ? ex : t->worst;
+    t->worst = ei > t->worst ? ei : t->worst;
+    /* fp16 features and images: measured up to 7.2e-4 */
+    if ((!(ex <= 1.5e-3) || !(ei <= 1.5e-3) || ex < 1e-6) && !t->failures++)
+        snprintf(t->msg, sizeof t->msg, "block %d: x error %.3g, img error %.3g", res, ex, ei);
+    fs_fixture_free(&wx);
+    fs_fixture_free(&wi);
+}
+
+START_TEST(test_precision_trace)
+{
+    const char *dir = SG2 "/tiny";
+    model m = open_model(SG2 "/tiny/network-snapshot.pkl", P_FP16, 2, 2);
+    fs_fixture_arr ws = fs_fixture_load(dir, "ws_psi1.npy");
+    const fs_sg2_config *cfg = fs_sg2_generator_config(m.g);
+    float *img = malloc((size_t)cfg->img_channels * cfg->img_resolution * cfg->img_resolution *
+                        sizeof *img);
+    ck_assert_ptr_nonnull(img);
+    trace_ctx t = {.dir = dir};
+    fs_sg2_synthesis_opts o = {.noise_mode = FS_NOISE_CONST, .trace = trace_cb, .trace_user = &t};
+    ck_assert_int_eq(fs_sg2_generator_synthesis(m.g, ws.data, 1, &o, img), FS_OK);
+    if (getenv("FS_TEST_VERBOSE"))
+        printf("fp16 trace: worst relative L2 %.3g over %d blocks\n", t.worst, t.calls);
+    ck_assert_int_eq(t.calls, fs_sg2_log2(cfg->img_resolution) - 1);
+    ck_assert_msg(t.failures == 0, "fp16 trace: %s", t.msg);
+    free(img);
+    fs_fixture_free(&ws);
+    close_model(&m);
+}
+END_TEST
+
 /* The float32 backend still takes the float32 form: the golden to 1e-5 (the
  * bits are the pre-v2 ones: tests/test_stylegan2_g.c), and a resnet generator
  * stays on it in every precision (docs/precision.md §5). */
@@ -192,6 +245,7 @@ int main(void)
     TCase *tc = tcase_create("cpu");
     tcase_add_loop_test(tc, test_precision_vs_golden, 0, 3 * (int)(sizeof dirs / sizeof *dirs));
     tcase_add_test(tc, test_precision_deterministic);
+    tcase_add_test(tc, test_precision_trace);
     tcase_add_loop_test(tc, test_precision_fp32_paths, 0, 3);
     tcase_set_timeout(tc, 300);
     suite_add_tcase(s, tc);
