@@ -150,10 +150,9 @@ START_TEST(test_precision_deterministic)
     }
     for (int r = 1; r < 3; r++) {
         ck_assert_msg(!memcmp(img[0], img[r], numel * sizeof(float)),
-                      "fp16 emulation: run %d (threads %d) differs from 1 thread", r, 2);
+                      "fp16 emulation: run %d (2 threads) differs from 1 thread", r);
         ck_assert_msg(!memcmp(u8[0], u8[r], bytes), "fp16 emulation: generate run %d differs", r);
     }
-    /* and the noise made a difference: not the const-noise image */
     for (int r = 0; r < 3; r++) {
         free(img[r]);
         free(u8[r]);
