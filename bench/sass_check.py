@@ -46,7 +46,7 @@ INSN = re.compile(r'^\s*/\*([0-9a-fA-F]{4,})\*/\s+(.*?)\s*;')
 LABEL = re.compile(r'^\s*(\.L_\w+):')
 FUNC = re.compile(r'Function\s*:\s*(\S+)')
 NVDISASM_FUNC = re.compile(r'^\s*\.text\.(\S+):')
-ARCH = re.compile(r'arch\s*=\s*(sm_\w+)')
+ARCH = re.compile(r'(?:arch\s*=|^\s*\.target)\s*(sm_\w+)')  # cuobjdump / nvdisasm
 PRED = re.compile(r'^(@!?U?P[T0-9]+\s+)?(\S+)\s*(.*)$')
 REG = re.compile(r'\bR(\d+)\b')
 
