@@ -83,26 +83,33 @@ SANITIZER=$(command -v compute-sanitizer || ls "$CUDA_HOME"/bin/compute-sanitize
 SUITES=(backend_ops cuda_backend cuda_cast sg2_precision stylegan2_g sg2_pipeline modconv_v2_sim)
 TESTS=()
 for t in "${SUITES[@]}"; do [ -f "tests/test_$t.c" ] && TESTS+=("$BUILD/tests/test_$t"); done
-log "build ($BUILD, ${ARCHS:-default archs})"
-bounded 360 "${MK[@]}" -j"$(nproc)" all "$BUILD/bench/bench_cuda_layers" \
-    "$BUILD/bench/bench_generator_cpu" "$BUILD/bench/make_random_sg2" "${TESTS[@]}" \
-    > "$DEST/build.log" 2>&1
-rc=$?
-if [ $rc = 0 ]; then
-    BUILT=1
-    record build ok ""
-else
-    BUILT=0
-    FAILED=1
+# the library and benches first, then the test binaries (they also need Check):
+# a machine without libcheck still gets the layer and e2e stages
+build_step() { # name target...
+    local name=$1 rc
+    shift
+    log "build $name ($BUILD, ${ARCHS:-default archs})"
+    bounded 360 "${MK[@]}" -j"$(nproc)" "$@" >> "$DEST/build.log" 2>&1
+    rc=$?
     case $rc in
-        124|137) record build FAILED "timed out (build.log)" ;;
-        *) record build FAILED "rc $rc: $(grep -m1 -E 'error:|Error [0-9]' "$DEST/build.log" | cut -c1-160)" ;;
+        0) record "build $name" ok ""; return 0 ;;
+        124|137) record "build $name" FAILED "timed out (build.log)" ;;
+        *) record "build $name" FAILED "rc $rc: $(grep -m1 -E 'error:|Error [0-9]' "$DEST/build.log" | cut -c1-160)" ;;
     esac
+    FAILED=1
+    return 1
+}
+: > "$DEST/build.log"
+BUILT=0 TESTS_BUILT=0
+build_step core all "$BUILD/bench/bench_cuda_layers" "$BUILD/bench/bench_generator_cpu" \
+    "$BUILD/bench/make_random_sg2" && BUILT=1
+if [ $BUILT = 1 ] && { want check || want sanitize; }; then
+    build_step tests "${TESTS[@]}" && TESTS_BUILT=1
 fi
 
 # ---- (a) tests ----------------------------------------------------------------------
 if want check; then
-    if [ "$BUILT" = 0 ]; then
+    if [ "$TESTS_BUILT" = 0 ]; then
         record check skipped "no build"
     else
         for t in "${SUITES[@]}"; do
@@ -128,7 +135,7 @@ fi
 
 # ---- (b) compute-sanitizer ------------------------------------------------------------
 if want sanitize; then
-    if [ "$BUILT" = 0 ]; then
+    if [ "$TESTS_BUILT" = 0 ]; then
         record sanitize skipped "no build"
     elif [ -z "$SANITIZER" ]; then
         record sanitize skipped "no compute-sanitizer"
