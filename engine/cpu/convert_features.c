@@ -25,6 +25,9 @@ static int valid_format(fs_feat_format f)
     return f == FS_FEAT_F32_NCHW || f == FS_FEAT_F16_NHWC || f == FS_FEAT_BF16_NHWC;
 }
 
+/* Pixels per block of a layout change. */
+#define PIX 32
+
 typedef struct {
     const fs_convert_features_args *a;
 } cf_ctx;
@@ -50,17 +53,22 @@ static void cf_task(void *ctx, int s, int worker)
                len * es);
         return;
     }
-    if (a->yfmt == FS_FEAT_F32_NCHW) {
-        float *y = (float *)a->y + (size_t)s * len;
-        for (size_t p = 0; p < hw; p++) /* NHWC rows read in order, planes written strided */
+    /* blocks of PIX pixels, channels outer within a block: NCHW runs and
+     * NHWC rows both stay in cache whichever side is which */
+    for (size_t pb = 0; pb < hw; pb += PIX) {
+        size_t pe = pb + PIX < hw ? pb + PIX : hw;
+        if (a->yfmt == FS_FEAT_F32_NCHW) {
+            float *y = (float *)a->y + (size_t)s * len;
             for (size_t c = 0; c < nc; c++)
-                y[c * hw + p] = load(a, (size_t)s, c, p);
-        return;
+                for (size_t p = pb; p < pe; p++)
+                    y[c * hw + p] = load(a, (size_t)s, c, p);
+        } else {
+            uint16_t *y = (uint16_t *)a->y + (size_t)s * len;
+            for (size_t c = 0; c < nc; c++)
+                for (size_t p = pb; p < pe; p++)
+                    y[p * nc + c] = fs_cpu_feat_round(a->yfmt, load(a, (size_t)s, c, p));
+        }
     }
-    uint16_t *y = (uint16_t *)a->y + (size_t)s * len;
-    for (size_t p = 0; p < hw; p++)
-        for (size_t c = 0; c < nc; c++)
-            y[p * nc + c] = fs_cpu_feat_round(a->yfmt, load(a, (size_t)s, c, p));
 }
 
 fs_status fs_cpu_convert_features(fs_backend *b, const fs_convert_features_args *a)

@@ -32,6 +32,9 @@ float *fs_cpu_modconv_round_weight(const fs_modconv_args *a)
     return rw;
 }
 
+/* Pixels per block of the layout changes (NHWC <-> NCHW). */
+#define PIX 32
+
 /* malloc sizes of at least one element (an empty layer still allocates). */
 static size_t nz1(size_t v) { return v ? v : 1; }
 
@@ -61,10 +64,14 @@ static void operand_task(void *ctx, int t, int worker)
     const uint16_t *x = a->x16 + (size_t)s * hw * cin;
     const float *sr = c->sr + (size_t)s * cin;
     float *xs = c->xs + (size_t)s * cin * hw;
-    for (size_t p = p0; p < p1; p++)
+    /* blocks of PIX pixels: NHWC rows in, NCHW runs out, both in cache */
+    for (size_t pb = p0; pb < p1; pb += PIX) {
+        size_t pe = pb + PIX < p1 ? pb + PIX : p1;
         for (int i = 0; i < cin; i++)
-            xs[(size_t)i * hw + p] =
-                fs_cpu_feat_r(a->fmt, fs_cpu_feat_value(a->fmt, x[p * cin + i]) * sr[i]);
+            for (size_t p = pb; p < pe; p++)
+                xs[(size_t)i * hw + p] =
+                    fs_cpu_feat_r(a->fmt, fs_cpu_feat_value(a->fmt, x[p * cin + i]) * sr[i]);
+    }
 }
 
 /* The epilogue of sample t / chunks over its chunk of output pixels, written
@@ -78,21 +85,25 @@ static void epilogue_task(void *ctx, int t, int worker)
     chunk_range(ohw, c->chunks, t % c->chunks, &p0, &p1);
     const float *acc = c->acc + (size_t)s * cout * ohw, *coef = c->coef + (size_t)s * cout;
     uint16_t *y = a->y16 + (size_t)s * ohw * cout;
-    for (size_t p = p0; p < p1; p++) {
-        float nz = 0;
-        if (a->noise_mode == FS_NOISE_CONST)
-            nz = a->noise_const[p] * a->noise_strength;
-        else if (a->noise_mode == FS_NOISE_RANDOM)
-            nz = fs_philox_normal_at(a->noise_seeds[s], a->noise_stream, (uint64_t)p) *
-                 a->noise_strength;
-        for (int o = 0; o < cout; o++) {
-            float v = acc[(size_t)o * ohw + p] * coef[o];
-            if (a->noise_mode == FS_NOISE_CONST || a->noise_mode == FS_NOISE_RANDOM)
-                v += nz;
-            v = v + a->b[o];
-            v = fs_act_apply(v, a->act, a->gain, a->clamp);
-            y[p * cout + o] = fs_cpu_feat_round(a->fmt, v);
-        }
+    int noisy = a->noise_mode == FS_NOISE_CONST || a->noise_mode == FS_NOISE_RANDOM;
+    float nz[PIX];
+    for (size_t pb = p0; pb < p1; pb += PIX) { /* NCHW runs in, NHWC rows out */
+        size_t pe = pb + PIX < p1 ? pb + PIX : p1;
+        for (size_t p = pb; p < pe; p++)
+            nz[p - pb] = a->noise_mode == FS_NOISE_CONST ? a->noise_const[p] * a->noise_strength
+                         : a->noise_mode == FS_NOISE_RANDOM
+                             ? fs_philox_normal_at(a->noise_seeds[s], a->noise_stream,
+                                                   (uint64_t)p) * a->noise_strength
+                             : 0.0f;
+        for (int o = 0; o < cout; o++)
+            for (size_t p = pb; p < pe; p++) {
+                float v = acc[(size_t)o * ohw + p] * coef[o];
+                if (noisy)
+                    v += nz[p - pb];
+                v = v + a->b[o];
+                v = fs_act_apply(v, a->act, a->gain, a->clamp);
+                y[p * cout + o] = fs_cpu_feat_round(a->fmt, v);
+            }
     }
 }
 
