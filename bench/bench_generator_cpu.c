@@ -117,10 +117,11 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: bench_generator_cpu --network FILE [--batch N] [--reps R] [--warmup W]\n"
             "           [--threads T] [--psi P] [--seed S] [--noise const|none] [--dump FILE]\n"
-            "           [--label TEXT] [--device cpu|cuda[:N]] [--serve]\n"
+            "           [--label TEXT] [--device cpu|cuda[:N]]\n"
+            "           [--precision fp32|tf32|fp16|bf16|mixed] [--serve]\n"
             "  FILE: any checkpoint (converted in memory) or a .fsw weight file\n"
             "  defaults: batch 1, reps 5, warmup 1, threads 0 (one per core), psi 1, seed 0,\n"
-            "  noise const\n");
+            "  noise const, precision fp32 (on the CPU fp16/bf16/mixed are emulated)\n");
 }
 
 static void json_stats(FILE *f, const char *name, stats s, const double *v, int n)
@@ -134,7 +135,7 @@ static void json_stats(FILE *f, const char *name, stats s, const double *v, int 
 
 int main(int argc, char **argv)
 {
-    const char *network = NULL, *dump = NULL, *label = "";
+    const char *network = NULL, *dump = NULL, *label = "", *device = "cpu", *precision = "fp32";
     int serve = 0;
     int batch = 1, reps = 5, warmup = 1, threads = 0, cuda_device = -1;
     float psi = 1.0f;
@@ -147,6 +148,7 @@ int main(int argc, char **argv)
         {"seed", required_argument, 0, 's'},    {"noise", required_argument, 0, 'z'},
         {"dump", required_argument, 0, 'd'},    {"label", required_argument, 0, 'l'},
         {"device", required_argument, 0, 'D'},  {"serve", no_argument, 0, 'S'},
+        {"precision", required_argument, 0, 'P'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -170,16 +172,19 @@ int main(int argc, char **argv)
             break;
         case 'd': dump = optarg; break;
         case 'D':
-            if (!strcmp(optarg, "cpu"))
-                cuda_device = -1;
-            else if (!strcmp(optarg, "cuda"))
-                cuda_device = 0;
-            else if (!strncmp(optarg, "cuda:", 5))
-                cuda_device = atoi(optarg + 5);
-            else {
+            cuda_device = fs_backend_device_index(optarg);
+            if (cuda_device < -1) {
                 fprintf(stderr, "--device: cpu, cuda or cuda:N\n");
                 return 2;
             }
+            device = optarg;
+            break;
+        case 'P':
+            if (fs_backend_precision_parse(optarg) < 0) {
+                fprintf(stderr, "--precision: fp32, tf32, fp16, bf16 or mixed\n");
+                return 2;
+            }
+            precision = optarg;
             break;
         case 'l': label = optarg; break;
         case 'S': serve = 1; break;
@@ -217,17 +222,9 @@ int main(int argc, char **argv)
     fs_backend *b = NULL;
     fs_sg2_generator *g = NULL;
     t0 = now_s();
-#ifdef FS_WITH_CUDA
     /* On the GPU, whole-batch wall time around synthesis (ws upload, the
      * forward, image download) is the end-to-end figure users see. */
-    s = cuda_device >= 0 ? fs_backend_cuda_init(&b, cuda_device) : fs_backend_cpu_init(&b, threads);
-#else
-    if (cuda_device >= 0) {
-        fprintf(stderr, "--device cuda: built without CUDA\n");
-        return 2;
-    }
-    s = fs_backend_cpu_init(&b, threads);
-#endif
+    s = fs_backend_open(device, precision, threads, &b);
     if (s != FS_OK ||
         (s = fs_sg2_generator_init(&g, w, b)) != FS_OK) {
         fprintf(stderr, "%s: %s\n", network, fs_error_message());
@@ -398,7 +395,11 @@ int main(int argc, char **argv)
 
     printf("{\"label\": ");
     json_str(stdout, label);
-    printf(", \"impl\": \"facesynth-cpu\", \"network\": ");
+    printf(", \"impl\": \"facesynth-%s\", \"device\": ", cuda_device >= 0 ? "cuda" : "cpu");
+    json_str(stdout, device);
+    printf(", \"precision\": ");
+    json_str(stdout, precision);
+    printf(", \"network\": ");
     json_str(stdout, network);
     printf(", \"fsw\": %s, \"resolution\": %d, \"channel_base\": %lld, \"channel_max\": %lld, "
            "\"architecture\": \"%s\", \"num_ws\": %d, \"batch\": %d, \"warmup\": %d, \"reps\": %d, "
