@@ -427,10 +427,8 @@ typedef struct {
      * instead of re-allocating in the middle of a forward (a device-wide
      * synchronisation, and illegal inside a graph capture). Call after the
      * models' _init (their plans) and before the first forward; again, with
-     * a larger batch or after planning more layers, to grow. A backend that
-     * cannot bound some planned layer leaves its scratch growable outside
-     * graph captures (CUDA: the v2 ops for now, docs/cuda_host_path.md §1).
-     * The CPU needs nothing (FS_OK). */
+     * a larger batch or after planning more layers, to grow
+     * (docs/cuda_host_path.md §1). The CPU needs nothing (FS_OK). */
     fs_status (*reserve)(fs_backend *b, int max_batch);
     /* Graphs: capture_begin starts recording the ops this thread then calls
      * on the backend, which are queued but not run; capture_end stops and

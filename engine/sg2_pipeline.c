@@ -137,17 +137,6 @@ fs_status fs_sg2_pipeline_init(fs_sg2_pipeline **out, fs_sg2_generator *g, fs_ba
     p->in_floats = o->ws_input ? (size_t)fs_sg2_num_ws(c) * c->w_dim : (size_t)c->z_dim;
     p->c_floats = !o->ws_input && c->c_dim > 0 ? (size_t)c->c_dim : 0;
     p->stats.graphs_off = o->no_graphs;
-    /* The 16-bit (v2) synthesis form is not captured yet: its styles op
-     * copies pointer tables from pageable host memory per call (a graph
-     * would read them again, freed, at every replay) and the v2 ops report
-     * no scratch bound to reserve. Those forwards run directly. */
-    if (!o->no_graphs && (b->ops->feature_format(b, 0) != FS_FEAT_F32_NCHW ||
-                          b->ops->feature_format(b, 1) != FS_FEAT_F32_NCHW)) {
-        p->stats.graphs_off = 1;
-        snprintf(p->stats.graph_error, sizeof p->stats.graph_error,
-                 "pipeline: no graphs for the 16-bit synthesis form yet (its styles op uploads "
-                 "pageable tables)");
-    }
     fs_status st = FS_OK;
     p->seen = calloc((size_t)o->max_batch + 1, 1);
     if (!p->seen)

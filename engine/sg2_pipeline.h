@@ -18,10 +18,6 @@
  * kernels). On a backend without graphs (the CPU) every forward runs
  * directly and the copies are plain, so the pipeline works everywhere.
  *
- * Graphs are used for the float32 synthesis form; where the backend keeps
- * layers in a 16-bit format (CUDA v2 in fp16/bf16/mixed) every forward runs
- * directly for now (fs_sg2_pipeline_stats.graph_error says why).
- *
  * The pipeline owns its generator's activation buffers for its lifetime (it
  * reserves them for max_batch at init, and its graphs hold their
  * addresses): do not call the generator with a larger batch, or reserve it

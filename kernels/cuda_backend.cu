@@ -21,6 +21,7 @@
 
 #include "cuda_backend.h"
 #include "cuda_common.cuh"
+#include "cuda_plan.cuh"
 
 fs_status cuda_enter(fs_backend *b)
 {
@@ -295,7 +296,15 @@ static fs_status cuda_plan_op(fs_backend *b, fs_op_kind kind, const void *args, 
         l.fp16 = a->fp16;
         l.fmt = (int)a->fmt;
     } else if (kind == FS_OP_STYLES) {
-        l.kind = kind; /* no bound known yet (see cuda_reserve) */
+        /* what styles.cu's bound reads of the plan, copied: the plan may be
+         * freed before a later reserve */
+        const fs_plan *p = *out;
+        if (!p)
+            return FS_OK; /* nothing planned, nothing to bound: the op refuses captures */
+        l.kind = kind;
+        l.cin = p->n_layers;
+        l.cout = p->n_demod;
+        l.s2_end = p->s2_end;
     } else if (kind == FS_OP_CONV2D && ((const fs_conv2d_args *)args)->down == 2) {
         const fs_conv2d_args *a = (const fs_conv2d_args *)args;
         l.kind = kind;
@@ -325,24 +334,30 @@ static fs_status cuda_reserve(fs_backend *b, int max_batch)
     cuda_impl *m = cuda_impl_of(b);
     int n = max_batch > m->reserved_batch ? max_batch : m->reserved_batch;
     size_t need = 1;
-    int unbounded = 0;
     for (int i = 0; i < m->n_shapes; i++) {
         const cuda_layer_shape *l = &m->shapes[i];
-        /* the ops of CUDA v2 (modconv on the 16-bit formats, styles) do not
-         * report a bound yet: with such a layer planned the scratch is sized
-         * for the others and still grows on demand (outside captures) */
-        if (l->kind == FS_OP_STYLES || (l->kind == FS_OP_MODCONV && l->fmt != FS_FEAT_F32_NCHW)) {
-            unbounded = 1;
-            continue;
+        size_t v = 0;
+        if (l->kind == FS_OP_MODCONV) {
+            /* v1 bounds the float32 format, v2 the 16-bit ones (0 for the other) */
+            size_t v1 = cuda_modconv_scratch_bound(b, l, n), v2 = cuda_modconv_v2_scratch_bound(l, n);
+            v = v1 > v2 ? v1 : v2;
+        } else if (l->kind == FS_OP_STYLES) {
+            fs_plan p;
+            memset(&p, 0, sizeof p);
+            p.kind = FS_OP_STYLES;
+            p.n_layers = l->cin;
+            p.n_demod = l->cout;
+            p.s2_end = l->s2_end;
+            v = cuda_styles_scratch_bound(&p, n);
+        } else {
+            v = cuda_conv2d_scratch_bound(b, l, n);
         }
-        size_t v = l->kind == FS_OP_MODCONV ? cuda_modconv_scratch_bound(b, l, n)
-                                            : cuda_conv2d_scratch_bound(b, l, n);
         need = v > need ? v : need;
     }
     if (need > m->scratch_bytes)
         FS_TRY(scratch_grow(b, need));
     m->reserved_batch = n;
-    m->scratch_fixed = !unbounded;
+    m->scratch_fixed = 1;
     return FS_OK;
 }
 

@@ -55,6 +55,8 @@
 typedef struct {
     fs_op_kind kind; /* FS_OP_MODCONV, FS_OP_STYLES, or FS_OP_CONV2D with down == 2 */
     int cin, cout, h, w, k, up, demodulate, fp16, fmt, fir_len;
+    /* FS_OP_STYLES: cin = the plan's n_layers, cout = its n_demod, and: */
+    size_t s2_end;
 } cuda_layer_shape;
 
 typedef struct {
@@ -100,9 +102,7 @@ cudaMemoryType cuda_pointer_type(const void *p);
 fs_status cuda_capturing(fs_backend *b, int *capturing);
 
 /* The most scratch a v1 modconv / down-sampling conv2d of this shape needs
- * (the v2 ops, modconv on the 16-bit formats and styles, have no bound yet:
- * a backend with such a layer planned keeps growing its scratch on demand)
- * for batches of up to n, at the backend's chunk size and precision, with
+ * (the v2 ops' bounds are cuda_plan.cuh's) for batches of up to n, at the backend's chunk size and precision, with
  * or without random noise (modconv.cu, conv2d.cu; engine/chunk_plan.c). */
 size_t cuda_modconv_scratch_bound(fs_backend *b, const cuda_layer_shape *l, int n);
 size_t cuda_conv2d_scratch_bound(fs_backend *b, const cuda_layer_shape *l, int n);

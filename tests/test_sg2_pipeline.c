@@ -6,14 +6,14 @@
  * images used while the next computes): z input with truncation and const
  * noise (tiny), z with labels and random noise (tiny-cond), ws input
  * (tiny-resnet); and the 16-bit synthesis form (the CPU emulating fp16 and
- * mixed), which runs without graphs for now. On the CPU no graph exists: the
+ * mixed). On the CPU no graph exists: the
  * stats say so and every forward ran directly. Then the refusals: a third batch in flight, a batch
  * over max_batch, a wait with none in flight, missing seeds or labels.
  *
  * "cuda" (tag gpu; SKIP without a device): the same comparisons on the CUDA
- * backend, pipeline against fs_sg2_generate on CUDA, byte for byte (a graph
- * replays the very kernels), with the stats showing the graphs captured and
- * replayed, and a run with graphs off for comparison. */
+ * backend in fp32 and fp16, pipeline against fs_sg2_generate on CUDA, byte
+ * for byte (a graph replays the very kernels), with the stats showing the
+ * graphs captured and replayed, and a run with graphs off for comparison. */
 #include "fixture_util.h"
 
 #include <stdint.h>
@@ -200,8 +200,7 @@ START_TEST(test_cpu_matches_generate)
 END_TEST
 
 /* The CPU emulating CUDA v2's 16-bit formats (fp16, then mixed): the
- * generator's v2 form, which the pipeline runs without graphs on any
- * backend for now, still byte for byte. */
+ * generator's v2 form, byte for byte too. */
 START_TEST(test_cpu_half_matches_generate)
 {
     fs_backend *b;
@@ -209,7 +208,6 @@ START_TEST(test_cpu_half_matches_generate)
                   fs_error_message());
     fs_sg2_pipeline_stats st = compare_on(b, &g_cases[0], 7, 3, 0);
     ck_assert_int_eq(st.graphs_off, 1);
-    ck_assert_ptr_nonnull(strstr(st.graph_error, "16-bit"));
     ck_assert_int_eq(st.direct, 6);
     fs_backend_free(b);
 }
@@ -266,13 +264,16 @@ END_TEST
 
 #ifdef FS_WITH_CUDA
 /* The pipeline on CUDA against fs_sg2_generate on CUDA: 19 samples in
- * batches of 4 (4 x 4 + 3), twice, with graphs and without. */
+ * batches of 4 (4 x 4 + 3), twice, with graphs and without; _i = case * 2
+ * + {0: fp32 (v1 kernels), 1: fp16 (the v2 form, but tiny-resnet stays
+ * float32)}. */
 START_TEST(test_cuda_matches_generate)
 {
-    const pipe_case *pc = &g_cases[_i];
+    const pipe_case *pc = &g_cases[_i / 2];
+    fs_cuda_precision prec = _i % 2 ? FS_CUDA_FP16 : FS_CUDA_FP32;
     for (int no_graphs = 0; no_graphs < 2; no_graphs++) {
         fs_backend *b;
-        ck_assert_msg(fs_backend_cuda_init(&b, 0) == FS_OK, "%s", fs_error_message());
+        ck_assert_msg(fs_backend_cuda_init_ex(&b, 0, prec) == FS_OK, "%s", fs_error_message());
         fs_sg2_pipeline_stats st = compare_on(b, pc, 19, 4, no_graphs);
         if (no_graphs) {
             ck_assert_int_eq(st.captured + st.replayed, 0);
@@ -304,7 +305,7 @@ int main(void)
     TCase *cuda = fs_check_gpu_tcase(s, "cuda");
 #ifdef FS_WITH_CUDA
     tcase_add_loop_test(cuda, test_cuda_matches_generate, 0,
-                        (int)(sizeof g_cases / sizeof *g_cases));
+                        2 * (int)(sizeof g_cases / sizeof *g_cases));
 #else
     (void)cuda;
 #endif
