@@ -339,7 +339,8 @@ static fs_status cuda_reserve(fs_backend *b, int max_batch)
         size_t v = 0;
         if (l->kind == FS_OP_MODCONV) {
             /* v1 bounds the float32 format, v2 the 16-bit ones (0 for the other) */
-            size_t v1 = cuda_modconv_scratch_bound(b, l, n), v2 = cuda_modconv_v2_scratch_bound(l, n);
+            size_t v1 = cuda_modconv_scratch_bound(b, l, n);
+            size_t v2 = cuda_modconv_v2_scratch_bound(l, n);
             v = v1 > v2 ? v1 : v2;
         } else if (l->kind == FS_OP_STYLES) {
             fs_plan p;

@@ -102,8 +102,9 @@ cudaMemoryType cuda_pointer_type(const void *p);
 fs_status cuda_capturing(fs_backend *b, int *capturing);
 
 /* The most scratch a v1 modconv / down-sampling conv2d of this shape needs
- * (the v2 ops' bounds are cuda_plan.cuh's) for batches of up to n, at the backend's chunk size and precision, with
- * or without random noise (modconv.cu, conv2d.cu; engine/chunk_plan.c). */
+ * for batches of up to n, at the backend's chunk size and precision, with
+ * or without random noise (modconv.cu, conv2d.cu; engine/chunk_plan.c).
+ * The v2 ops' bounds are cuda_plan.cuh's. */
 size_t cuda_modconv_scratch_bound(fs_backend *b, const cuda_layer_shape *l, int n);
 size_t cuda_conv2d_scratch_bound(fs_backend *b, const cuda_layer_shape *l, int n);
 
