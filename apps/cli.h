@@ -249,11 +249,12 @@ int cvaegan_score(const cli_cvae_score_args *a, fs_weights *w);
 int cli_device_option(const char *cmd, const char *arg);
 /* --precision: "fp32" (default), "tf32", "fp16", "bf16" or "mixed" (the
  * official fp16-in-the-top-resolutions rule), the CUDA backend's modconv
- * arithmetic (kernels/cuda_backend.h fs_cuda_precision). Returns 0 or the
+ * arithmetic (kernels/cuda_backend.h fs_cuda_precision), emulated by the
+ * CPU backend except tf32. Returns 0 or the
  * exit code of a usage error. */
 int cli_precision_option(const char *cmd, const char *arg);
-/* After parsing: any precision but fp32 with the CPU backend is a usage
- * error ("the CPU backend computes in fp32"). 0 or that exit code. */
+/* After parsing: tf32 with the CPU backend is a usage error (the CPU
+ * emulates fp16, bf16 and mixed: docs/precision.md). 0 or that exit code. */
 int cli_precision_check(const char *cmd);
 /* The backend the --device option chose (CPU with `threads` workers), in
  * the --precision given. */

@@ -841,11 +841,13 @@ int cli_precision_option(const char *cmd, const char *arg)
     return 0;
 }
 
+/* The CPU emulates fp16, bf16 and mixed (the CUDA v2 roundings of the
+ * StyleGAN2 synthesis layers, docs/precision.md); tf32 it cannot. */
 int cli_precision_check(const char *cmd)
 {
-    if (fs_backend_device_index(device_name) == -1 && fs_backend_precision_parse(precision_name))
-        return cli_usage_error(cmd, "--precision %s: the CPU backend computes in fp32 (use "
-                               "--device cuda, or --precision fp32)", precision_name);
+    if (fs_backend_device_index(device_name) == -1 && fs_backend_precision_parse(precision_name) == 1)
+        return cli_usage_error(cmd, "--precision tf32: the CPU backend emulates fp16, bf16 and "
+                               "mixed, not tf32 (use --device cuda, or another precision)");
     return 0;
 }
 

@@ -93,6 +93,7 @@ static void usage(FILE *f)
             "      --writers N         encoding and writing threads (default 2)\n"
             "      --device D          cpu (default), cuda or cuda:N (one process per GPU)\n"
             "      --precision P       CUDA arithmetic: fp32 (default), tf32, fp16, bf16, mixed\n"
+            "                          (on the CPU fp16, bf16 and mixed are emulated)\n"
             "  -q, --quiet             no progress on stderr\n"
             "  -h, --help              this text\n");
 }

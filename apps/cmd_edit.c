@@ -105,7 +105,7 @@ static void usage(FILE *f)
             "      --batch N           images per forward pass (default 4)\n"
             "      --device D          cpu (default), cuda or cuda:N\n"
             "      --precision P       CUDA modconv arithmetic: fp32 (default), tf32, fp16,\n"
-            "                          bf16 or mixed\n"
+            "                          bf16 or mixed (the CPU emulates all but tf32)\n"
             "      --threads N         CPU worker threads (default 0: one per core)\n"
             "  -q, --quiet             no progress on stderr\n"
             "  -h, --help              this text\n"

@@ -81,6 +81,8 @@ static void usage(FILE *f)
             "                          the encoder's convs (and the generator's) on tensor\n"
             "                          cores; mixed keeps the encoder in fp32 (the official\n"
             "                          e4e runs in fp32) and the generator as 'generate'\n"
+            "                          (on the CPU: the generator's fp16, bf16 or mixed\n"
+            "                          emulated, the encoder in fp32)\n"
             "      --threads N         CPU worker threads (default 0: one per core)\n"
             "  -q, --quiet             no progress or summary on stderr\n"
             "  -h, --help              this text\n",
