@@ -608,32 +608,44 @@ fs_status modconv_v2_pack_weights(const float *w, uint16_t *w16, int cout, int c
     return FS_OK;
 }
 
-/* The kernels' dynamic shared memory limit, raised to the largest the device
- * allows on first use per device (per kernel: `done` is the launcher's
- * static): later launches, graph captures included, make no attribute call. */
-template <typename K> static fs_status mc2_smem_attr(K kern, unsigned *done)
-{
-    int dev = 0, most = 0;
-    CUDA_CHECK(cudaGetDevice(&dev));
-    unsigned bit = dev < 32 ? 1u << dev : 0u;
-    if (bit && (__atomic_load_n(done, __ATOMIC_ACQUIRE) & bit))
-        return FS_OK;
-    CUDA_CHECK(cudaDeviceGetAttribute(&most, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-    CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, most));
-    if (bit)
-        __atomic_fetch_or(done, bit, __ATOMIC_RELEASE);
-    return FS_OK;
-}
+/* The kernels' dynamic shared memory limit, raised on first use per device
+ * (per kernel: `st` is the launcher's static) to the most the device allows
+ * beside the kernel's static shared memory: cudaFuncSetAttribute refuses
+ * (cudaErrorInvalidValue) a dynamic limit that, with the static bytes
+ * (sharedSizeBytes: the up kernel's FIR), passes the opt-in maximum, so
+ * the limit is the opt-in maximum less them. Later launches, graph captures
+ * included, make no attribute call. A layout past the limit is refused
+ * before the launch. */
+typedef struct {
+    unsigned done;    /* a bit per device */
+    int static_bytes; /* the kernel's static shared memory */
+} mc2_smem_state;
 
-/* A layout past the device's limit is refused before the launch. */
-static fs_status mc2_smem_fits(int bytes)
+template <typename K> static fs_status mc2_smem_prepare(K kern, int bytes, mc2_smem_state *st)
 {
     int dev = 0, most = 0;
     CUDA_CHECK(cudaGetDevice(&dev));
     CUDA_CHECK(cudaDeviceGetAttribute(&most, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-    if (bytes > most)
-        return fs_error(FS_ERR_UNSUPPORTED, "cuda modconv v2: %d bytes of shared memory a block, "
-                        "the device allows %d", bytes, most);
+    unsigned bit = dev < 32 ? 1u << dev : 0u;
+    int stat;
+    if (bit && (__atomic_load_n(&st->done, __ATOMIC_ACQUIRE) & bit)) {
+        stat = __atomic_load_n(&st->static_bytes, __ATOMIC_RELAXED);
+    } else {
+        cudaFuncAttributes fa;
+        CUDA_CHECK(cudaFuncGetAttributes(&fa, kern));
+        stat = (int)fa.sharedSizeBytes;
+        if (stat > most)
+            return fs_error(FS_ERR_UNSUPPORTED, "cuda modconv v2: %d bytes of static shared "
+                            "memory, the device allows %d", stat, most);
+        CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                        most - stat));
+        __atomic_store_n(&st->static_bytes, stat, __ATOMIC_RELAXED);
+        if (bit)
+            __atomic_fetch_or(&st->done, bit, __ATOMIC_RELEASE);
+    }
+    if (bytes + stat > most)
+        return fs_error(FS_ERR_UNSUPPORTED, "cuda modconv v2: %d + %d bytes of shared memory a "
+                        "block, the device allows %d", bytes, stat, most);
     return FS_OK;
 }
 
@@ -642,9 +654,8 @@ static fs_status mc2_launch_gemm(const mc2_params &p, int n, cudaStream_t stream
 {
     mc2_smem L = mc2_smem_layout(C::BM, C::BN, C::STAGES, p.cin, C::BM, 0);
     auto kern = modconv_v2_kernel1<FMT, C, VEC>;
-    static unsigned done;
-    FS_TRY(mc2_smem_fits(L.total));
-    FS_TRY(mc2_smem_attr(kern, &done));
+    static mc2_smem_state smem_state;
+    FS_TRY(mc2_smem_prepare(kern, L.total, &smem_state));
     dim3 grid((unsigned)((p.oh * p.ow + C::BM - 1) / C::BM), (unsigned)((p.cout + C::BN - 1) / C::BN),
               (unsigned)n);
     kern<<<grid, C::THREADS, L.total, stream>>>(p);
@@ -658,9 +669,8 @@ static fs_status mc2_launch_up(mc2_params p, int n, cudaStream_t stream)
     typedef mc2_up C;
     mc2_smem L = mc2_smem_layout(C::BM, C::BN, C::STAGES, p.cin, MC2_UP_OT * MC2_UP_OT, MC2_UP_TS);
     auto kern = modconv_v2_up_kernel1<FMT, VEC>;
-    static unsigned done;
-    FS_TRY(mc2_smem_fits(L.total + 16 * (int)sizeof(float))); /* + the static FIR */
-    FS_TRY(mc2_smem_attr(kern, &done));
+    static mc2_smem_state smem_state;
+    FS_TRY(mc2_smem_prepare(kern, L.total, &smem_state)); /* the static FIR counted there */
     p.tiles_x = (p.ow + MC2_UP_OT - 1) / MC2_UP_OT;
     int tiles_y = (p.oh + MC2_UP_OT - 1) / MC2_UP_OT;
     dim3 grid((unsigned)(p.tiles_x * tiles_y), (unsigned)((p.cout + C::BN - 1) / C::BN), (unsigned)n);

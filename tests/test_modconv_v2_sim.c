@@ -768,6 +768,38 @@ START_TEST(test_up2_polyphase)
 }
 END_TEST
 
+/* The kernels' shared memory against the devices' limits: the fused
+ * up-sampling CTA (ring, constants, T tile) plus its static FIR (16 floats,
+ * modconv_v2_up_kernel1) within the per-block opt-in maximum of sm_80
+ * (163 KB) for every cin up to 1024, the large tile twice per SM with the
+ * 1 KB a block the driver reserves (sm_80: 164 KB an SM; the
+ * __launch_bounds__ minimum of 2), and every region 16-byte aligned (uint4
+ * styles copies, float2 T-tile stores). The launcher raises the dynamic
+ * limit to the opt-in maximum less the static bytes (more is refused by
+ * cudaFuncSetAttribute). */
+START_TEST(test_smem_limits)
+{
+    const int sm80_optin = 163 * 1024, sm80_sm = 164 * 1024, reserved = 1024, up_static = 64;
+    for (int cin = 8; cin <= 1024; cin += 8) {
+        mc2_smem u = mc2_smem_layout(128, 64, 3, cin, MC2_UP_OT * MC2_UP_OT, UP_TS);
+        ck_assert_msg(u.total + up_static <= sm80_optin, "up, cin %d: %d bytes", cin,
+                      u.total + up_static);
+        mc2_smem g = mc2_smem_layout(128, 128, 4, cin, 128, 0);
+        if (cin <= 512)
+            ck_assert_msg(2 * (g.total + reserved) <= sm80_sm, "large, cin %d: %d bytes", cin,
+                          g.total);
+        const mc2_smem *ls[2] = {&u, &g};
+        for (int j = 0; j < 2; j++) {
+            const mc2_smem *l = ls[j];
+            ck_assert(l->styles % 16 == 0 && l->coef % 16 == 0 && l->bias % 16 == 0 &&
+                      l->noise % 16 == 0 && l->ttile % 16 == 0);
+            ck_assert(l->styles >= 3 * l->stage && l->coef - l->styles >= 2 * cin &&
+                      l->ttile >= l->noise && l->total >= l->ttile);
+        }
+    }
+}
+END_TEST
+
 START_TEST(test_sim_shapes)
 {
     char why[256];
@@ -803,6 +835,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_swizzle);
     tcase_add_test(tc, test_up_phase_cover);
     tcase_add_test(tc, test_up2_polyphase);
+    tcase_add_test(tc, test_smem_limits);
     suite_add_tcase(s, tc);
     tc = tcase_create("cta");
     tcase_set_timeout(tc, 120);
