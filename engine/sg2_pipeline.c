@@ -58,6 +58,7 @@ struct fs_sg2_pipeline {
     slot slots[SLOTS];
     int next, oldest, in_flight;
     unsigned char *seen; /* [max_batch + 1]: sizes run directly once */
+    unsigned long epoch; /* the generator's buffers the graphs were captured on */
     fs_sg2_pipeline_stats stats;
 };
 
@@ -146,6 +147,7 @@ fs_status fs_sg2_pipeline_init(fs_sg2_pipeline **out, fs_sg2_generator *g, fs_ba
      * synchronising between batches */
     if (st == FS_OK)
         st = fs_sg2_generator_reserve(g, o->max_batch);
+    p->epoch = fs_sg2_generator_buffers_epoch(g);
     for (int i = 0; i < SLOTS && st == FS_OK; i++)
         st = slot_init(p, &p->slots[i]);
     if (st != FS_OK) {
@@ -209,6 +211,17 @@ static fs_graph *capture(fs_sg2_pipeline *p, slot *s, int n)
     return NULL;
 }
 
+/* Frees every slot's graphs (sizes seen stay seen: their warm-up is done). */
+static void drop_graphs(fs_sg2_pipeline *p)
+{
+    for (int i = 0; i < SLOTS; i++) {
+        slot *s = &p->slots[i];
+        for (int k = 0; k < s->n_graphs; k++)
+            p->b->ops->graph_free(p->b, s->graphs[k].graph);
+        s->n_graphs = 0;
+    }
+}
+
 static fs_graph *find_graph(const slot *s, int n)
 {
     for (int k = 0; k < s->n_graphs; k++)
@@ -220,6 +233,16 @@ static fs_graph *find_graph(const slot *s, int n)
 static fs_status run_forward(fs_sg2_pipeline *p, slot *s, int n)
 {
     fs_backend *b = p->b;
+    /* The generator's buffers were re-allocated (a larger batch since the
+     * graphs were captured): the graphs would write freed memory. The old
+     * buffers were freed after the device finished with them, so the graphs
+     * can go at once; they are captured again on the new buffers. */
+    unsigned long epoch = fs_sg2_generator_buffers_epoch(p->g);
+    if (epoch != p->epoch) {
+        drop_graphs(p);
+        p->epoch = epoch;
+        p->stats.dropped++;
+    }
     fs_graph *gr = find_graph(s, n);
     if (!gr && !p->stats.graphs_off && p->seen[n] && s->n_graphs < GRAPHS_PER_SLOT) {
         gr = capture(p, s, n);
@@ -230,8 +253,16 @@ static fs_status run_forward(fs_sg2_pipeline *p, slot *s, int n)
     } else if (gr) {
         p->stats.replayed++;
     }
-    if (gr)
-        return b->ops->graph_launch(b, gr);
+    if (gr) {
+        fs_status st = b->ops->graph_launch(b, gr);
+        if (st == FS_OK)
+            return FS_OK;
+        /* refused (a graph made stale by the backend, e.g. its scratch
+         * re-reserved) or failed to start: nothing of it ran. Graphs off,
+         * and this batch directly, which reports a broken device itself. */
+        drop_graphs(p);
+        graphs_off(p, st);
+    }
     p->seen[n] = 1;
     p->stats.direct++;
     return enqueue_forward(p, s, n);

@@ -18,10 +18,14 @@
  * kernels). On a backend without graphs (the CPU) every forward runs
  * directly and the copies are plain, so the pipeline works everywhere.
  *
- * The pipeline owns its generator's activation buffers for its lifetime (it
- * reserves them for max_batch at init, and its graphs hold their
- * addresses): do not call the generator with a larger batch, or reserve it
- * for one, meanwhile; use both from one thread at a time
+ * The pipeline reserves its generator's activation buffers for max_batch at
+ * init, and its graphs hold their addresses. Calling the generator with a
+ * larger batch meanwhile re-allocates them: the pipeline notices
+ * (fs_sg2_generator_buffers_epoch) and captures its graphs again, so it is
+ * allowed, but costs the captures. A graph the backend refuses to launch
+ * (CUDA: captured before its scratch was re-reserved, e.g. for another
+ * model on the same backend) turns graphs off and the batch runs directly.
+ * Use the pipeline and its generator from one thread at a time
  * (kernels/cuda_backend.h). */
 #ifndef FS_SG2_PIPELINE_H
 #define FS_SG2_PIPELINE_H
@@ -72,6 +76,7 @@ typedef struct {
  * pipeline then runs directly), with that failure's message (or ""). */
 typedef struct {
     long direct, captured, replayed;
+    long dropped; /* times every graph was dropped: the generator's buffers were re-made */
     int graphs_off;
     char graph_error[256];
 } fs_sg2_pipeline_stats;

@@ -75,6 +75,12 @@ fs_status fs_sg2_generator_reserve(fs_sg2_generator *g, int max_batch);
  * read it after each (the pipeline converts and downloads from it). */
 const float *fs_sg2_generator_images_dev(const fs_sg2_generator *g);
 
+/* A count of the times the generator's activation buffers were (re)made: it
+ * changes whenever a larger batch re-allocates them, which leaves every
+ * graph captured before pointing at freed memory (the pipeline checks it
+ * before replaying one). */
+unsigned long fs_sg2_generator_buffers_epoch(const fs_sg2_generator *g);
+
 fs_status fs_sg2_discriminator_init(fs_sg2_discriminator **out, const fs_weights *w,
                                     fs_backend *b);
 void fs_sg2_discriminator_free(fs_sg2_discriminator *d);

@@ -80,6 +80,7 @@ struct fs_sg2_generator {
     uint16_t *h0, *h1;             /* v2: 16-bit features */
     uint8_t *u8;
     uint64_t *seeds_dev;           /* backend memory */
+    unsigned long epoch;           /* ensure_buffers' re-allocations */
 };
 
 const fs_sg2_config *fs_sg2_generator_config(const fs_sg2_generator *g) { return &g->cfg; }
@@ -425,6 +426,7 @@ static fs_status ensure_buffers(fs_sg2_generator *g, int n)
     if (n <= g->cap)
         return FS_OK;
     free_buffers(g);
+    g->epoch++; /* graphs of the old buffers are stale, whatever happens next */
     const fs_sg2_config *c = &g->cfg;
     size_t act = 0, wmax = (size_t)c->w_dim;
     for (int i = 0; i < g->n_blocks; i++) {
@@ -480,6 +482,8 @@ fs_status fs_sg2_generator_reserve(fs_sg2_generator *g, int max_batch)
 }
 
 const float *fs_sg2_generator_images_dev(const fs_sg2_generator *g) { return g->img; }
+
+unsigned long fs_sg2_generator_buffers_epoch(const fs_sg2_generator *g) { return g->epoch; }
 
 /* The mapping network on the backend, leaving ws in g->ws_dev. z [n, z_dim]
  * and c [n, c_dim] are host arrays: the only uploads. */
