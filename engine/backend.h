@@ -438,7 +438,10 @@ typedef struct {
      * host values they read are read at launch time), in order with the
      * other ops. A captured sequence may contain no allocation, no download
      * (a host synchronisation) and no upload from pageable memory: stage
-     * inputs in alloc_host memory. The CPU backend has no graphs:
+     * inputs in alloc_host memory. A graph holds the scratch's address too:
+     * once reserve (or an op before any reserve) has re-allocated the
+     * scratch, graph_launch refuses the graphs captured before (FS_ERR_ARG;
+     * capture again). The CPU backend has no graphs:
      * capture_begin returns FS_ERR_UNSUPPORTED and callers run the ops
      * directly. */
     fs_status (*capture_begin)(fs_backend *b);

@@ -49,6 +49,7 @@ fs_status cuda_capturing(fs_backend *b, int *capturing)
 static fs_status scratch_grow(fs_backend *b, size_t bytes)
 {
     cuda_impl *m = cuda_impl_of(b);
+    m->scratch_epoch++; /* graphs captured before point at the old buffer */
     if (m->scratch) {
         CUDA_CHECK(cudaFree(m->scratch));
         m->scratch = NULL;
@@ -388,6 +389,7 @@ static void cuda_release_host(fs_backend *b, void *p)
 
 struct fs_graph {
     cudaGraphExec_t exec;
+    unsigned long scratch_epoch; /* the scratch it was captured on */
 };
 
 struct fs_fence {
@@ -401,7 +403,9 @@ static fs_status cuda_capture_begin(fs_backend *b)
 {
     FS_TRY(cuda_enter(b));
     FS_TRY(capture_refuse(b, "capture_begin"));
-    CUDA_CHECK(cudaStreamBeginCapture(cuda_impl_of(b)->stream, cudaStreamCaptureModeThreadLocal));
+    cuda_impl *m = cuda_impl_of(b);
+    m->capture_epoch = m->scratch_epoch;
+    CUDA_CHECK(cudaStreamBeginCapture(m->stream, cudaStreamCaptureModeThreadLocal));
     return FS_OK;
 }
 
@@ -423,6 +427,7 @@ static fs_status cuda_capture_end(fs_backend *b, fs_graph **out)
         cudaGraphDestroy(graph);
         return fs_error(FS_ERR_NOMEM, "cuda backend: out of memory for a graph");
     }
+    g->scratch_epoch = cuda_impl_of(b)->capture_epoch;
     e = cudaGraphInstantiate(&g->exec, graph, 0);
     cudaGraphDestroy(graph); /* the executable graph keeps what it needs */
     if (e != cudaSuccess) {
@@ -441,7 +446,12 @@ static fs_status cuda_graph_launch(fs_backend *b, fs_graph *g)
         return fs_error(FS_ERR_ARG, "cuda backend: graph_launch of no graph");
     FS_TRY(cuda_enter(b));
     FS_TRY(capture_refuse(b, "graph_launch"));
-    CUDA_CHECK(cudaGraphLaunch(g->exec, cuda_impl_of(b)->stream));
+    cuda_impl *m = cuda_impl_of(b);
+    if (g->scratch_epoch != m->scratch_epoch)
+        return fs_error(FS_ERR_ARG, "cuda backend: graph_launch of a graph captured before the "
+                        "scratch was re-allocated (a larger reserve): it would use freed memory; "
+                        "capture it again");
+    CUDA_CHECK(cudaGraphLaunch(g->exec, m->stream));
     return FS_OK;
 }
 

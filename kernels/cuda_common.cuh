@@ -71,6 +71,8 @@ typedef struct {
     size_t chunk_bytes;       /* sample chunks of the ops' temporaries */
     int scratch_fixed;        /* reserve was called: the scratch never grows */
     int reserved_batch;       /* the largest batch reserve was asked for */
+    unsigned long scratch_epoch;  /* scratch_grow's count: graphs hold the scratch's address */
+    unsigned long capture_epoch;  /* scratch_epoch when the capture in progress began */
     cuda_layer_shape *shapes; /* every planned layer that uses scratch, once */
     int n_shapes, cap_shapes;
 } cuda_impl;

@@ -590,12 +590,18 @@ START_TEST(test_graphs)
     fs_plan *pl;
     ck_assert_int_eq(b->ops->plan(b, FS_OP_CONV2D, &ca, &pl), FS_OK);
     ck_assert_int_eq(b->ops->reserve(b, 4), FS_OK); /* planned now: covered */
+    size_t at4 = fs_backend_cuda_scratch_bytes(b);
     ck_assert_int_eq(b->ops->capture_begin(b), FS_OK);
     ca.plan = pl;
     ck_assert_msg(b->ops->conv2d(b, &ca) == FS_OK, "%s", fs_error_message());
     ck_assert_int_eq(b->ops->capture_end(b, &g), FS_OK);
     ck_assert_int_eq(b->ops->graph_launch(b, g), FS_OK);
     ck_assert_int_eq(b->ops->synchronize(b), FS_OK);
+    /* a larger reserve re-allocates the scratch the graph holds: refused */
+    ck_assert_int_eq(b->ops->reserve(b, 64), FS_OK);
+    ck_assert_uint_gt(fs_backend_cuda_scratch_bytes(b), at4);
+    ck_assert_int_eq(b->ops->graph_launch(b, g), FS_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(fs_error_message(), "re-allocated"));
     b->ops->graph_free(b, g);
     b->ops->plan_free(b, pl);
     float *gp[] = {gf, gw, gx, gy, d};
