@@ -285,22 +285,29 @@ static fs_status run_pipelined(gen_state *st, int B, fs_progress *prog)
     o.noise_mode = st->a.noise;
     fs_sg2_pipeline *p;
     FS_TRY(fs_sg2_pipeline_init(&p, st->g, st->b, &o));
-    fs_status s = FS_OK;
+    fs_status s = FS_OK, failed = FS_OK; /* failed: a submit's error, raised once drained */
+    char why[512] = "";
     uint64_t next = 0, done = 0;
     while (s == FS_OK && done < st->total) {
         /* the inputs are copied by submit: st->z etc. serve every batch */
-        while (s == FS_OK && next < st->total && fs_sg2_pipeline_in_flight(p) < 2) {
+        while (failed == FS_OK && next < st->total && fs_sg2_pipeline_in_flight(p) < 2) {
             int nb = (int)(st->total - next < (uint64_t)B ? st->total - next : (uint64_t)B);
             fill_batch(st, next, nb);
             fs_sg2_generate_args ga = batch_args(st, next, nb);
             fs_sg2_pipeline_batch bt = {.n = nb, .z = ga.z, .c = ga.c, .ws = ga.ws,
                                         .noise_seeds = ga.noise_seeds, .tag = (int64_t)next};
-            s = fs_sg2_pipeline_submit(p, &bt);
+            if ((failed = fs_sg2_pipeline_submit(p, &bt)) != FS_OK)
+                snprintf(why, sizeof why, "%s", fs_error_message());
             next += (uint64_t)nb;
         }
+        /* A batch that failed to start leaves the ones before it to finish
+         * and be written, as run_direct writes every batch before the one
+         * that fails: the same files either way. An error of theirs comes
+         * first, as it would there. */
+        if (fs_sg2_pipeline_in_flight(p) == 0)
+            break;
         fs_sg2_pipeline_result r;
-        if (s == FS_OK)
-            s = fs_sg2_pipeline_wait(p, &r);
+        s = fs_sg2_pipeline_wait(p, &r);
         /* written before the next submit, which may reuse r.images */
         if (s == FS_OK)
             s = write_batch(st, (uint64_t)r.tag, r.n, r.images);
@@ -310,6 +317,8 @@ static fs_status run_pipelined(gen_state *st, int B, fs_progress *prog)
         }
     }
     fs_sg2_pipeline_free(p);
+    if (s == FS_OK && failed != FS_OK)
+        s = fs_error(failed, "%s", why);
     return s;
 }
 
