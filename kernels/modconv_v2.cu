@@ -750,6 +750,8 @@ fs_status cuda_modconv_v2(fs_backend *b, const fs_modconv_args *a)
         return fs_error(FS_ERR_ARG, "cuda modconv: feature format %d", (int)a->fmt);
     if (a->up != 1 && !(a->up == 2 && a->k == 3 && a->fir_len == 4))
         return fs_error(FS_ERR_UNSUPPORTED, "cuda modconv v2: up=%d with k=%d", a->up, a->k);
+    if (a->up == 2 && !a->fir)
+        return fs_error(FS_ERR_ARG, "cuda modconv v2: up=2 without its FIR");
     if (a->k < 1 || a->cin < 1)
         return fs_error(FS_ERR_ARG, "cuda modconv v2: kernel size %d, cin %d", a->k, a->cin);
     if (a->noise_mode == FS_NOISE_CONST && !a->noise_const)

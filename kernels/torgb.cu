@@ -166,7 +166,9 @@ fs_status cuda_torgb(fs_backend *b, const fs_torgb_args *a)
     if (a->n > 65535)
         return fs_error(FS_ERR_ARG, "cuda torgb: batch %d", a->n);
     size_t hw = (size_t)a->h * a->w, smem = (size_t)(a->cout + 1) * a->cin * sizeof(float);
-    if (smem > 48 * 1024)
+    /* without the opt-in, static (the FIR) and dynamic shared memory together
+     * get 48 KB a block */
+    if (smem + 16 * sizeof(float) > 48 * 1024)
         return fs_error(FS_ERR_UNSUPPORTED, "cuda torgb: %d input channels", a->cin);
     const float *fir = a->img_prev ? a->fir : NULL;
     if (a->fmt == FS_FEAT_F32_NCHW) {
