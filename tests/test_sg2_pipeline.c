@@ -681,11 +681,12 @@ END_TEST
  * 1: 4 direct, 4 and 4 captured, 4 replayed, 3 direct; run 2: four replays,
  * the 3 captured), every upload in a graph from pinned staging, no graph
  * touching a freed buffer, no copy outliving its fence or its buffer.
- * _i 0-2: the cases in float32; 3, 4: tiny in the fp16 and mixed v2 form. */
+ * _i 0-2: the cases in float32; 3, 4: tiny in the fp16 and mixed v2 form;
+ * 5: tiny-cond (labels, random noise: the seeds' upload) in fp16. */
 START_TEST(test_sim_matches_generate)
 {
-    const pipe_case *pc = &g_cases[_i < 3 ? _i : 0];
-    fs_backend *b = sim_init(_i < 3 ? 0 : _i == 3 ? 2 : 4);
+    const pipe_case *pc = &g_cases[_i < 3 ? _i : _i == 5 ? 1 : 0];
+    fs_backend *b = sim_init(_i < 3 ? 0 : _i == 4 ? 4 : 2);
     fs_sg2_pipeline_stats st = compare_on(b, pc, 19, 4, 0);
     ck_assert_msg(!st.graphs_off, "graphs off: %s", st.graph_error);
     ck_assert_int_eq(st.direct, 2);
@@ -797,7 +798,7 @@ int main(void)
     tcase_add_loop_test(cpu, test_cpu_matches_generate, 0, (int)(sizeof g_cases / sizeof *g_cases));
     tcase_add_loop_test(cpu, test_cpu_half_matches_generate, 0, 2);
     tcase_add_test(cpu, test_refusals);
-    tcase_add_loop_test(cpu, test_sim_matches_generate, 0, 5);
+    tcase_add_loop_test(cpu, test_sim_matches_generate, 0, 6);
     tcase_add_loop_test(cpu, test_sim_stale_graphs, 0, 2);
     suite_add_tcase(s, cpu);
     TCase *cuda = fs_check_gpu_tcase(s, "cuda");
