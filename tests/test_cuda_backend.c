@@ -34,6 +34,8 @@
 #include "../engine/stylegan2.h"
 #include "../kernels/cuda_backend.h"
 
+#include <cuda_runtime_api.h> /* test_graphs: a capture the runtime itself invalidates */
+
 #define MODEL_TOL 1e-5
 #define HALF_TOL 1e-2 /* tensor-core synthesis (FP16 / MIXED) against the float32 goldens */
 
@@ -571,6 +573,25 @@ START_TEST(test_graphs)
     if (b->ops->capture_end(b, &g) == FS_OK)
         b->ops->graph_free(b, g);
     ck_assert_int_eq(b->ops->synchronize(b), FS_OK);
+    /* an error the runtime finds mid-capture (a synchronisation of the
+     * capturing stream behind the backend's back) invalidates it:
+     * capture_end fails with no graph, leaves capture mode, and the
+     * backend works on, a new capture too */
+    ck_assert_int_eq(b->ops->capture_begin(b), FS_OK);
+    ck_assert_int_eq(b->ops->axpby(b, d, d, len, 1.0f, 0.0f), FS_OK);
+    ck_assert_int_ne(cudaStreamSynchronize((cudaStream_t)fs_backend_cuda_stream(b)), cudaSuccess);
+    (void)cudaGetLastError();
+    g = (fs_graph *)&g; /* capture_end must clear it */
+    ck_assert_int_eq(b->ops->capture_end(b, &g), FS_ERR_DEVICE);
+    ck_assert_ptr_null(g);
+    ck_assert_int_eq(b->ops->axpby(b, d, d, len, 1.0f, 0.0f), FS_OK);
+    ck_assert_int_eq(b->ops->synchronize(b), FS_OK);
+    ck_assert_int_eq(b->ops->capture_begin(b), FS_OK);
+    ck_assert_int_eq(b->ops->axpby(b, d, d, len, 1.0f, 0.0f), FS_OK);
+    ck_assert_msg(b->ops->capture_end(b, &g) == FS_OK, "%s", fs_error_message());
+    ck_assert_int_eq(b->ops->graph_launch(b, g), FS_OK);
+    ck_assert_int_eq(b->ops->synchronize(b), FS_OK);
+    b->ops->graph_free(b, g);
     /* scratch: reserve, then an op needing more fails (not inside a capture either) */
     ck_assert_int_eq(fs_backend_cuda_set_chunk_bytes(b, 0), FS_OK);
     ck_assert_int_eq(b->ops->reserve(b, 1), FS_OK);
