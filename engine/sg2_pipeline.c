@@ -21,7 +21,10 @@
  * A wait blocks on the oldest slot's fence. A capture that fails (a backend
  * without graphs, or a generator that still does something a graph cannot
  * hold) is discarded, the batch runs directly, and the pipeline stops
- * trying: the images are the same either way. */
+ * trying: the images are the same either way; so is a graph the backend
+ * refuses to launch. Graphs hold the generator's buffers: when those are
+ * re-made (fs_sg2_generator_buffers_epoch changed) every graph is dropped
+ * and captured again. */
 #include "sg2_pipeline.h"
 
 #include <stdio.h>
