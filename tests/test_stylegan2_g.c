@@ -178,6 +178,30 @@ START_TEST(test_conditional_needs_label)
 }
 END_TEST
 
+/* fs_sg2_generator_buffers_epoch moves when, and only when, the buffers are
+ * made again (a batch larger than any before): what tells a pipeline its
+ * graphs point at freed memory. */
+START_TEST(test_buffers_epoch)
+{
+    model m = open_model(SG2 "/tiny/network-snapshot.pkl", -1);
+    unsigned long e0 = fs_sg2_generator_buffers_epoch(m.g);
+    ck_assert_int_eq(fs_sg2_generator_reserve(m.g, 3), FS_OK);
+    unsigned long e1 = fs_sg2_generator_buffers_epoch(m.g);
+    ck_assert_uint_ne(e1, e0);
+    ck_assert_int_eq(fs_sg2_generator_reserve(m.g, 2), FS_OK); /* fits: nothing re-made */
+    const fs_sg2_config *c = fs_sg2_generator_config(m.g);
+    float *z = calloc(4 * (size_t)c->z_dim, sizeof *z);
+    float *ws = malloc(4 * (size_t)fs_sg2_num_ws(c) * c->w_dim * sizeof *ws);
+    ck_assert_int_eq(fs_sg2_generator_mapping(m.g, z, NULL, 3, 1.0f, -1, ws), FS_OK);
+    ck_assert_uint_eq(fs_sg2_generator_buffers_epoch(m.g), e1);
+    ck_assert_int_eq(fs_sg2_generator_mapping(m.g, z, NULL, 4, 1.0f, -1, ws), FS_OK);
+    ck_assert_uint_ne(fs_sg2_generator_buffers_epoch(m.g), e1);
+    free(z);
+    free(ws);
+    close_model(&m);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("stylegan2_g");
@@ -185,6 +209,7 @@ int main(void)
     tcase_add_loop_test(tc, test_generator_goldens, 0, (int)(sizeof fixtures / sizeof *fixtures));
     tcase_add_loop_test(tc, test_generator_traces, 0, 2);
     tcase_add_test(tc, test_conditional_needs_label);
+    tcase_add_test(tc, test_buffers_epoch);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
     return fs_check_run(s, "stylegan2_g");
