@@ -213,6 +213,35 @@ static fs_status plan_layer(fs_sg2_generator *g, synth_layer *l)
     return b->ops->plan(b, FS_OP_MODCONV, &ma, &l->plan);
 }
 
+/* fp16 holds magnitudes up to 65504: a convolution weight beyond it would
+ * round to infinity in the v2 operand r(W) (docs/precision.md §2). Trained
+ * StyleGAN2 weights are of order 1, so this refuses only broken or exotic
+ * files, and names the tensor; bf16 has float32's range. */
+static fs_status check_fp16_weights(const fs_sg2_generator *g)
+{
+    const fs_weights *w = g->w;
+    for (size_t i = 0; i < fs_weights_tensor_count(w); i++) {
+        const fs_tensor *t = fs_weights_tensor_at(w, i);
+        size_t len = strlen(t->name);
+        if (strncmp(t->name, "synthesis.", 10) != 0 || len < 13 ||
+            (strcmp(t->name + len - 13, ".conv0.weight") != 0 &&
+             strcmp(t->name + len - 13, ".conv1.weight") != 0 &&
+             strcmp(t->name + len - 13, ".torgb.weight") != 0))
+            continue;
+        size_t n = (size_t)(t->nbytes / (fs_dtype_size(t->dtype) ? fs_dtype_size(t->dtype) : 1));
+        for (size_t k = 0; k < n; k++) {
+            float v = t->dtype == FS_DTYPE_F32  ? ((const float *)t->data)[k]
+                      : t->dtype == FS_DTYPE_BF16 ? fs_bf16_to_f32(((const uint16_t *)t->data)[k])
+                                                  : 0.0f; /* f16 storage fits by definition */
+            if (!(fabsf(v) <= 65504.0f))
+                return fs_error(FS_ERR_UNSUPPORTED, "%s: %s holds %g, beyond the fp16 range of "
+                                "the fp16 feature format (use bf16 or fp32)", fs_weights_label(w),
+                                t->name, (double)v);
+        }
+    }
+    return FS_OK;
+}
+
 /* v2: each layer's feature format, whether the network runs the v2 form, and
  * the styles op's layer list (every modulated layer in forward order, ToRGB
  * with its 1 / sqrt(cin) gain and no demodulation). */
@@ -284,6 +313,11 @@ static fs_status plan_network(fs_sg2_generator *g)
     }
     int ic = (int)c->img_channels;
     choose_formats(g);
+    for (int i = 0; g->v2 && i < g->n_blocks; i++)
+        if (g->blocks[i].conv1.fmt == FS_FEAT_F16_NHWC) {
+            FS_TRY(check_fp16_weights(g));
+            break;
+        }
     if (g->v2) {
         fs_styles_args sa = styles_args(g, 0);
         FS_TRY(b->ops->plan(b, FS_OP_STYLES, &sa, &g->styles_plan));

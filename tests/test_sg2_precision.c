@@ -216,6 +216,42 @@ END_TEST
 /* The float32 backend still takes the float32 form: the golden to 1e-5 (the
  * bits are the pre-v2 ones: tests/test_stylegan2_g.c), and a resnet generator
  * stays on it in every precision (docs/precision.md §5). */
+/* A conv weight beyond fp16's 65504 would round to infinity in r(W): fp16
+ * and mixed refuse the network at init, naming the tensor; bf16 and fp32
+ * take it. The weight is raised in the converted in-memory file, after its
+ * checksums were verified. */
+START_TEST(test_precision_fp16_weight_range)
+{
+    static const struct { int precision; int ok; } runs[] = {
+        {P_FP16, 0}, {P_MIXED, 0}, {P_BF16, 1}, {P_FP32, 1}};
+    for (size_t r = 0; r < sizeof runs / sizeof *runs; r++) {
+        fs_network_opts o = fs_fixture_opts(FS_WANT_GENERATOR, -1);
+        o.convert.overrides.has_num_fp16_res = 1;
+        o.convert.overrides.num_fp16_res = 2;
+        fs_weights *w = fs_fixture_open(SG2 "/tiny/network-snapshot.pkl", &o);
+        const fs_tensor *t = fs_weights_find(w, "synthesis.b32.conv1.weight");
+        ck_assert_ptr_nonnull(t);
+        ck_assert_int_eq(t->dtype, FS_DTYPE_F32);
+        ((float *)t->data)[5] = -7.0e4f;
+        fs_backend *b;
+        fs_sg2_generator *g = NULL;
+        ck_assert_int_eq(fs_backend_cpu_init_ex(&b, 1, runs[r].precision), FS_OK);
+        fs_status st = fs_sg2_generator_init(&g, w, b);
+        if (runs[r].ok) {
+            ck_assert_msg(st == FS_OK, "precision %d: %s", runs[r].precision, fs_error_message());
+        } else {
+            ck_assert_int_eq(st, FS_ERR_UNSUPPORTED);
+            ck_assert_msg(strstr(fs_error_message(), "synthesis.b32.conv1.weight") &&
+                              strstr(fs_error_message(), "fp16 range"),
+                          "%s", fs_error_message());
+        }
+        fs_sg2_generator_free(g);
+        fs_backend_free(b);
+        fs_weights_free(w);
+    }
+}
+END_TEST
+
 START_TEST(test_precision_fp32_paths)
 {
     static const struct {
@@ -246,6 +282,7 @@ int main(void)
     tcase_add_test(tc, test_precision_deterministic);
     tcase_add_test(tc, test_precision_trace);
     tcase_add_loop_test(tc, test_precision_fp32_paths, 0, 3);
+    tcase_add_test(tc, test_precision_fp16_weight_range);
     tcase_set_timeout(tc, 300);
     suite_add_tcase(s, tc);
     return fs_check_run(s, "sg2_precision");
