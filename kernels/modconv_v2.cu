@@ -39,7 +39,18 @@
  * warp issues 4 + 2 ldmatrix.x4 for 16 mma, 2 CTAs an SM (64 KB of 4-stage
  * ring each); or 64 x 64 x 32 with 4 warps (32 x 32 each) for layers whose
  * large-tile grid would not fill the GPU twice (the 4^2..32^2 layers,
- * cout < 128).
+ * cout < 128); or 128 x 32 x 32 with 4 warps along M (32 x 32 each) when
+ * cout <= 32. Independently, an n8 mma tile whose channels all lie past
+ * cout is skipped (warp-uniform), in every shape and in the up kernel.
+ *   MMA utilisation (useful / issued n8 columns) of config-f's cout <= 64
+ *   layers: 1024^2 conv1 (cout 32) was 50% (the 64 x 64 tile, half its N
+ *   on zero-filled weight rows), now 100% (128 x 32); 1024^2 up conv0
+ *   (cout 32, the 64-wide up tile) was 50% of N, now 100% (the warps of
+ *   channels 32..63 issue no mma: half the CTA's warps idle in the main
+ *   loop, so the kernel's tensor time halves but its per-CTA latency hiding
+ *   does not improve); 512^2 (cout 64) was and stays 100% in N (64 x 64 and
+ *   the 64-wide up tile). M-side waste is unchanged (the up kernel's
+ *   400 / 361 rows, below).
  *
  * up == 2 (modconv_v2_up_kernel1): the stride-2 transposed 3x3 conv and the
  * 4x4 FIR (pad 1, gain 4) in one kernel. A CTA owns a 16 x 16 output tile
@@ -63,7 +74,7 @@
  * Kernel versions: prep 1 (smax and r(s / smax) per sample, one block a
  * sample), demod 1 (d from W and the fp32 styles when the styles op gave
  * none, one warp per (sample, channel)), pack 1 (the weight packing of the
- * plan), 1 (up == 1 GEMM, two tile shapes), up 1 (fused up-sampling). */
+ * plan), 1 (up == 1 GEMM, three tile shapes), up 1 (fused up-sampling). */
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -172,6 +183,10 @@ template <int BM_, int BN_, int WARPS_M_, int WARPS_N_, int STAGES_> struct mc2_
 
 typedef mc2_cfg<128, 128, 2, 4, 4> mc2_large;
 typedef mc2_cfg<64, 64, 2, 2, 4> mc2_small;
+/* cout <= 32 (config-f's 1024^2 conv1, cout 32): 128 pixels x 32 channels,
+ * 4 warps along M (32 x 32 each: 2 x 4 mma tiles, 32 accumulators a
+ * thread), so no mma multiplies a zero-filled weight row; 40 KB of ring. */
+typedef mc2_cfg<128, 32, 4, 1, 4> mc2_n32;
 typedef mc2_cfg<128, 64, 4, 2, 3> mc2_up; /* phase positions (<= 100) x 64 channels */
 #define MC2_UP_TS 72 /* T tile floats per position: 64 channels + 8 (float2 stores in 2 wavefronts) */
 
@@ -294,7 +309,8 @@ __device__ __forceinline__ void mc2_load_stage(uint32_t sa, unsigned char *sa_pt
 }
 
 /* acc = the tile's GEMM over every (tap, channel block) of the axes ay x ax.
- * Rows at or past mvalid (a multiple of 16 rounds up) issue no mma. Ends
+ * Rows at or past mvalid (a multiple of 16 rounds up) issue no mma, nor do
+ * n8 tiles whose first channel is at or past cout (both warp-uniform). Ends
  * with the ring drained and the CTA synchronised, so the caller may reuse
  * it. */
 template <int FMT, class C, bool VEC>
@@ -313,6 +329,9 @@ __device__ __forceinline__ void mc2_mainloop(float (&acc)[C::MI][C::NI][4], unsi
 #pragma unroll
             for (int e = 0; e < 4; e++)
                 acc[mi][ni][e] = 0.0f;
+    /* the warp's channels that exist: n8 tiles at or past nvalid issue no mma
+     * (their accumulators stay 0 and no epilogue stores them) */
+    const int nvalid = p.cout - n0 - wn0;
     const uint32_t sbase = (uint32_t)__cvta_generic_to_shared(smem);
     const uint32_t *sty = (const uint32_t *)(smem + L.styles);
     const int iters = mc2_k_iters(&ay, &ax, p.cin);
@@ -380,7 +399,8 @@ __device__ __forceinline__ void mc2_mainloop(float (&acc)[C::MI][C::NI][4], unsi
                 if (wm0 + mi * 16 < mvalid) /* warp-uniform */
 #pragma unroll
                     for (int ni = 0; ni < C::NI; ni++)
-                        mc2_mma<FMT>(acc[mi][ni], a[mi], b[ni][0], b[ni][1]);
+                        if (nvalid > ni * 8) /* warp-uniform: n8 tiles wholly past cout */
+                            mc2_mma<FMT>(acc[mi][ni], a[mi], b[ni][0], b[ni][1]);
         }
         slot = slot + 1 == C::STAGES ? 0 : slot + 1;
         c0 += MC2_BK;
@@ -679,13 +699,16 @@ static fs_status mc2_launch_up(mc2_params p, int n, cudaStream_t stream)
     return FS_OK;
 }
 
-/* The tile shape: the large tile when its grid fills every SM at least twice
- * (two CTAs an SM resident), the small one otherwise. */
+/* The tile shape: 128 x 32 when cout <= 32; the large tile when its grid
+ * fills every SM at least twice (two CTAs an SM resident); the small one
+ * otherwise (cout <= 64 takes it, N fully used at cout 64). */
 template <int FMT, bool VEC>
 static fs_status mc2_launch(const mc2_params &p, int n, int up, int sms, cudaStream_t stream)
 {
     if (up == 2)
         return mc2_launch_up<FMT, VEC>(p, n, stream);
+    if (p.cout <= 32)
+        return mc2_launch_gemm<FMT, mc2_n32, VEC>(p, n, stream);
     long long large = (long long)((p.oh * p.ow + 127) / 128) * ((p.cout + 127) / 128) * n;
     if (p.cout >= 128 && large >= 2LL * sms)
         return mc2_launch_gemm<FMT, mc2_large, VEC>(p, n, stream);

@@ -21,7 +21,9 @@
  * equal a naive convolution (and, for up == 2, a transposed conv + FIR from
  * the definitions of docs/stylegan2.md §1.6) exactly, on odd shapes: odd
  * h / w, cin not a multiple of the K block (and not of 8), cout not a
- * multiple of the tile, several samples, k 3 and 1, up 1 and 2.
+ * multiple of the tile, several samples, k 3 and 1, up 1 and 2, each tile
+ * shape (64 x 64, 128 x 128, 128 x 32 for cout <= 32, the up tile) and the
+ * warp-uniform skip of n8 mma tiles wholly past cout.
  * The channels past cin get style 1 here (the kernel's are 0), so the copy
  * predicates alone must keep them out.
  *
@@ -52,6 +54,7 @@ enum {
     PT_CROW,      /* epilogue: rows 8-15 written as rows 0-7 */
     PT_UP_TIDX,   /* phase position -> T tile index of the other parity */
     PT_UP_TAP,    /* even phase: x[a + 1] instead of x[a - 1] */
+    PT_NSKIP,     /* n8 tiles only partly inside cout skipped as well */
     PT_COUNT
 };
 static int perturb;
@@ -97,6 +100,7 @@ static sim_cfg cfg_make(int bm, int bn, int wmn, int wnn, int stages)
 #define CFG_LARGE cfg_make(128, 128, 2, 4, 4) /* mc2_large */
 #define CFG_SMALL cfg_make(64, 64, 2, 2, 4)   /* mc2_small */
 #define CFG_UP cfg_make(128, 64, 4, 2, 3)     /* mc2_up */
+#define CFG_N32 cfg_make(128, 32, 4, 1, 4)    /* mc2_n32 (cout <= 32) */
 #define UP_TS 72                               /* MC2_UP_TS */
 
 /* ---- a problem --------------------------------------------------------------------- */
@@ -399,10 +403,15 @@ static void sim_mainloop(cta *t, mc2_axis ay, mc2_axis ax, int mvalid)
                             for (int e = 0; e < 2; e++)
                                 a[mi][l][r][e] *= sty[c0 + kk + col + e];
                         }
+                int nvalid = p->cout - t->n0 - wn0; /* the kernel's n8 skip */
+                if (perturb == PT_NSKIP)
+                    nvalid -= 7;
                 for (int mi = 0; mi < c->mi; mi++) {
                     if (wm0 + mi * 16 >= mvalid)
                         continue; /* the kernel's warp-uniform skip */
                     for (int ni = 0; ni < c->ni; ni++) {
+                        if (!(nvalid > ni * 8))
+                            continue; /* n8 tile wholly past cout (warp-uniform) */
                         float b[32][2][2];
                         for (int l = 0; l < 32; l++)
                             for (int r = 0; r < 2; r++)
@@ -580,8 +589,9 @@ static void sim_up(const prob *p, double *out, int *cnt, int *bad)
 typedef struct {
     const char *name;
     int n, h, w, cin, cout, k, up;
-    int large; /* up 1: the 128 x 128 tile */
+    int tile; /* up 1: TILE_SMALL (64 x 64), TILE_LARGE (128 x 128), TILE_N32 (128 x 32) */
 } shape;
+enum { TILE_SMALL, TILE_LARGE, TILE_N32 };
 
 static const shape shapes[] = {
     {"k3.small.cin40.cout24.odd", 2, 7, 5, 40, 24, 3, 1, 0},
@@ -594,6 +604,13 @@ static const shape shapes[] = {
     {"up.cin12.cout6.scalar.1x2tiles", 1, 9, 8, 12, 6, 3, 2, 0},
     {"up.cin64.cout64.exact", 1, 8, 8, 64, 64, 3, 2, 0},
     {"up.cin8.cout5.odd", 2, 3, 5, 8, 5, 3, 2, 0},
+    /* 128 x 32 (cout <= 32): odd planes over 2-3 M tiles, a partial last n8 */
+    {"k3.n32.cin40.cout29.odd", 2, 11, 13, 40, 29, 3, 1, TILE_N32},
+    {"k3.n32.cin32.cout32.exact", 1, 16, 8, 32, 32, 3, 1, TILE_N32},
+    {"k1.n32.cin24.cout17", 2, 9, 15, 24, 17, 1, 1, TILE_N32},
+    {"k3.n32.cin12.cout7.scalar", 2, 7, 9, 12, 7, 3, 1, TILE_N32},
+    /* the n8 skip in the 64-wide up tile: cout 12 leaves warps of N and n8 tiles empty */
+    {"up.cin16.cout12.nskip", 1, 5, 7, 16, 12, 3, 2, 0},
 };
 #define N_SHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 
@@ -611,7 +628,7 @@ static int run_shape(const shape *sh, char *why, size_t why_len)
     if (sh->up == 2) {
         sim_up(&p, out, cnt, &bad);
     } else {
-        sim_cfg c = sh->large ? CFG_LARGE : CFG_SMALL;
+        sim_cfg c = sh->tile == TILE_LARGE ? CFG_LARGE : sh->tile == TILE_N32 ? CFG_N32 : CFG_SMALL;
         sim_gemm(&c, &p, out, cnt, &bad);
     }
     int ok = 1;
@@ -788,8 +805,12 @@ START_TEST(test_smem_limits)
         if (cin <= 512)
             ck_assert_msg(2 * (g.total + reserved) <= sm80_sm, "large, cin %d: %d bytes", cin,
                           g.total);
-        const mc2_smem *ls[2] = {&u, &g};
-        for (int j = 0; j < 2; j++) {
+        mc2_smem q = mc2_smem_layout(128, 32, 4, cin, 128, 0); /* mc2_n32 */
+        if (cin <= 512)
+            ck_assert_msg(2 * (q.total + reserved) <= sm80_sm, "n32, cin %d: %d bytes", cin,
+                          q.total);
+        const mc2_smem *ls[3] = {&u, &g, &q};
+        for (int j = 0; j < 3; j++) {
             const mc2_smem *l = ls[j];
             ck_assert(l->styles % 16 == 0 && l->coef % 16 == 0 && l->bias % 16 == 0 &&
                       l->noise % 16 == 0 && l->ttile % 16 == 0);
@@ -814,7 +835,7 @@ START_TEST(test_sim_detects)
 {
     static const char *names[PT_COUNT] = {"none", "ldsm_a", "ldsm_b", "swz_read", "zfill_x",
                                           "zfill_c", "slot", "kpos", "style", "crow",
-                                          "up_tidx", "up_tap"};
+                                          "up_tidx", "up_tap", "nskip"};
     char why[256];
     perturb = _i;
     int broke = 0;
@@ -824,6 +845,23 @@ START_TEST(test_sim_detects)
     if (broke && getenv("FS_SIM_VERBOSE"))
         fprintf(stderr, "perturbation %s caught: %s\n", names[_i], why);
     ck_assert_msg(broke, "perturbation %s went unnoticed", names[_i]);
+}
+END_TEST
+
+/* The 128 x 32 tile on its own: each perturbation of a map it runs (all but
+ * the up-sampling ones) breaks one of its shapes. */
+START_TEST(test_sim_detects_n32)
+{
+    char why[256];
+    if (_i == PT_UP_TIDX || _i == PT_UP_TAP)
+        return;
+    perturb = _i;
+    int broke = 0;
+    for (int s = 0; s < N_SHAPES && !broke; s++)
+        if (shapes[s].up == 1 && shapes[s].tile == TILE_N32)
+            broke = !run_shape(&shapes[s], why, sizeof why);
+    perturb = PT_NONE;
+    ck_assert_msg(broke, "perturbation %d went unnoticed by the 128 x 32 shapes", _i);
 }
 END_TEST
 
@@ -841,6 +879,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_sim_shapes, 0, N_SHAPES);
     tcase_add_loop_test(tc, test_sim_detects, 1, PT_COUNT);
+    tcase_add_loop_test(tc, test_sim_detects_n32, 1, PT_COUNT);
     suite_add_tcase(s, tc);
     return s;
 }
