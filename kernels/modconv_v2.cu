@@ -9,8 +9,10 @@
  * with K index tap * cin + c (index maps: modconv_v2_tiling.h, simulated on
  * the host by tests/test_modconv_v2_sim.c). A K iteration is MC2_BK = 32
  * channels of one tap: one 64-byte run of an NHWC pixel and of a packed
- * weight row [cout][tap][cin], copied with cp.async.cg (16 B, src-size 0
- * zero-fills the conv padding and the channels past cin) into a multi-stage
+ * weight row [cout][tap][cin], copied with cp.async (16 B, src-size 0
+ * zero-fills the conv padding and the channels past cin; .ca through L1 for
+ * the activations, which every tap re-gathers, .cg for the weights: see
+ * mc2_cp_async16_ca) into a multi-stage
  * ring; warps read fragments with ldmatrix.x4 (no .trans: both operands are
  * K-contiguous, which is the row layout for A and the col layout for B of
  * mma.row.col) and multiply with mma.sync.m16n8k16 (f16 or bf16, f32
@@ -85,7 +87,28 @@
 
 /* ---- PTX wrappers ------------------------------------------------------------ */
 
-__device__ __forceinline__ void mc2_cp_async16(uint32_t dst, const void *src, int ok)
+/* The two operands take different cache paths (16-byte copies, src-size 0
+ * zero-fills):
+ *   activations, cp.async.ca (L1-allocating): the K loop gathers a CTA's
+ *     input pixels once per tap, each tap's pixels shifted by (dy, dx)
+ *     from the last, so a 3x3 layer brings most of the tile's activations
+ *     across L2 -> SM up to 9 times (the up kernel's four phases read the
+ *     same x tile again); through L1 a later tap's gather of the same
+ *     (pixel, channel block) can hit there instead. K is tap-major
+ *     (tap * cin + c), so the re-read comes cin / 32 iterations later: it
+ *     hits while the CTA's pixel band (its rows, a halo row either side)
+ *     x cin x 2 bytes stays in L1 beside the shared-memory carve-out,
+ *     about 8 to 32 KB per CTA for config-f's 256^2..1024^2 layers
+ *     (cin 32..128), little at cin 512, where it costs nothing either;
+ *   weights, cp.async.cg (L2 only): each granule is read once per CTA per
+ *     K iteration and shared across the CTAs of a layer through L2; in L1
+ *     it would only evict activations. */
+__device__ __forceinline__ void mc2_cp_async16_ca(uint32_t dst, const void *src, int ok)
+{
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
+                 "r"(ok ? 16 : 0));
+}
+__device__ __forceinline__ void mc2_cp_async16_cg(uint32_t dst, const void *src, int ok)
 {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
                  "r"(ok ? 16 : 0));
@@ -273,7 +296,7 @@ __device__ __forceinline__ void mc2_load_stage(uint32_t sa, unsigned char *sa_pt
         long long off;
         int ok = mc2_a_src(rok[i], py[i], px[i], dy, dx, c, p.h, p.w, p.cin, &off);
         if (VEC) {
-            mc2_cp_async16(sa + mc2_swz(row, g), xs + off, ok);
+            mc2_cp_async16_ca(sa + mc2_swz(row, g), xs + off, ok); /* activations: via L1 */
         } else {
             uint32_t v[4];
 #pragma unroll
@@ -294,7 +317,7 @@ __device__ __forceinline__ void mc2_load_stage(uint32_t sa, unsigned char *sa_pt
         long long off;
         int ok = mc2_b_src(n0 + row, p.cout, wtap, kk, c, p.cin, &off);
         if (VEC) {
-            mc2_cp_async16(sb + mc2_swz(row, g), p.wt + off, ok);
+            mc2_cp_async16_cg(sb + mc2_swz(row, g), p.wt + off, ok); /* weights: L2 only */
         } else {
             uint32_t v[4];
 #pragma unroll
