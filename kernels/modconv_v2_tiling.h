@@ -23,6 +23,7 @@
 #define FS_KERNELS_MODCONV_V2_TILING_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __CUDACC__
 #define MC2_FN __host__ __device__ __forceinline__ static
@@ -194,6 +195,26 @@ MC2_FN int mc2_up_fidx(int fy, int fx) { return (3 - fy) * 4 + (3 - fx); }
  * plane's other taps all land on inserted zeros. */
 MC2_FN int mc2_up2_k(int o, int a) { return (o & 1) + 2 * a; }
 MC2_FN int mc2_up2_src(int o, int a) { return (o >> 1) - 1 + (((o & 1) + mc2_up2_k(o, a)) >> 1); }
+
+/* ---- torgb's feature loads (torgb.cu) ------------------------------------------------ */
+
+/* How the torgb kernels read a pixel's cin 16-bit channels from the NHWC
+ * features at byte address base: 2, 16-byte granules of 8 channels (cin % 8
+ * == 0 and base 16-byte aligned, so every pixel's run is); 1, 32-bit pairs
+ * (cin even, base 4-byte aligned); 0, one channel at a time. */
+MC2_FN int mc2_torgb_vec(int cin, unsigned long long base)
+{
+    if (cin % 8 == 0 && base % 16 == 0)
+        return 2;
+    return cin % 2 == 0 && base % 4 == 0 ? 1 : 0;
+}
+
+/* Channel e (0..7) of a granule loaded as four 32-bit words (little-endian:
+ * the lower address is the low half of its word). */
+MC2_FN unsigned mc2_gran_elem(const uint32_t *u, int e)
+{
+    return (u[e >> 1] >> ((e & 1) << 4)) & 0xffffu;
+}
 
 /* ---- dynamic shared memory of the kernels --------------------------------------- */
 

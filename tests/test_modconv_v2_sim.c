@@ -33,7 +33,8 @@
  * mismatch.
  *
  * Also torgb.cu's polyphase skip up-sampling map (mc2_up2_k / mc2_up2_src)
- * against upfirdn2d's definition. */
+ * against upfirdn2d's definition, and its 16-bit feature loads (the form
+ * mc2_torgb_vec picks, alignment, the channel order mc2_gran_elem decodes). */
 #include <stdint.h>
 
 #include "../kernels/modconv_v2_tiling.h"
@@ -785,6 +786,116 @@ START_TEST(test_up2_polyphase)
 }
 END_TEST
 
+/* torgb's 16-bit feature loads (torgb.cu, kernel version 2): for each
+ * sample and pixel, the thread form reads the pixel's run as 16-byte
+ * granules, 32-bit pairs or single channels as mc2_torgb_vec picks from cin
+ * and the base address, the warp form as 32-bit pairs at channels 2l, 2l + 1
+ * of every 64 (lane l) where mc2_torgb_vec > 0; modelled on a
+ * little-endian byte image of the features at several base offsets. Every
+ * load must be aligned to its size and stay inside the tensor, and the
+ * channels decoded (mc2_gran_elem, the low / high halves) must be the
+ * pixel's channels 0..cin-1, each once, in increasing order per thread (the
+ * float32 sum's order). With the halves of each word swapped, some granule
+ * or pair decodes wrong. */
+static int torgb_loads_ok(int n, int hw, int cin, int base, int swap)
+{
+    size_t len = (size_t)n * hw * cin;
+    unsigned char *mem = calloc(base + 2 * len + 16, 1);
+    ck_assert(mem != NULL);
+    for (size_t e = 0; e < len; e++) { /* element e: value e * 7 + 3 (mod 2^15) */
+        unsigned v = (unsigned)((e * 7 + 3) & 0x7fff);
+        mem[base + 2 * e] = (unsigned char)(v & 0xff);
+        mem[base + 2 * e + 1] = (unsigned char)(v >> 8);
+    }
+    int vec = mc2_torgb_vec(cin, (unsigned long long)base), ok = 1;
+    for (int s = 0; s < n && ok; s++)
+        for (int q = 0; q < hw && ok; q++) {
+            size_t xoff = ((size_t)s * hw + q) * cin;
+            /* the thread form: one thread, the channels in order */
+            int next = 0;
+            for (int i = 0; i < cin && ok; i += vec == 2 ? 8 : vec == 1 ? 2 : 1) {
+                int cnt = vec == 2 ? 8 : vec == 1 ? 2 : 1, bytes = 2 * cnt;
+                size_t addr = base + 2 * (xoff + i);
+                uint32_t u[4] = {0, 0, 0, 0};
+                if (addr % bytes || addr + bytes > base + 2 * len) {
+                    ok = 0;
+                    break;
+                }
+                memcpy(u, mem + addr, bytes > 2 ? bytes : 2);
+                for (int e = 0; e < cnt; e++) {
+                    unsigned v = cnt == 1 ? (u[0] & 0xffffu) : mc2_gran_elem(u, swap ? e ^ 1 : e);
+                    if (i + e != next++ || v != (unsigned)(((xoff + i + e) * 7 + 3) & 0x7fff))
+                        ok = 0;
+                }
+            }
+            if (ok && next != cin)
+                ok = 0;
+            /* the warp form: lane l, channels 2l + 64j and the next */
+            int pair = vec > 0, *seen = calloc(cin, sizeof *seen);
+            ck_assert(seen != NULL);
+            for (int l = 0; l < 32 && ok; l++)
+                for (int i = 2 * l; i < cin && ok; i += 64) {
+                    size_t addr = base + 2 * (xoff + i);
+                    uint32_t u = 0;
+                    if (pair) {
+                        if (addr % 4 || addr + 4 > base + 2 * len) {
+                            ok = 0;
+                            break;
+                        }
+                        memcpy(&u, mem + addr, 4);
+                        if (swap)
+                            u = u >> 16 | u << 16;
+                    } else {
+                        memcpy(&u, mem + addr, 2);
+                        if (i + 1 < cin)
+                            memcpy((unsigned char *)&u + 2, mem + addr + 2, 2);
+                    }
+                    for (int e = 0; e < 2 && i + e < cin; e++) {
+                        seen[i + e]++;
+                        if (((u >> (16 * e)) & 0xffffu) != (unsigned)(((xoff + i + e) * 7 + 3) & 0x7fff))
+                            ok = 0;
+                    }
+                }
+            for (int c = 0; c < cin && ok; c++)
+                ok = seen[c] == 1;
+            free(seen);
+        }
+    free(mem);
+    return ok;
+}
+
+START_TEST(test_torgb_loads)
+{
+    /* config-f's thread-form layers take 16-byte granules on cudaMalloc'd
+     * (256-byte aligned) features, the warp-form ones 32-bit pairs */
+    ck_assert_int_eq(mc2_torgb_vec(32, 256), 2);
+    ck_assert_int_eq(mc2_torgb_vec(64, 0), 2);
+    ck_assert_int_eq(mc2_torgb_vec(128, 512), 2);
+    ck_assert_int_eq(mc2_torgb_vec(512, 0), 2);
+    static const int cins[] = {8, 24, 32, 30, 13, 1, 136, 200};
+    static const int bases[] = {0, 2, 4, 8, 16, 6};
+    int swaps_caught = 0, swaps_tried = 0;
+    for (size_t a = 0; a < sizeof cins / sizeof cins[0]; a++)
+        for (size_t b = 0; b < sizeof bases / sizeof bases[0]; b++) {
+            int cin = cins[a], base = bases[b];
+            ck_assert_msg(torgb_loads_ok(2, 7, cin, base, 0), "torgb loads, cin %d, base +%d", cin,
+                          base);
+            if (mc2_torgb_vec(cin, (unsigned long long)base) > 0) {
+                swaps_tried++;
+                swaps_caught += !torgb_loads_ok(2, 7, cin, base, 1);
+            }
+        }
+    ck_assert(swaps_tried > 0);
+    ck_assert_int_eq(swaps_caught, swaps_tried);
+    /* each form is reached */
+    ck_assert_int_eq(mc2_torgb_vec(24, 16), 2);
+    ck_assert_int_eq(mc2_torgb_vec(24, 4), 1);
+    ck_assert_int_eq(mc2_torgb_vec(30, 0), 1);
+    ck_assert_int_eq(mc2_torgb_vec(13, 0), 0);
+    ck_assert_int_eq(mc2_torgb_vec(24, 2), 0);
+}
+END_TEST
+
 /* The kernels' shared memory against the devices' limits: the fused
  * up-sampling CTA (ring, constants, T tile) plus its static FIR (16 floats,
  * modconv_v2_up_kernel1) within the per-block opt-in maximum of sm_80
@@ -874,6 +985,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_up_phase_cover);
     tcase_add_test(tc, test_up2_polyphase);
     tcase_add_test(tc, test_smem_limits);
+    tcase_add_test(tc, test_torgb_loads);
     suite_add_tcase(s, tc);
     tc = tcase_create("cta");
     tcase_set_timeout(tc, 120);
