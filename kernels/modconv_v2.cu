@@ -90,16 +90,18 @@
 /* The two operands take different cache paths (16-byte copies, src-size 0
  * zero-fills):
  *   activations, cp.async.ca (L1-allocating): the K loop gathers a CTA's
- *     input pixels once per tap, each tap's pixels shifted by (dy, dx)
- *     from the last, so a 3x3 layer brings most of the tile's activations
- *     across L2 -> SM up to 9 times (the up kernel's four phases read the
- *     same x tile again); through L1 a later tap's gather of the same
- *     (pixel, channel block) can hit there instead. K is tap-major
- *     (tap * cin + c), so the re-read comes cin / 32 iterations later: it
- *     hits while the CTA's pixel band (its rows, a halo row either side)
- *     x cin x 2 bytes stays in L1 beside the shared-memory carve-out,
- *     about 8 to 32 KB per CTA for config-f's 256^2..1024^2 layers
- *     (cin 32..128), little at cin 512, where it costs nothing either;
+ *     input pixels once per tap, each tap's pixels shifted by (dy, dx), so
+ *     with .cg a 3x3 layer brings the tile's activations across L2 -> SM 9
+ *     times per channel block (the up kernel's four phases read the same x
+ *     tile again). Through L1 the taps dx = -1, 0, 1 of one row dy read
+ *     (almost) the same pixels and can hit there: ideally 3 L2 gathers
+ *     instead of 9 for a band of one image row (fewer still when the CTA's
+ *     128 pixels span several rows, as at 64^2 and below). K is tap-major
+ *     (tap * cin + c), so the re-read comes cin / 32 iterations after the
+ *     first: it hits while about 130 pixels x cin x 2 bytes stay in L1
+ *     beside the shared-memory carve-out: 8, 16, 33 KB a CTA at cin 32,
+ *     64, 128 (config-f 1024^2..256^2), 133 KB at cin 512, where little
+ *     will hit and .ca costs nothing over .cg but L1 churn;
  *   weights, cp.async.cg (L2 only): each granule is read once per CTA per
  *     K iteration and shared across the CTAs of a layer through L2; in L1
  *     it would only evict activations. */
