@@ -5,9 +5,8 @@
  * path (the pooled crop exactly as AdaptiveAvgPool2d, the embeddings, and
  * IDLoss.forward's five numbers); the statistics of every body unit; relative
  * L2 <= 1e-5 and cosines within 1e-5, with the BatchNorms folded (the
- * default) and kept. The checkpoint is 11 MB, so it is not in the
- * repository: those cases run when it is present in tests/fixtures/arcface/
- * and print a SKIP line otherwise. The small variants of
+ * default) and kept. The checkpoint (11 MB, random weights) is committed.
+ * The small variants of
  * tests/fixtures/tools/make_identity_variants.py (zip with
  * num_batches_tracked, legacy without) convert to the same tensors. Tagged
  * gpu: the CUDA backend against the goldens. */
@@ -266,18 +265,12 @@ int main(void)
     tcase_add_test(cv, test_variants);
     tcase_set_timeout(cv, 60);
     suite_add_tcase(s, cv);
-    int have = access(CKPT, R_OK) == 0;
-    if (!have)
-        printf("SKIP: arcface: test cases cpu and gpu: %s is not here (11 MB, not in the "
-               "repository: see tests/fixtures/arcface/README.md)\n", CKPT);
-    if (have) {
-        TCase *tc = tcase_create("cpu");
-        tcase_add_loop_test(tc, test_goldens, 0, 2);
-        tcase_add_test(tc, test_sides);
-        tcase_set_timeout(tc, 120);
-        suite_add_tcase(s, tc);
-        TCase *gpu = fs_check_gpu_tcase(s, "gpu");
-        tcase_add_test(gpu, test_cuda_vs_cpu);
-    }
+    TCase *tc = tcase_create("cpu");
+    tcase_add_loop_test(tc, test_goldens, 0, 2);
+    tcase_add_test(tc, test_sides);
+    tcase_set_timeout(tc, 120);
+    suite_add_tcase(s, tc);
+    TCase *gpu = fs_check_gpu_tcase(s, "gpu");
+    tcase_add_test(gpu, test_cuda_vs_cpu);
     return fs_check_run(s, "arcface");
 }
