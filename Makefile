@@ -143,7 +143,7 @@ check-asan:
 
 check-valgrind: $(RUN_BINS) $(BUILD)/facesynth
 	@fail=0; for t in $(RUN_BINS); do echo "== valgrind $$t"; \
-	  FS_CLI=$(BUILD)/facesynth CK_FORK=no valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect $$t || fail=1; \
+	  FS_CLI=$(BUILD)/facesynth CK_FORK=no valgrind -q --suppressions=tests/valgrind.supp --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect $$t || fail=1; \
 	done; test $$fail = 0
 
 # libFuzzer harnesses (clang from Debian). Each runs FUZZ_SECONDS on its corpus.
