@@ -13,23 +13,10 @@
 
 #include "cuda_backend.h"
 #include "cuda_common.cuh"
+#include "feat16.cuh"
 
 #define CF_TILE 32
 #define CF_ROWS 8 /* block 32 x 8: each thread moves 4 elements of a tile */
-
-template <int FMT> __device__ __forceinline__ float cf_widen(uint16_t h)
-{
-    if (FMT == FS_FEAT_F16_NHWC)
-        return __half2float(__ushort_as_half(h));
-    return __uint_as_float((uint32_t)h << 16);
-}
-
-template <int FMT> __device__ __forceinline__ uint16_t cf_round(float v)
-{
-    if (FMT == FS_FEAT_F16_NHWC)
-        return __half_as_ushort(__float2half_rn(v));
-    return __bfloat16_as_ushort(__float2bfloat16_rn(v));
-}
 
 /* y [n][hw][c] (16-bit) from x [n][c][hw] (fp32). grid: (hw tiles, c tiles, n). */
 template <int FMT>
@@ -52,7 +39,7 @@ __global__ void convert_to_nhwc_kernel1(const float *__restrict__ x, uint16_t *_
         size_t q = q0 + r;
         int ch = c0 + threadIdx.x;
         if (ch < c && q < hw)
-            ys[q * c + ch] = cf_round<FMT>(t[threadIdx.x][r]);
+            ys[q * c + ch] = feat16_round<FMT>(t[threadIdx.x][r]);
     }
 }
 
@@ -70,7 +57,7 @@ __global__ void convert_to_nchw_kernel1(const uint16_t *__restrict__ x, float *_
         size_t q = q0 + r;
         int ch = c0 + threadIdx.x;
         if (ch < c && q < hw)
-            t[threadIdx.x][r] = cf_widen<FMT>(xs[q * c + ch]);
+            t[threadIdx.x][r] = feat16_widen<FMT>(xs[q * c + ch]);
     }
     __syncthreads();
     for (int r = threadIdx.y; r < CF_TILE; r += CF_ROWS) {
@@ -87,7 +74,7 @@ __global__ void convert_16_kernel1(const uint16_t *__restrict__ x, uint16_t *__r
 {
     for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < len;
          e += (size_t)gridDim.x * blockDim.x)
-        y[e] = cf_round<YFMT>(cf_widen<XFMT>(x[e]));
+        y[e] = feat16_round<YFMT>(feat16_widen<XFMT>(x[e]));
 }
 
 fs_status cuda_convert_features(fs_backend *b, const fs_convert_features_args *a)

@@ -43,6 +43,24 @@ fs_status cuda_capturing(fs_backend *b, int *capturing)
     return FS_OK;
 }
 
+fs_status cuda_device_limits(fs_backend *b, int *sms, int *smem_optin)
+{
+    cuda_impl *m = cuda_impl_of(b);
+    if (!m->sms) {
+        int s = 0, most = 0;
+        CUDA_CHECK(cudaDeviceGetAttribute(&s, cudaDevAttrMultiProcessorCount, m->device));
+        CUDA_CHECK(cudaDeviceGetAttribute(&most, cudaDevAttrMaxSharedMemoryPerBlockOptin,
+                                          m->device));
+        m->smem_optin = most;
+        m->sms = s;
+    }
+    if (sms)
+        *sms = m->sms;
+    if (smem_optin)
+        *smem_optin = m->smem_optin;
+    return FS_OK;
+}
+
 /* Replaces the scratch by one of at least `bytes` (the caller checked that
  * it may). cudaFree waits for the device, so queued work on the old buffer
  * completes first. */

@@ -65,6 +65,8 @@ typedef struct {
     void *scratch;        /* grown on demand, reused by every op (stream-ordered) */
     size_t scratch_bytes;
     int precision;        /* fs_cuda_precision (cuda_backend.h) */
+    int sms;              /* the device's SM count, 0 until first asked (cuda_device_limits) */
+    int smem_optin;       /* its opt-in shared memory a block, with sms */
     /* ---- the host path (docs/cuda_host_path.md) ---- */
     cudaStream_t copy_stream; /* download_async's lane, beside `stream` */
     cudaEvent_t queued;       /* marks `stream` where a download_async starts */
@@ -98,6 +100,18 @@ static inline fs_status cuda_scratch(fs_backend *b, size_t bytes, void **out)
 /* What kind of memory p is (cudaMemoryTypeUnregistered for pageable host
  * memory and on any error), safe to ask inside a capture. */
 cudaMemoryType cuda_pointer_type(const void *p);
+
+/* The backend device's SM count and opt-in shared memory a block, queried on
+ * first use and kept in the backend (the device never changes), so launches
+ * make no attribute query. Either pointer may be NULL. */
+fs_status cuda_device_limits(fs_backend *b, int *sms, int *smem_optin);
+
+/* noise_seeds of a random-noise modconv on the device: device (or managed)
+ * memory is used in place; host seeds are copied into dst on the stream, and
+ * while the stream is being captured only pinned ones (modconv.cu; v1 and v2
+ * share it). */
+fs_status cuda_seeds_on_device(fs_backend *b, const uint64_t *seeds, int n, uint64_t *dst,
+                               const uint64_t **out);
 
 /* *capturing = 1 while the backend's stream is being captured (capture_begin
  * to capture_end): no allocation, synchronisation or pageable copy then. */

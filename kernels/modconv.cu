@@ -230,8 +230,8 @@ size_t cuda_modconv_scratch_bound(fs_backend *b, const cuda_layer_shape *l, int 
  * only pinned host seeds (alloc_host) may be copied: the graph's copy reads
  * its source at every replay, which for pageable memory the caller may have
  * freed (and the runtime refuses to capture such a copy anyway). */
-static fs_status seeds_on_device(fs_backend *b, const uint64_t *seeds, int n, uint64_t *dst,
-                                 const uint64_t **out)
+fs_status cuda_seeds_on_device(fs_backend *b, const uint64_t *seeds, int n, uint64_t *dst,
+                               const uint64_t **out)
 {
     cudaMemoryType type = cuda_pointer_type(seeds);
     if (type == cudaMemoryTypeDevice || type == cudaMemoryTypeManaged) {
@@ -302,7 +302,7 @@ fs_status cuda_modconv(fs_backend *b, const fs_modconv_args *a)
         FS_TRY(modconv_demod_launch(a->weight, a->styles, dcoef, a->n, a->cin, a->cout, kk,
                                     a->demodulate, wmax, smax, stream));
     if (random)
-        FS_TRY(seeds_on_device(b, a->noise_seeds, a->n, (uint64_t *)(base + cp.off_seeds), &seeds));
+        FS_TRY(cuda_seeds_on_device(b, a->noise_seeds, a->n, (uint64_t *)(base + cp.off_seeds), &seeds));
 
     for (int s0 = 0; s0 < a->n; s0 += chunk) {
         int ns = a->n - s0 < chunk ? a->n - s0 : chunk;

@@ -83,6 +83,7 @@
 #include "cuda_backend.h"
 #include "cuda_common.cuh"
 #include "cuda_plan.cuh"
+#include "feat16.cuh"
 #include "modconv_v2_tiling.h"
 
 /* ---- PTX wrappers ------------------------------------------------------------ */
@@ -157,17 +158,10 @@ template <int FMT> __device__ __forceinline__ uint32_t mc2_scale(uint32_t x, uin
     return r;
 }
 
-template <int FMT> __device__ __forceinline__ uint16_t mc2_round1(float v)
-{
-    if (FMT == FS_FEAT_F16_NHWC)
-        return __half_as_ushort(__float2half_rn(v));
-    return __bfloat16_as_ushort(__float2bfloat16_rn(v));
-}
-
 /* Two adjacent channels, low address first. */
 template <int FMT> __device__ __forceinline__ uint32_t mc2_round2(float lo, float hi)
 {
-    return (uint32_t)mc2_round1<FMT>(lo) | ((uint32_t)mc2_round1<FMT>(hi) << 16);
+    return (uint32_t)feat16_round<FMT>(lo) | ((uint32_t)feat16_round<FMT>(hi) << 16);
 }
 
 /* ---- kernel parameters and tile shapes ---------------------------------------- */
@@ -271,9 +265,9 @@ __device__ __forceinline__ void mc2_store2(uint16_t *y, size_t base, int o, int 
         *(uint32_t *)(y + base + o) = mc2_round2<FMT>(v0, v1);
         return;
     }
-    y[base + o] = mc2_round1<FMT>(v0);
+    y[base + o] = feat16_round<FMT>(v0);
     if (o + 1 < cout)
-        y[base + o + 1] = mc2_round1<FMT>(v1);
+        y[base + o + 1] = feat16_round<FMT>(v1);
 }
 
 /* ---- the main loop ---------------------------------------------------------------- */
@@ -463,7 +457,7 @@ __global__ void modconv_v2_prep_kernel1(const float *__restrict__ styles, uint16
     if (!(m > 0.0f))
         m = 1.0f;
     for (int i = threadIdx.x; i < cpad; i += blockDim.x)
-        sq[(size_t)s * cpad + i] = i < cin ? mc2_round1<FMT>(st[i] / m) : (uint16_t)0;
+        sq[(size_t)s * cpad + i] = i < cin ? feat16_round<FMT>(st[i] / m) : (uint16_t)0;
     if (threadIdx.x == 0)
         smax[s] = m;
 }
@@ -506,7 +500,7 @@ __global__ void modconv_v2_pack_kernel1(const float *__restrict__ w, uint16_t *_
         int i = (int)(e - ot * cin);
         size_t o = ot / kk;
         int t = (int)(ot - o * kk);
-        w16[e] = mc2_round1<FMT>(w[(o * cin + i) * kk + t]);
+        w16[e] = feat16_round<FMT>(w[(o * cin + i) * kk + t]);
     }
 }
 
@@ -658,19 +652,19 @@ fs_status modconv_v2_pack_weights(const float *w, uint16_t *w16, int cout, int c
  * beside the kernel's static shared memory: cudaFuncSetAttribute refuses
  * (cudaErrorInvalidValue) a dynamic limit that, with the static bytes
  * (sharedSizeBytes: the up kernel's FIR), passes the opt-in maximum, so
- * the limit is the opt-in maximum less them. Later launches, graph captures
- * included, make no attribute call. A layout past the limit is refused
- * before the launch. */
+ * the limit is the opt-in maximum less them (the backend's, cuda_device_limits).
+ * Later launches, graph captures included, make no attribute call. A layout
+ * past the limit is refused before the launch. */
 typedef struct {
     unsigned done;    /* a bit per device */
     int static_bytes; /* the kernel's static shared memory */
 } mc2_smem_state;
 
-template <typename K> static fs_status mc2_smem_prepare(K kern, int bytes, mc2_smem_state *st)
+template <typename K>
+static fs_status mc2_smem_prepare(fs_backend *b, K kern, int bytes, mc2_smem_state *st)
 {
-    int dev = 0, most = 0;
-    CUDA_CHECK(cudaGetDevice(&dev));
-    CUDA_CHECK(cudaDeviceGetAttribute(&most, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    int dev = cuda_impl_of(b)->device, most = 0; /* current: cuda_enter made it so */
+    FS_TRY(cuda_device_limits(b, NULL, &most));
     unsigned bit = dev < 32 ? 1u << dev : 0u;
     int stat;
     if (bit && (__atomic_load_n(&st->done, __ATOMIC_ACQUIRE) & bit)) {
@@ -695,12 +689,12 @@ template <typename K> static fs_status mc2_smem_prepare(K kern, int bytes, mc2_s
 }
 
 template <int FMT, class C, bool VEC>
-static fs_status mc2_launch_gemm(const mc2_params &p, int n, cudaStream_t stream)
+static fs_status mc2_launch_gemm(fs_backend *b, const mc2_params &p, int n, cudaStream_t stream)
 {
     mc2_smem L = mc2_smem_layout(C::BM, C::BN, C::STAGES, p.cin, C::BM, 0);
     auto kern = modconv_v2_kernel1<FMT, C, VEC>;
     static mc2_smem_state smem_state;
-    FS_TRY(mc2_smem_prepare(kern, L.total, &smem_state));
+    FS_TRY(mc2_smem_prepare(b, kern, L.total, &smem_state));
     dim3 grid((unsigned)((p.oh * p.ow + C::BM - 1) / C::BM), (unsigned)((p.cout + C::BN - 1) / C::BN),
               (unsigned)n);
     kern<<<grid, C::THREADS, L.total, stream>>>(p);
@@ -709,13 +703,13 @@ static fs_status mc2_launch_gemm(const mc2_params &p, int n, cudaStream_t stream
 }
 
 template <int FMT, bool VEC>
-static fs_status mc2_launch_up(mc2_params p, int n, cudaStream_t stream)
+static fs_status mc2_launch_up(fs_backend *b, mc2_params p, int n, cudaStream_t stream)
 {
     typedef mc2_up C;
     mc2_smem L = mc2_smem_layout(C::BM, C::BN, C::STAGES, p.cin, MC2_UP_OT * MC2_UP_OT, MC2_UP_TS);
     auto kern = modconv_v2_up_kernel1<FMT, VEC>;
     static mc2_smem_state smem_state;
-    FS_TRY(mc2_smem_prepare(kern, L.total, &smem_state)); /* the static FIR counted there */
+    FS_TRY(mc2_smem_prepare(b, kern, L.total, &smem_state)); /* the static FIR counted there */
     p.tiles_x = (p.ow + MC2_UP_OT - 1) / MC2_UP_OT;
     int tiles_y = (p.oh + MC2_UP_OT - 1) / MC2_UP_OT;
     dim3 grid((unsigned)(p.tiles_x * tiles_y), (unsigned)((p.cout + C::BN - 1) / C::BN), (unsigned)n);
@@ -728,38 +722,17 @@ static fs_status mc2_launch_up(mc2_params p, int n, cudaStream_t stream)
  * fills every SM at least twice (two CTAs an SM resident); the small one
  * otherwise (cout <= 64 takes it, N fully used at cout 64). */
 template <int FMT, bool VEC>
-static fs_status mc2_launch(const mc2_params &p, int n, int up, int sms, cudaStream_t stream)
+static fs_status mc2_launch(fs_backend *b, const mc2_params &p, int n, int up, int sms,
+                            cudaStream_t stream)
 {
     if (up == 2)
-        return mc2_launch_up<FMT, VEC>(p, n, stream);
+        return mc2_launch_up<FMT, VEC>(b, p, n, stream);
     if (p.cout <= 32)
-        return mc2_launch_gemm<FMT, mc2_n32, VEC>(p, n, stream);
+        return mc2_launch_gemm<FMT, mc2_n32, VEC>(b, p, n, stream);
     long long large = (long long)((p.oh * p.ow + 127) / 128) * ((p.cout + 127) / 128) * n;
     if (p.cout >= 128 && large >= 2LL * sms)
-        return mc2_launch_gemm<FMT, mc2_large, VEC>(p, n, stream);
-    return mc2_launch_gemm<FMT, mc2_small, VEC>(p, n, stream);
-}
-
-/* noise_seeds in device memory are used in place; host seeds are copied into
- * the scratch on the stream, and inside a graph capture only pinned ones
- * (a captured copy reads its source again at every replay; v1's rule). */
-static fs_status mc2_seeds(fs_backend *b, const uint64_t *seeds, int n, uint64_t *dst,
-                           const uint64_t **out)
-{
-    cudaMemoryType type = cuda_pointer_type(seeds);
-    if (type == cudaMemoryTypeDevice || type == cudaMemoryTypeManaged) {
-        *out = seeds;
-        return FS_OK;
-    }
-    int capturing = 0;
-    FS_TRY(cuda_capturing(b, &capturing));
-    if (capturing && type != cudaMemoryTypeHost)
-        return fs_error(FS_ERR_ARG, "cuda modconv: noise seeds in pageable host memory cannot be "
-                        "captured into a graph (pass device or alloc_host memory)");
-    CUDA_CHECK(cudaMemcpyAsync(dst, seeds, (size_t)n * sizeof *seeds, cudaMemcpyHostToDevice,
-                               cuda_impl_of(b)->stream));
-    *out = dst;
-    return FS_OK;
+        return mc2_launch_gemm<FMT, mc2_large, VEC>(b, p, n, stream);
+    return mc2_launch_gemm<FMT, mc2_small, VEC>(b, p, n, stream);
 }
 
 /* The op's scratch: sq [n][cpad] | smax [n] | dcoef [n][cout] (own_d) |
@@ -872,15 +845,16 @@ fs_status cuda_modconv_v2(fs_backend *b, const fs_modconv_args *a)
         CUDA_CHECK_LAUNCH("modconv_v2_demod_kernel1");
     }
     if (random)
-        FS_TRY(mc2_seeds(b, a->noise_seeds, a->n, (uint64_t *)(base + off_seeds), &p.seeds));
+        FS_TRY(cuda_seeds_on_device(b, a->noise_seeds, a->n, (uint64_t *)(base + off_seeds),
+                                    &p.seeds));
 
-    int dev = cuda_impl_of(b)->device, sms = 0;
-    CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+    int sms = 0;
+    FS_TRY(cuda_device_limits(b, &sms, NULL));
     /* 16-byte copies need every granule aligned: cin % 8 and aligned bases */
     bool vec = a->cin % 8 == 0 && ((uintptr_t)a->x16 & 15) == 0 && ((uintptr_t)p.wt & 15) == 0;
     if (a->fmt == FS_FEAT_F16_NHWC)
-        return vec ? mc2_launch<FS_FEAT_F16_NHWC, true>(p, a->n, a->up, sms, stream)
-                   : mc2_launch<FS_FEAT_F16_NHWC, false>(p, a->n, a->up, sms, stream);
-    return vec ? mc2_launch<FS_FEAT_BF16_NHWC, true>(p, a->n, a->up, sms, stream)
-               : mc2_launch<FS_FEAT_BF16_NHWC, false>(p, a->n, a->up, sms, stream);
+        return vec ? mc2_launch<FS_FEAT_F16_NHWC, true>(b, p, a->n, a->up, sms, stream)
+                   : mc2_launch<FS_FEAT_F16_NHWC, false>(b, p, a->n, a->up, sms, stream);
+    return vec ? mc2_launch<FS_FEAT_BF16_NHWC, true>(b, p, a->n, a->up, sms, stream)
+               : mc2_launch<FS_FEAT_BF16_NHWC, false>(b, p, a->n, a->up, sms, stream);
 }

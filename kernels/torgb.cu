@@ -36,6 +36,7 @@
 
 #include "cuda_backend.h"
 #include "cuda_common.cuh"
+#include "feat16.cuh"
 #include "modconv_v2_tiling.h"
 
 #define TORGB_BLOCK 256
@@ -122,19 +123,12 @@ template <int NC> struct torgb_nc {
     static constexpr int N = NC ? NC : TORGB_MAX_COUT; /* accumulators */
 };
 
-template <int FMT> __device__ __forceinline__ float torgb_widen(unsigned h)
-{
-    if (FMT == FS_FEAT_F16_NHWC)
-        return __half2float(__ushort_as_half((unsigned short)h));
-    return __uint_as_float(h << 16); /* bf16: exact */
-}
-
 /* acc[c] += W[c, i] * (styles[i] * f) for the 16-bit feature h of channel i. */
 template <int FMT, int NC>
 __device__ __forceinline__ void torgb_chan(float (&acc)[torgb_nc<NC>::N], const float *ws, int cin,
                                            int cout, int i, unsigned h)
 {
-    const float f = torgb_widen<FMT>(h);
+    const float f = feat16_widen<FMT>(h);
     if (NC == 3) {
         const float4 q = ((const float4 *)ws)[i];
         const float v = q.w * f;
