@@ -148,6 +148,20 @@ static double rereads(double bytes, int passes) { return bytes <= L2_BYTES / 2 ?
 #define F32 4.0
 #define F16 2.0
 
+/* The next layer record of L, zeroed, with its block, name and shape. */
+static layer *new_layer(layer *L, int *nl, const char *block, const char *name, int res, int cin,
+                        int cout)
+{
+    layer *l = &L[(*nl)++];
+    memset(l, 0, sizeof *l);
+    snprintf(l->block, sizeof l->block, "%s", block);
+    snprintf(l->name, sizeof l->name, "%s", name);
+    l->res = res;
+    l->cin = cin;
+    l->cout = cout;
+    return l;
+}
+
 static int build(int R, const params *P, layer *L, int cap)
 {
     int nl = 0;
@@ -166,13 +180,7 @@ static int build(int R, const params *P, layer *L, int cap)
         char block[8];
         snprintf(block, sizeof block, "b%d", res);
         if (res > 4 && nl < cap) { /* conv0: cprev -> c, up 2 */
-            layer *l = &L[nl++];
-            memset(l, 0, sizeof *l);
-            snprintf(l->block, sizeof l->block, "%s", block);
-            snprintf(l->name, sizeof l->name, "conv0 up");
-            l->res = res;
-            l->cin = cprev;
-            l->cout = c;
+            layer *l = new_layer(L, &nl, block, "conv0 up", res, cprev, c);
             double gemm = 2.0 * n * cprev * c * 9 * h2;
             double w = (double)c * cprev * 9;
             l->flops = gemm;
@@ -193,13 +201,7 @@ static int build(int R, const params *P, layer *L, int cap)
             l->v2_note = "fused up + FIR";
         }
         if (nl < cap) { /* conv1: c -> c */
-            layer *l = &L[nl++];
-            memset(l, 0, sizeof *l);
-            snprintf(l->block, sizeof l->block, "%s", block);
-            snprintf(l->name, sizeof l->name, "conv1");
-            l->res = res;
-            l->cin = c;
-            l->cout = c;
+            layer *l = new_layer(L, &nl, block, "conv1", res, c, c);
             double gemm = 2.0 * n * c * c * 9 * r2;
             double w = (double)c * c * 9;
             l->flops = gemm;
@@ -213,13 +215,7 @@ static int build(int R, const params *P, layer *L, int cap)
             l->v2_note = "";
         }
         if (nl < cap) { /* torgb: c -> 3, 1x1, fp32 in both; v2 adds the skip image */
-            layer *l = &L[nl++];
-            memset(l, 0, sizeof *l);
-            snprintf(l->block, sizeof l->block, "%s", block);
-            snprintf(l->name, sizeof l->name, "torgb");
-            l->res = res;
-            l->cin = c;
-            l->cout = 3;
+            layer *l = new_layer(L, &nl, block, "torgb", res, c, 3);
             double f = 2.0 * n * c * 3 * r2;
             l->flops = f;
             /* v1: the 16 x 256-tile GEMM into img or img_up, then img += img_up (axpby) */
@@ -234,13 +230,7 @@ static int build(int R, const params *P, layer *L, int cap)
             l->v2_note = res > 4 ? "ToRGB + skip up + add" : "ToRGB";
         }
         if (res > 4 && nl < cap) { /* the skip image's up-sampling (v1 only) */
-            layer *l = &L[nl++];
-            memset(l, 0, sizeof *l);
-            snprintf(l->block, sizeof l->block, "%s", block);
-            snprintf(l->name, sizeof l->name, "skip up");
-            l->res = res;
-            l->cin = 3;
-            l->cout = 3;
+            layer *l = new_layer(L, &nl, block, "skip up", res, 3, 3);
             l->flops = 2.0 * 16 * n * 3 * r2; /* as docs/stylegan2.md §5 counts the FIR */
             l->v1[l->nv1++] = (kern){0, l->flops, n * 3 * h2 * F32 + n * 3 * r2 * F32};
             l->nv2 = 0;
@@ -250,10 +240,7 @@ static int build(int R, const params *P, layer *L, int cap)
     /* the affine styles of every layer (v1: one fc per layer; v2: one op that
      * also makes the demodulation coefficients from sum_k W^2), and to_uint8 */
     if (nl + 2 <= cap) {
-        layer *l = &L[nl++];
-        memset(l, 0, sizeof *l);
-        snprintf(l->block, sizeof l->block, "all");
-        snprintf(l->name, sizeof l->name, "styles");
+        layer *l = new_layer(L, &nl, "all", "styles", 0, 0, 0);
         double aw = 0, sw2 = 0, dflops = 0;
         int nws = 0;
         for (int res = 4; res <= R; res *= 2) {
@@ -268,10 +255,7 @@ static int build(int R, const params *P, layer *L, int cap)
         l->v2[l->nv2++] = (kern){0, l->flops + dflops,
                                  512 * aw * F32 + sw2 * F32 + n * nws * 512 * F32 + n * aw * F32};
         l->v2_note = "+ demod coefficients";
-        l = &L[nl++];
-        memset(l, 0, sizeof *l);
-        snprintf(l->block, sizeof l->block, "all");
-        snprintf(l->name, sizeof l->name, "to_uint8");
+        l = new_layer(L, &nl, "all", "to_uint8", 0, 0, 0);
         l->v1[l->nv1++] = (kern){0, 2.0 * n * 3 * R * R, n * 3.0 * R * R * (F32 + 1)};
         l->v2[l->nv2++] = l->v1[0];
         l->v2_note = "";
