@@ -32,49 +32,9 @@
 #include "../weights_tools/view.h"
 #include "../weights_tools/weights_writer.h"
 #include "bench_util.h"
+#include "random_sg2.h"
 
 /* ---- a random config-f network in memory --------------------------------------------- */
-
-typedef struct {
-    fs_weights_writer *w;
-    fs_np_random rng;
-    float **bufs;
-    size_t n, cap;
-} builder;
-
-static int ends_with(const char *s, const char *tail)
-{
-    size_t a = strlen(s), b = strlen(tail);
-    return a >= b && !strcmp(s + a - b, tail);
-}
-
-static fs_status visit(void *user, const char *name, int ndim, const int64_t *shape)
-{
-    builder *bl = user;
-    int64_t numel = 1;
-    for (int d = 0; d < ndim; d++)
-        numel *= shape[d];
-    if (bl->n == bl->cap) {
-        size_t cap = bl->cap ? 2 * bl->cap : 256;
-        float **p = realloc(bl->bufs, cap * sizeof *p);
-        if (!p)
-            return fs_error(FS_ERR_NOMEM, "out of memory");
-        bl->bufs = p;
-        bl->cap = cap;
-    }
-    float *d = malloc((size_t)(numel ? numel : 1) * sizeof *d);
-    if (!d)
-        return fs_error(FS_ERR_NOMEM, "%s: out of memory", name);
-    bl->bufs[bl->n++] = d;
-    float fill = ends_with(name, "affine.bias")      ? 1.0f
-                 : ends_with(name, "noise_strength") ? 0.1f
-                 : ends_with(name, ".bias")          ? 0.0f
-                                                     : NAN;
-    for (int64_t i = 0; i < numel; i++)
-        d[i] = fill == fill ? fill : (float)fs_np_random_gauss(&bl->rng);
-    fs_view v = fs_view_contiguous(FS_DTYPE_F32, ndim, shape, d);
-    return fs_weights_writer_add(bl->w, name, FS_DTYPE_F32, &v);
-}
 
 static fs_status random_network(int res, const char *label, fs_weights **out)
 {
@@ -83,24 +43,9 @@ static fs_status random_network(int res, const char *label, fs_weights **out)
     c.img_resolution = res;
     c.conv_clamp = 256;
     c.num_fp16_res = 4;
-    builder bl;
-    memset(&bl, 0, sizeof bl);
-    fs_np_random_seed(&bl.rng, 0);
     uint8_t *buf = NULL;
     size_t len = 0;
-    fs_status s = fs_sg2_config_finalize(&c, label);
-    if (s == FS_OK)
-        s = fs_weights_writer_init(&bl.w, FS_FAMILY_STYLEGAN2_G);
-    if (s == FS_OK)
-        s = fs_sg2_config_to_meta(&c, fs_weights_writer_put_meta, bl.w);
-    if (s == FS_OK)
-        s = fs_sg2_for_each_tensor(&c, visit, &bl);
-    if (s == FS_OK)
-        s = fs_weights_writer_write_memory(bl.w, &buf, &len);
-    fs_weights_writer_free(bl.w);
-    for (size_t i = 0; i < bl.n; i++)
-        free(bl.bufs[i]);
-    free(bl.bufs);
+    fs_status s = random_sg2_write(&c, 0, label, NULL, &buf, &len);
     if (s == FS_OK)
         s = fs_weights_open_owned(buf, len, label, FS_WEIGHTS_SKIP_DATA_CRC, out);
     else
