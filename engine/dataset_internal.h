@@ -38,13 +38,6 @@ fs_status fs_ds_sync_dir(const char *dir);
 /* mkdir that tolerates an existing directory. */
 fs_status fs_ds_mkdir(const char *dir);
 
-/* Removes, in dir, the temporaries "<NAME>.tmp.<PID>" whose NAME match
- * accepts and whose PID is no process on this machine (kill(PID, 0) fails
- * with ESRCH), of any age: a resume owns the chunks it redoes, so what a
- * killed run of them left is garbage at once. Returns the number removed. */
-typedef int (*fs_ds_name_match)(const char *name, size_t len, void *ctx);
-unsigned fs_ds_sweep_temps(const char *dir, fs_ds_name_match match, void *ctx);
-
 /* Parses "%0*llu" digits of at least `width` at *p (no extra leading zero):
  * the value, or -1. */
 int64_t fs_ds_read_number(const char **p, const char *end, int width);

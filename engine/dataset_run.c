@@ -97,58 +97,6 @@ int64_t fs_ds_read_number(const char **p, const char *end, int width)
     return v;
 }
 
-/* "<NAME>.tmp.<PID>": the length of NAME and the pid, or 0. */
-static size_t tmp_name(const char *entry, long *pid)
-{
-    const char *tag = NULL;
-    for (const char *p = strstr(entry, ".tmp."); p; p = strstr(p + 1, ".tmp."))
-        tag = p;
-    if (!tag || tag == entry)
-        return 0;
-    const char *d = tag + 5;
-    size_t nd = strlen(d);
-    if (nd == 0 || nd > 10 || d[0] == '0')
-        return 0;
-    long v = 0;
-    for (size_t k = 0; k < nd; k++) {
-        if (d[k] < '0' || d[k] > '9')
-            return 0;
-        v = v * 10 + (d[k] - '0');
-    }
-    if (v <= 0 || v > INT_MAX)
-        return 0;
-    *pid = v;
-    return (size_t)(tag - entry);
-}
-
-unsigned fs_ds_sweep_temps(const char *dir, fs_ds_name_match match, void *ctx)
-{
-    DIR *dp = opendir(dir);
-    if (!dp)
-        return 0;
-    int dfd = dirfd(dp);
-    long self = (long)getpid();
-    uid_t uid = geteuid();
-    unsigned removed = 0;
-    struct dirent *e;
-    while ((e = readdir(dp))) {
-        long pid;
-        size_t n = tmp_name(e->d_name, &pid);
-        if (n == 0 || pid == self || !match(e->d_name, n, ctx))
-            continue;
-        struct stat st;
-        if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
-            st.st_uid != uid)
-            continue;
-        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-            continue; /* alive here, or another user's */
-        if (unlinkat(dfd, e->d_name, 0) == 0)
-            removed++;
-    }
-    closedir(dp);
-    return removed;
-}
-
 static char *path_join(const char *dir, const char *name)
 {
     size_t a = strlen(dir), b = strlen(name);
@@ -259,7 +207,7 @@ uint64_t fs_ds_run_todo(const fs_ds_run *r) { return r->todo_images; }
 static int harmless_entry(const char *name)
 {
     long pid;
-    size_t n = tmp_name(name, &pid);
+    size_t n = fs_out_file_parse_tmp_name(name, &pid);
     return (n == sizeof JOB_NAME - 1 && !memcmp(name, JOB_NAME, n)) ||
            !strncmp(name, ".facesynth-probe", 16);
 }
@@ -789,10 +737,13 @@ static int match_image(const char *name, size_t len, void *ctx)
     return chunk_todo(x->r, g / p->job->chunk);
 }
 
+/* Removes the temporaries that dead processes left in the chunks this run
+ * redoes, of any age (min_age_seconds 0): a resume owns those chunks, so what
+ * a killed run of them left is garbage at once. */
 static void sweep(const fs_ds_run *r)
 {
     sweep_ctx x = {.r = r};
-    fs_ds_sweep_temps(r->out, match_root, &x);
+    fs_out_file_sweep_temps(r->out, match_root, &x, 0);
     /* images exist only after job.json did */
     if (r->plan.job->format != FS_DS_FOLDER || !r->job_exists)
         return;
@@ -813,7 +764,7 @@ static void sweep(const fs_ds_run *r)
             if (!dir)
                 return;
             x.identity = i;
-            fs_ds_sweep_temps(dir, match_image, &x);
+            fs_out_file_sweep_temps(dir, match_image, &x, 0);
             free(dir);
         }
     }

@@ -233,9 +233,7 @@ void fs_out_file_abort(fs_out_file *f)
 
 /* ---- stale temporaries ------------------------------------------------------ */
 
-/* "<NAME>.tmp.<PID>": the length of NAME and PID, or 0 when entry is not
- * exactly of that form (PID canonical decimal, 1 .. INT_MAX). */
-static size_t parse_tmp_name(const char *entry, long *pid)
+size_t fs_out_file_parse_tmp_name(const char *entry, long *pid)
 {
     const char *tag = NULL;
     for (const char *p = strstr(entry, ".tmp."); p; p = strstr(p + 1, ".tmp."))
@@ -258,7 +256,8 @@ static size_t parse_tmp_name(const char *entry, long *pid)
     return (size_t)(tag - entry);
 }
 
-unsigned fs_out_file_clean_stale(const char *dir, fs_out_name_match match, void *ctx)
+unsigned fs_out_file_sweep_temps(const char *dir, fs_out_name_match match, void *ctx,
+                                 int min_age_seconds)
 {
     DIR *dp = opendir(dir);
     if (!dp)
@@ -271,12 +270,12 @@ unsigned fs_out_file_clean_stale(const char *dir, fs_out_name_match match, void 
     struct dirent *e;
     while ((e = readdir(dp))) {
         long pid;
-        size_t n = parse_tmp_name(e->d_name, &pid);
+        size_t n = fs_out_file_parse_tmp_name(e->d_name, &pid);
         if (n == 0 || pid == self || !match(e->d_name, n, ctx))
             continue;
         struct stat st;
         if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
-            st.st_uid != uid || now - st.st_mtime < FS_OUT_FILE_STALE_SECONDS)
+            st.st_uid != uid || (min_age_seconds > 0 && now - st.st_mtime < min_age_seconds))
             continue;
         /* Last, right before the unlink: the pid is gone. */
         if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
@@ -286,6 +285,11 @@ unsigned fs_out_file_clean_stale(const char *dir, fs_out_name_match match, void 
     }
     closedir(dp);
     return removed;
+}
+
+unsigned fs_out_file_clean_stale(const char *dir, fs_out_name_match match, void *ctx)
+{
+    return fs_out_file_sweep_temps(dir, match, ctx, FS_OUT_FILE_STALE_SECONDS);
 }
 
 typedef struct {

@@ -85,6 +85,19 @@ unsigned fs_out_file_clean_stale(const char *dir, fs_out_name_match match, void 
 /* The same for the temporaries of one output path. */
 unsigned fs_out_file_clean_stale_path(const char *path);
 
+/* The sweep behind fs_out_file_clean_stale, with the age as a parameter: a
+ * file is removed only if it was last modified min_age_seconds or more ago;
+ * min_age_seconds <= 0 skips the age check (any mtime, even a future one),
+ * for a caller that owns the NAMEs and knows their temporaries are garbage
+ * at once. Every other condition above holds as stated. */
+unsigned fs_out_file_sweep_temps(const char *dir, fs_out_name_match match, void *ctx,
+                                 int min_age_seconds);
+
+/* "<NAME>.tmp.<PID>": the length of NAME (stores PID in *pid), or 0 when entry
+ * is not exactly of that form (NAME non-empty, the last ".tmp." ends it since
+ * NAME may itself contain ".tmp."; PID canonical decimal, 1 .. INT_MAX). */
+size_t fs_out_file_parse_tmp_name(const char *entry, long *pid);
+
 #ifdef __cplusplus
 }
 #endif
