@@ -45,11 +45,7 @@ int fs_arcface_side_ok(const fs_arcface *m, int s)
 static void free_buffers(fs_arcface *m)
 {
     float **bufs[] = {&m->in, &m->f256, &m->pooled, &m->feat, &m->raw};
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
-        if (*bufs[i])
-            m->b->ops->release(m->b, *bufs[i]);
-        *bufs[i] = NULL;
-    }
+    fs_dev_buffers_release(m->b, bufs, sizeof bufs / sizeof *bufs);
     m->cap = m->cap_side = 0;
 }
 
@@ -74,17 +70,12 @@ static fs_status ensure_buffers(fs_arcface *m, int n, int side)
     free_buffers(m);
     size_t R = (size_t)m->R, S = (size_t)side, C = (size_t)m->cfg.body.stage_width[3];
     size_t E = (size_t)m->cfg.embedding_dim, s = (size_t)m->s;
-    struct { float **p; size_t floats; } want[] = {
+    fs_dev_buffer want[] = {
         {&m->in, 3 * S * S}, {&m->f256, side > FS_ARCFACE_ID_SIDE ? 3 * 256 * 256 : 0},
         {&m->pooled, side != m->R ? 3 * R * R : 0}, {&m->feat, C * s * s}, {&m->raw, E}};
-    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
-        if (!want[i].floats)
-            continue;
-        *want[i].p = m->b->ops->alloc(m->b, want[i].floats * (size_t)n * sizeof(float));
-        if (!*want[i].p) {
-            free_buffers(m);
-            return FS_ERR_NOMEM; /* the backend's alloc recorded the message */
-        }
+    if (fs_dev_buffers_alloc(m->b, want, sizeof want / sizeof *want, (size_t)n) != FS_OK) {
+        free_buffers(m);
+        return FS_ERR_NOMEM; /* the backend's alloc recorded the message */
     }
     m->cap = n;
     m->cap_side = side;

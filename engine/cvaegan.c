@@ -57,11 +57,7 @@ fs_status fs_cvaegan_init(fs_cvaegan **out, const fs_weights *w, fs_backend *b)
 static void free_buffers(fs_cvaegan *m)
 {
     float **bufs[] = {&m->a, &m->bb, &m->t, &m->in, &m->vec, &m->pooled};
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
-        if (*bufs[i])
-            m->b->ops->release(m->b, *bufs[i]);
-        *bufs[i] = NULL;
-    }
+    fs_dev_buffers_release(m->b, bufs, sizeof bufs / sizeof *bufs);
     m->cap = 0;
 }
 
@@ -89,15 +85,12 @@ static fs_status ensure_buffers(fs_cvaegan *m, int n)
     size_t half = 8 * w * (R / 2) * (R / 2);
     act = act > half ? act : half;
     size_t vec = (size_t)(c->z_dim + c->n_id) + 32 * w + 8 * w * (R / 16) * (R / 16) + 4 * 8 * w;
-    struct { float **p; size_t floats; } want[] = {
+    fs_dev_buffer want[] = {
         {&m->a, act * n}, {&m->bb, act * n}, {&m->t, act * n}, {&m->in, 3 * R * R * n},
         {&m->vec, vec * n}, {&m->pooled, 3 * (R / 2) * (R / 2) * n}};
-    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
-        *want[i].p = m->b->ops->alloc(m->b, want[i].floats * sizeof(float));
-        if (!*want[i].p) {
-            free_buffers(m);
-            return FS_ERR_NOMEM; /* the backend's alloc recorded the message */
-        }
+    if (fs_dev_buffers_alloc(m->b, want, sizeof want / sizeof *want, 1) != FS_OK) {
+        free_buffers(m);
+        return FS_ERR_NOMEM; /* the backend's alloc recorded the message */
     }
     m->cap = n;
     return FS_OK;

@@ -146,3 +146,24 @@ void fs_plan_table_free(fs_plan_table *t)
     t->items = NULL;
     t->n = t->cap = 0;
 }
+
+void fs_dev_buffers_release(fs_backend *b, float **const *bufs, size_t k)
+{
+    for (size_t i = 0; i < k; i++) {
+        if (*bufs[i])
+            b->ops->release(b, *bufs[i]);
+        *bufs[i] = NULL;
+    }
+}
+
+fs_status fs_dev_buffers_alloc(fs_backend *b, const fs_dev_buffer *want, size_t k, size_t n)
+{
+    for (size_t i = 0; i < k; i++) {
+        if (!want[i].floats)
+            continue;
+        *want[i].p = b->ops->alloc(b, want[i].floats * n * sizeof(float));
+        if (!*want[i].p)
+            return FS_ERR_NOMEM;
+    }
+    return FS_OK;
+}

@@ -1,7 +1,8 @@
 /* What every model keeps on its backend: the flat file's tensors uploaded as
  * float32 once at init (fs_dev_weights), the normalised 2-D FIR, and the
  * layer plans of models that address their layers by weight name
- * (fs_plan_table). Shared by the StyleGAN2 generator and discriminator and
+ * (fs_plan_table), and the allocation and release of a model's activation
+ * buffers (fs_dev_buffer). Shared by the StyleGAN2 generator and discriminator and
  * the CVAE-GAN. */
 #ifndef FS_DEV_WEIGHTS_H
 #define FS_DEV_WEIGHTS_H
@@ -25,6 +26,20 @@ const float *fs_dev_weight(const fs_dev_weights *dw, const char *fmt, ...)
 float fs_host_scalar(const fs_weights *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The normalised 2-D FIR from the config's 1-D taps, uploaded. */
 fs_status fs_dev_fir(fs_backend *b, const double *taps, int n, float **out);
+
+/* A model's activation buffers on its backend, sized for a batch. */
+typedef struct {
+    float **p;
+    size_t floats; /* per image; 0: none (*p stays NULL) */
+} fs_dev_buffer;
+
+/* Releases each non-NULL *bufs[i] and sets it to NULL. */
+void fs_dev_buffers_release(fs_backend *b, float **const *bufs, size_t k);
+/* Allocates want[i].floats * n floats into each *want[i].p (those of 0
+ * floats are skipped); FS_ERR_NOMEM at the first that fails (the backend's
+ * alloc recorded the message), the earlier ones left for the caller to
+ * release. */
+fs_status fs_dev_buffers_alloc(fs_backend *b, const fs_dev_buffer *want, size_t k, size_t n);
 
 /* Layer plans (backend.h ops->plan) by layer name. A model walks its
  * layers once at init with planning set: each layer helper then adds its

@@ -41,11 +41,7 @@ static void free_buffers(fs_e4e *m)
 {
     float **bufs[] = {&m->in, &m->c1, &m->c2, &m->c3, &m->p2, &m->p1, &m->sa, &m->sb, &m->wsm,
                       &m->codes};
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
-        if (*bufs[i])
-            m->b->ops->release(m->b, *bufs[i]);
-        *bufs[i] = NULL;
-    }
+    fs_dev_buffers_release(m->b, bufs, sizeof bufs / sizeof *bufs);
     m->cap = 0;
 }
 
@@ -72,17 +68,14 @@ static fs_status ensure_buffers(fs_e4e *m, int n)
     /* a style head's ping-pong: its first conv halves the largest map it reads */
     size_t half = (m->cfg.n_styles > FS_E4E_MIDDLE_IND ? s1 : S > FS_E4E_COARSE_IND ? s2 : s3);
     half = (half + 1) / 2;
-    struct { float **p; size_t floats; } want[] = {
+    fs_dev_buffer want[] = {
         {&m->in, 3 * (size_t)m->R * m->R}, {&m->c1, C1 * s1 * s1}, {&m->c2, C2 * s2 * s2},
         {&m->c3, C3 * s3 * s3}, {&m->p2, C3 * s2 * s2}, {&m->p1, C3 * s1 * s1},
         {&m->sa, D * half * half}, {&m->sb, D * half * half}, {&m->wsm, S * D},
         {&m->codes, S * D}};
-    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
-        *want[i].p = m->b->ops->alloc(m->b, want[i].floats * (size_t)n * sizeof(float));
-        if (!*want[i].p) {
-            free_buffers(m);
-            return FS_ERR_NOMEM; /* the backend's alloc recorded the message */
-        }
+    if (fs_dev_buffers_alloc(m->b, want, sizeof want / sizeof *want, (size_t)n) != FS_OK) {
+        free_buffers(m);
+        return FS_ERR_NOMEM; /* the backend's alloc recorded the message */
     }
     m->cap = n;
     return FS_OK;

@@ -52,11 +52,7 @@ void fs_lightcnn_layer_shape(const fs_lightcnn_config *c, int k, int *channels, 
 static void free_buffers(fs_lightcnn *m)
 {
     float **bufs[] = {&m->in, &m->t, &m->p[0], &m->p[1]};
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
-        if (*bufs[i])
-            m->b->ops->release(m->b, *bufs[i]);
-        *bufs[i] = NULL;
-    }
+    fs_dev_buffers_release(m->b, bufs, sizeof bufs / sizeof *bufs);
     m->cap = 0;
 }
 
@@ -76,14 +72,11 @@ static fs_status ensure_buffers(fs_lightcnn *m, int n)
         return FS_OK;
     free_buffers(m);
     size_t in = (size_t)m->cfg.in_channels * m->R * m->R;
-    struct { float **p; size_t floats; } want[] = {
+    fs_dev_buffer want[] = {
         {&m->in, in}, {&m->t, m->t_floats}, {&m->p[0], m->p_floats}, {&m->p[1], m->p_floats}};
-    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
-        *want[i].p = m->b->ops->alloc(m->b, want[i].floats * (size_t)n * sizeof(float));
-        if (!*want[i].p) {
-            free_buffers(m);
-            return FS_ERR_NOMEM; /* the backend's alloc recorded the message */
-        }
+    if (fs_dev_buffers_alloc(m->b, want, sizeof want / sizeof *want, (size_t)n) != FS_OK) {
+        free_buffers(m);
+        return FS_ERR_NOMEM; /* the backend's alloc recorded the message */
     }
     m->cap = n;
     return FS_OK;
