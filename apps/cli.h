@@ -196,6 +196,15 @@ int cli_check_image_names(const char *cmd, const char *dir, const cli_image_name
  * in dir. */
 void cli_clean_stale_images(const char *dir, const cli_image_names *names);
 
+/* A layer mask of n entries as ranges, "0-3,8" ("" when none is set), in a
+ * malloc'ed string (NULL when out of memory). */
+char *cli_layers_string(const unsigned char *mask, int n);
+/* qsort/bsearch comparator for arrays of strings (char *): strcmp order. */
+int cli_str_cmp(const void *a, const void *b);
+/* A photo file name a command lists in a folder: *.png, *.jpg or *.jpeg in
+ * any case, not hidden (no leading dot). */
+int cli_is_photo_name(const char *s);
+
 /* Images given to score and encode: an .npy [N, C, R, R] in [-1, 1] or a
  * directory of PNGs (*.png, any case, not hidden; sorted by name with
  * strcmp), decoded to RGB and mapped to [-1, 1] as x / 127.5 - 1. */

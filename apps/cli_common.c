@@ -675,9 +675,41 @@ void cli_clean_stale_images(const char *dir, const cli_image_names *names)
 
 /* ---- images ---------------------------------------------------------------------- */
 
-static int name_cmp(const void *a, const void *b)
+char *cli_layers_string(const unsigned char *mask, int n)
+{
+    char *t = malloc((size_t)n * 24 + 2);
+    if (!t)
+        return NULL;
+    size_t k = 0;
+    for (int i = 0; i < n;) {
+        if (!mask[i]) {
+            i++;
+            continue;
+        }
+        int j = i;
+        while (j + 1 < n && mask[j + 1])
+            j++;
+        k += (size_t)sprintf(t + k, k ? ",%d" : "%d", i);
+        if (j > i)
+            k += (size_t)sprintf(t + k, "-%d", j);
+        i = j + 1;
+    }
+    t[k] = '\0';
+    return t;
+}
+
+int cli_str_cmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int cli_is_photo_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (s[0] == '.')
+        return 0;
+    return (n > 4 && (!strcasecmp(s + n - 4, ".png") || !strcasecmp(s + n - 4, ".jpg"))) ||
+           (n > 5 && !strcasecmp(s + n - 5, ".jpeg"));
 }
 
 static int is_png_name(const char *s)
@@ -720,7 +752,7 @@ static fs_status list_pngs(cli_images *im)
         return s;
     if (im->n == 0)
         return fs_error(FS_ERR_ARG, "%s: no .png files in the directory", im->path);
-    qsort(im->names, (size_t)im->n, sizeof *im->names, name_cmp);
+    qsort(im->names, (size_t)im->n, sizeof *im->names, cli_str_cmp);
     if (!(im->buf = malloc(strlen(im->path) + longest + 2)))
         return fs_error(FS_ERR_NOMEM, "out of memory");
     return FS_OK;

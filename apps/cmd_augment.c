@@ -224,20 +224,6 @@ static void state_free(aug_state *st)
 
 /* ---- inputs ------------------------------------------------------------------------ */
 
-static int is_image_name(const char *s)
-{
-    size_t n = strlen(s);
-    if (s[0] == '.')
-        return 0;
-    return (n > 4 && (!strcasecmp(s + n - 4, ".png") || !strcasecmp(s + n - 4, ".jpg"))) ||
-           (n > 5 && !strcasecmp(s + n - 5, ".jpeg"));
-}
-
-static int str_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* The images of the folder, their stems (unique), all valid UTF-8. */
 static fs_status list_images(aug_state *st)
 {
@@ -252,7 +238,7 @@ static fs_status list_images(aug_state *st)
     fs_status s = FS_OK;
     struct dirent *e;
     while (s == FS_OK && (e = readdir(d))) {
-        if (!is_image_name(e->d_name))
+        if (!cli_is_photo_name(e->d_name))
             continue;
         if (st->n == cap) {
             cap = cap ? 2 * cap : 64;
@@ -273,7 +259,7 @@ static fs_status list_images(aug_state *st)
         return s;
     if (st->n == 0)
         return fs_error(FS_ERR_ARG, "%s: no .png, .jpg or .jpeg files in the directory", dir);
-    qsort(st->names, (size_t)st->n, sizeof *st->names, str_cmp);
+    qsort(st->names, (size_t)st->n, sizeof *st->names, cli_str_cmp);
     if (!(st->stems = calloc((size_t)st->n, sizeof *st->stems)))
         return fs_error(FS_ERR_NOMEM, "out of memory");
     for (uint64_t i = 0; i < st->n; i++) {
@@ -288,7 +274,7 @@ static fs_status list_images(aug_state *st)
     if (!sorted)
         return fs_error(FS_ERR_NOMEM, "out of memory");
     memcpy(sorted, st->stems, (size_t)st->n * sizeof *sorted);
-    qsort(sorted, (size_t)st->n, sizeof *sorted, str_cmp);
+    qsort(sorted, (size_t)st->n, sizeof *sorted, cli_str_cmp);
     for (uint64_t i = 1; i < st->n && s == FS_OK; i++)
         if (!strcmp(sorted[i - 1], sorted[i]))
             s = fs_error(FS_ERR_ARG, "%s: two images share the name %s (with different "
@@ -343,7 +329,7 @@ static fs_status read_labels(aug_state *st)
             return fs_error(FS_ERR_FORMAT, "%s: offset %llu: entry %zu is not [NAME, LABEL]",
                             path, (unsigned long long)e->offset, k);
         const char *name = e->u.array.items[0].u.string.chars;
-        const char **hit = bsearch(&name, st->names, (size_t)st->n, sizeof *st->names, str_cmp);
+        const char **hit = bsearch(&name, st->names, (size_t)st->n, sizeof *st->names, cli_str_cmp);
         if (!hit)
             continue; /* a label file may cover a larger set */
         uint64_t i = (uint64_t)(hit - (const char **)st->names);
@@ -450,30 +436,6 @@ static fs_status embed_rgb(aug_state *st, const uint8_t *rgb, int w, int h, cons
     return s;
 }
 
-/* "0-3,8" from a mask (the form provenance.jsonl records). */
-static char *layers_string(const unsigned char *mask, int n)
-{
-    char *t = malloc((size_t)n * 24 + 2);
-    if (!t)
-        return NULL;
-    size_t k = 0;
-    for (int i = 0; i < n;) {
-        if (!mask[i]) {
-            i++;
-            continue;
-        }
-        int j = i;
-        while (j + 1 < n && mask[j + 1])
-            j++;
-        k += (size_t)sprintf(t + k, k ? ",%d" : "%d", i);
-        if (j > i)
-            k += (size_t)sprintf(t + k, "-%d", j);
-        i = j + 1;
-    }
-    t[k] = '\0';
-    return t;
-}
-
 static fs_status prepare_edit(aug_state *st)
 {
     FS_TRY(fs_boundary_load(st->a.boundary_path, &st->bnd));
@@ -491,7 +453,7 @@ static fs_status prepare_edit(aug_state *st)
         FS_TRY(fs_edit_parse_layers(st->a.layers, st->S, st->mask));
     else
         memset(st->mask, 1, (size_t)st->S);
-    if (!(st->layers_text = layers_string(st->mask, st->S)))
+    if (!(st->layers_text = cli_layers_string(st->mask, st->S)))
         return fs_error(FS_ERR_NOMEM, "out of memory");
     return FS_OK;
 }

@@ -423,31 +423,14 @@ static fs_status load_latents(const char *path, const char *flag, int want_ndim,
 /* "0-3,8" from the mask (or "all"), for the labels. */
 static char *layers_string(const unsigned char *mask, int n)
 {
-    char *s = malloc((size_t)n * 12 + 8);
-    if (!s)
-        return NULL;
-    size_t k = 0;
     int all = 1;
     for (int l = 0; l < n; l++)
         all &= mask[l] != 0;
-    if (all) {
+    if (!all)
+        return cli_layers_string(mask, n);
+    char *s = malloc(4);
+    if (s)
         strcpy(s, "all");
-        return s;
-    }
-    s[0] = '\0';
-    for (int l = 0; l < n;) {
-        if (!mask[l]) {
-            l++;
-            continue;
-        }
-        int e = l;
-        while (e + 1 < n && mask[e + 1])
-            e++;
-        k += (size_t)sprintf(s + k, k ? ",%d" : "%d", l);
-        if (e > l)
-            k += (size_t)sprintf(s + k, "-%d", e);
-        l = e + 1;
-    }
     return s;
 }
 

@@ -143,20 +143,6 @@ static void state_free(inv_state *st)
 
 /* ---- inputs ------------------------------------------------------------------------- */
 
-static int is_image_name(const char *s)
-{
-    size_t n = strlen(s);
-    if (s[0] == '.')
-        return 0;
-    return (n > 4 && (!strcasecmp(s + n - 4, ".png") || !strcasecmp(s + n - 4, ".jpg"))) ||
-           (n > 5 && !strcasecmp(s + n - 5, ".jpeg"));
-}
-
-static int name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static fs_status path_of(inv_state *st, const char *dir, const char *name)
 {
     size_t need = strlen(dir) + strlen(name) + 2;
@@ -180,7 +166,7 @@ static fs_status list_images(inv_state *st)
     fs_status s = FS_OK;
     struct dirent *e;
     while (s == FS_OK && (e = readdir(dir))) {
-        if (!is_image_name(e->d_name))
+        if (!cli_is_photo_name(e->d_name))
             continue;
         if (st->n == cap) {
             size_t nc = cap ? 2 * cap : 64;
@@ -203,7 +189,7 @@ static fs_status list_images(inv_state *st)
     if (st->n == 0)
         return fs_error(FS_ERR_ARG, "%s: no .png, .jpg or .jpeg files in the directory",
                         st->images);
-    qsort(st->names, (size_t)st->n, sizeof *st->names, name_cmp);
+    qsort(st->names, (size_t)st->n, sizeof *st->names, cli_str_cmp);
     return FS_OK;
 }
 
@@ -323,7 +309,7 @@ static fs_status plan_outputs(inv_state *st)
             return fs_error(FS_ERR_NOMEM, "out of memory");
         st->out_names[i] = st->sorted_out[i] = o;
     }
-    qsort(st->sorted_out, (size_t)st->n, sizeof *st->sorted_out, name_cmp);
+    qsort(st->sorted_out, (size_t)st->n, sizeof *st->sorted_out, cli_str_cmp);
     for (uint64_t i = 1; i < st->n; i++)
         if (!strcmp(st->sorted_out[i - 1], st->sorted_out[i]))
             return fs_error(FS_ERR_ARG, "%s: two input images would both be reconstructed as "
@@ -347,7 +333,7 @@ static int is_output_name(const char *name, size_t len, void *ctx)
     memcpy(buf, name, len);
     buf[len] = '\0';
     const char *key = buf;
-    return bsearch(&key, st->sorted_out, (size_t)st->n, sizeof *st->sorted_out, name_cmp) != NULL;
+    return bsearch(&key, st->sorted_out, (size_t)st->n, sizeof *st->sorted_out, cli_str_cmp) != NULL;
 }
 
 static void remove_written(inv_state *st)

@@ -162,11 +162,6 @@ fs_status lm_model_open(const char *path, fs_dlib_model **out)
     return s;
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 void lm_names_free(char **names, size_t n)
 {
     for (size_t i = 0; names && i < n; i++)
@@ -215,7 +210,7 @@ fs_status lm_list_pngs(const char *dir, const char *flag, char ***names, size_t 
         lm_names_free(v, k);
         return s;
     }
-    qsort(v, k, sizeof *v, name_cmp);
+    qsort(v, k, sizeof *v, cli_str_cmp);
     *names = v;
     *n = k;
     return FS_OK;

@@ -98,11 +98,6 @@ static void state_free(refine_state *st)
     cli_new_dirs_keep(&st->made);
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* The output names, unique, none of them a directory in --outdir. */
 static fs_status plan_outputs(refine_state *st)
 {
@@ -123,7 +118,7 @@ static fs_status plan_outputs(refine_state *st)
         }
         st->out_names[i] = st->sorted_out[i] = o;
     }
-    qsort(st->sorted_out, n, sizeof *st->sorted_out, name_cmp);
+    qsort(st->sorted_out, n, sizeof *st->sorted_out, cli_str_cmp);
     for (size_t i = 1; i < n; i++)
         if (!strcmp(st->sorted_out[i - 1], st->sorted_out[i]))
             return fs_error(FS_ERR_ARG, "%s: two input images would both be written as %s/%s "
@@ -150,7 +145,7 @@ static int is_output_name(const char *name, size_t len, void *ctx)
     memcpy(buf, name, len);
     buf[len] = '\0';
     const char *key = buf;
-    return bsearch(&key, st->sorted_out, st->im.n, sizeof *st->sorted_out, name_cmp) != NULL;
+    return bsearch(&key, st->sorted_out, st->im.n, sizeof *st->sorted_out, cli_str_cmp) != NULL;
 }
 
 static void remove_written(refine_state *st)

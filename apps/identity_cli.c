@@ -224,20 +224,6 @@ double cli_cosine(const float *a, const float *b, int n)
 
 /* ---- folders ---------------------------------------------------------------------- */
 
-static int is_image_name(const char *s)
-{
-    size_t n = strlen(s);
-    if (s[0] == '.')
-        return 0;
-    return (n > 4 && (!strcasecmp(s + n - 4, ".png") || !strcasecmp(s + n - 4, ".jpg"))) ||
-           (n > 5 && !strcasecmp(s + n - 5, ".jpeg"));
-}
-
-static int name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 void cli_names_free(char **names, size_t n)
 {
     if (names)
@@ -257,7 +243,7 @@ fs_status cli_list_images(const char *dir, const char *flag, char ***names, size
     fs_status s = FS_OK;
     struct dirent *e;
     while (s == FS_OK && (e = readdir(d))) {
-        if (!is_image_name(e->d_name))
+        if (!cli_is_photo_name(e->d_name))
             continue;
         if (*n == cap) {
             size_t nc = cap ? 2 * cap : 64;
@@ -284,7 +270,7 @@ fs_status cli_list_images(const char *dir, const char *flag, char ***names, size
         *n = 0;
         return s;
     }
-    qsort(*names, *n, sizeof **names, name_cmp);
+    qsort(*names, *n, sizeof **names, cli_str_cmp);
     return FS_OK;
 }
 
