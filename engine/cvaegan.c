@@ -97,11 +97,7 @@ static fs_status ensure_buffers(fs_cvaegan *m, int n)
 }
 
 /* In the plan walk, only the planned layers act. */
-#define RUN(call)                                                                          \
-    do {                                                                                   \
-        if (!m->plans.planning)                                                            \
-            FS_TRY(call);                                                                  \
-    } while (0)
+#define RUN(call) FS_PLAN_RUN(&m->plans, call)
 
 static fs_status conv(fs_cvaegan *m, const char *name, int has_bias, const float *x, float *y,
                       int n, int cin, int cout, int h, int k, int stride, int pad, fs_act act)

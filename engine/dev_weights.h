@@ -56,6 +56,14 @@ typedef struct {
     int planning; /* 1 during the plan walk */
 } fs_plan_table;
 
+/* Runs `call` (FS_TRY) unless table t is planning: a layer helper's step
+ * that the plan walk skips. */
+#define FS_PLAN_RUN(t, call)                                                               \
+    do {                                                                                   \
+        if (!(t)->planning)                                                                \
+            FS_TRY(call);                                                                  \
+    } while (0)
+
 /* Plans the layer `name` (once: a second add of the same name is a no-op). */
 fs_status fs_plan_table_add(fs_plan_table *t, const char *name, fs_op_kind kind,
                             const void *args);

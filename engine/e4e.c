@@ -81,11 +81,7 @@ static fs_status ensure_buffers(fs_e4e *m, int n)
     return FS_OK;
 }
 
-#define RUN(call)                                                                          \
-    do {                                                                                   \
-        if (!m->plans.planning)                                                            \
-            FS_TRY(call);                                                                  \
-    } while (0)
+#define RUN(call) FS_PLAN_RUN(&m->plans, call)
 
 /* A conv with bias: 3x3 stride 2 pad 1 with LeakyReLU(0.01) (style heads) or
  * 1x1 linear (the laterals). */

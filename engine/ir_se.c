@@ -363,11 +363,7 @@ static fs_status prepare_units(fs_ir_se *m)
 }
 
 /* In the plan walk only the convs act (they add their plans). */
-#define RUN(call)                                                                          \
-    do {                                                                                   \
-        if (!m->plans.planning)                                                            \
-            FS_TRY(call);                                                                  \
-    } while (0)
+#define RUN(call) FS_PLAN_RUN(&m->plans, call)
 
 static fs_status conv(fs_ir_se *m, const char *name, const float *x, float *y, int n, int cin,
                       int cout, int h, int k, int stride, const float *w, const float *bias)

@@ -82,11 +82,7 @@ static fs_status ensure_buffers(fs_lightcnn *m, int n)
     return FS_OK;
 }
 
-#define RUN(call)                                                                          \
-    do {                                                                                   \
-        if (!m->plans.planning)                                                            \
-            FS_TRY(call);                                                                  \
-    } while (0)
+#define RUN(call) FS_PLAN_RUN(&m->plans, call)
 
 /* An MFM conv: conv (with bias) of x into T, then the maximum of T's halves
  * into y [n, out, h, h]. */

@@ -96,11 +96,7 @@ static fs_status ensure_buffers(fs_simgan *m, size_t floats)
     return FS_OK;
 }
 
-#define RUN(t, call)                                                                       \
-    do {                                                                                   \
-        if (!(t)->planning)                                                                \
-            FS_TRY(call);                                                                  \
-    } while (0)
+#define RUN(t, call) FS_PLAN_RUN(t, call)
 
 /* A conv with bias, "same" padding, the given stride and activation. */
 static fs_status conv(fs_simgan *m, fs_plan_table *t, const char *module, const float *x,
