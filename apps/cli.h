@@ -253,6 +253,12 @@ typedef struct {
 } cli_cvae_score_args;
 int cvaegan_score(const cli_cvae_score_args *a, fs_weights *w);
 
+/* --batch: an integer from 1 to 4096; --threads: an integer from 0 to 4096
+ * (0: one worker per core). Store it in *out and return 0, or return the exit
+ * code of the usage error printed ("--batch needs an integer from 1 to 4096,
+ * not 'x'"). */
+int cli_batch_option(const char *cmd, const char *arg, long *out);
+int cli_threads_option(const char *cmd, const char *arg, long *out);
 /* --device: "cpu" (default), "cuda" or "cuda:N". Returns 0 or the exit code
  * of a usage error. */
 int cli_device_option(const char *cmd, const char *arg);

@@ -875,6 +875,20 @@ int cli_precision_option(const char *cmd, const char *arg)
 
 /* The CPU emulates fp16, bf16 and mixed (the CUDA v2 roundings of the
  * StyleGAN2 synthesis layers, docs/precision.md); tf32 it cannot. */
+int cli_batch_option(const char *cmd, const char *arg, long *out)
+{
+    if (!cli_parse_long(arg, 1, 4096, out))
+        return cli_usage_error(cmd, "--batch needs an integer from 1 to 4096, not '%s'", arg);
+    return 0;
+}
+
+int cli_threads_option(const char *cmd, const char *arg, long *out)
+{
+    if (!cli_parse_long(arg, 0, 4096, out))
+        return cli_usage_error(cmd, "--threads needs an integer from 0 to 4096, not '%s'", arg);
+    return 0;
+}
+
 int cli_precision_check(const char *cmd)
 {
     if (fs_backend_device_index(device_name) == -1 && fs_backend_precision_parse(precision_name) == 1)

@@ -554,14 +554,12 @@ int cmd_dataset(int argc, char **argv)
             a->has_mixup_beta = 1;
             break;
         case O_BATCH:
-            if (!cli_parse_long(optarg, 1, 4096, &a->batch))
-                return cli_usage_error(CMD, "--batch needs an integer from 1 to 4096, not '%s'",
-                                       optarg);
+            if ((rc = cli_batch_option(CMD, optarg, &a->batch)))
+                return rc;
             break;
         case O_THREADS:
-            if (!cli_parse_long(optarg, 0, 4096, &a->threads))
-                return cli_usage_error(CMD, "--threads needs an integer from 0 to 4096, not "
-                                       "'%s'", optarg);
+            if ((rc = cli_threads_option(CMD, optarg, &a->threads)))
+                return rc;
             break;
         case O_WRITERS:
             if (!cli_parse_long(optarg, 1, 32, &a->writers))

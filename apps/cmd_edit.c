@@ -966,14 +966,12 @@ int cmd_edit(int argc, char **argv)
                                        "'%s'", optarg);
             break;
         case O_BATCH:
-            if (!cli_parse_long(optarg, 1, 4096, &a->batch))
-                return cli_usage_error(CMD, "--batch needs an integer from 1 to 4096, not '%s'",
-                                       optarg);
+            if ((rc = cli_batch_option(CMD, optarg, &a->batch)))
+                return rc;
             break;
         case O_THREADS:
-            if (!cli_parse_long(optarg, 0, 4096, &a->threads))
-                return cli_usage_error(CMD, "--threads needs an integer from 0 to 4096, not "
-                                       "'%s'", optarg);
+            if ((rc = cli_threads_option(CMD, optarg, &a->threads)))
+                return rc;
             break;
         case O_DEVICE:
             if ((rc = cli_device_option(CMD, optarg)))

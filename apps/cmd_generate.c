@@ -520,16 +520,18 @@ int cmd_generate(int argc, char **argv)
                 return cli_usage_error(CMD, "--noise-mode must be const, random or none, not '%s'",
                                        optarg);
             break;
-        case O_BATCH:
-            if (!cli_parse_long(optarg, 1, 4096, &a->batch))
-                return cli_usage_error(CMD, "--batch needs an integer from 1 to 4096, not '%s'",
-                                       optarg);
+        case O_BATCH: {
+            int rc = cli_batch_option(CMD, optarg, &a->batch);
+            if (rc)
+                return rc;
             break;
-        case O_THREADS:
-            if (!cli_parse_long(optarg, 0, 4096, &a->threads))
-                return cli_usage_error(CMD, "--threads needs an integer from 0 to 4096, not '%s'",
-                                       optarg);
+        }
+        case O_THREADS: {
+            int rc = cli_threads_option(CMD, optarg, &a->threads);
+            if (rc)
+                return rc;
             break;
+        }
         case O_DEVICE:
         {
             int rc = cli_device_option(CMD, optarg);

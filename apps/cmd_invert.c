@@ -491,16 +491,18 @@ int cmd_invert(int argc, char **argv)
         case O_OUTDIR: st.outdir = optarg; break;
         case 'q': st.quiet = 1; break;
         case 'h': usage(stdout); return 0;
-        case O_BATCH:
-            if (!cli_parse_long(optarg, 1, 4096, &st.batch))
-                return cli_usage_error(CMD, "--batch needs an integer from 1 to 4096, not '%s'",
-                                       optarg);
+        case O_BATCH: {
+            int rc = cli_batch_option(CMD, optarg, &st.batch);
+            if (rc)
+                return rc;
             break;
-        case O_THREADS:
-            if (!cli_parse_long(optarg, 0, 4096, &st.threads))
-                return cli_usage_error(CMD, "--threads needs an integer from 0 to 4096, not '%s'",
-                                       optarg);
+        }
+        case O_THREADS: {
+            int rc = cli_threads_option(CMD, optarg, &st.threads);
+            if (rc)
+                return rc;
             break;
+        }
         case O_DEVICE: {
             int rc = cli_device_option(CMD, optarg);
             if (rc)

@@ -509,11 +509,12 @@ int cmd_landmarks(int argc, char **argv)
             a.has_box = 1;
             break;
         }
-        case O_THREADS:
-            if (!cli_parse_long(optarg, 0, 4096, &a.threads))
-                return cli_usage_error(CMD, "--threads needs an integer from 0 to 4096, not '%s'",
-                                       optarg);
+        case O_THREADS: {
+            int rc = cli_threads_option(CMD, optarg, &a.threads);
+            if (rc)
+                return rc;
             break;
+        }
         case 'q': a.quiet = 1; break;
         case 'h': usage(stdout); return 0;
         default: return cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);

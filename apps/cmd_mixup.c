@@ -129,9 +129,8 @@ int cmd_mixup(int argc, char **argv)
             has_quality = 1;
             break;
         case O_BATCH:
-            if (!cli_parse_long(optarg, 1, 4096, &v))
-                return cli_usage_error(CMD, "--batch needs an integer from 1 to 4096, not '%s'",
-                                       optarg);
+            if ((rc = cli_batch_option(CMD, optarg, &v)))
+                return rc;
             ma.batch = (int)v;
             break;
         case O_WRITERS:
@@ -141,9 +140,8 @@ int cmd_mixup(int argc, char **argv)
             ma.writers = (int)v;
             break;
         case O_THREADS:
-            if (!cli_parse_long(optarg, 0, 4096, &threads))
-                return cli_usage_error(CMD, "--threads needs an integer from 0 to 4096, not "
-                                       "'%s'", optarg);
+            if ((rc = cli_threads_option(CMD, optarg, &threads)))
+                return rc;
             break;
         case O_DEVICE:
             if ((rc = cli_device_option(CMD, optarg)))
