@@ -86,6 +86,9 @@ void cli_install_signal_cleanup(void);
  * number flag goes through these: NaN and infinities are refused. */
 int cli_parse_long(const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *s, double *out);
+/* --noise-mode: "const", "random" or "none"; 1 on success (each command
+ * words its own error). */
+int cli_parse_noise(const char *s, fs_noise_mode *out);
 /* "[4, 128]" */
 void cli_shape_string(char *buf, size_t cap, int ndim, const int64_t *shape);
 

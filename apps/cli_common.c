@@ -875,6 +875,19 @@ int cli_precision_option(const char *cmd, const char *arg)
 
 /* The CPU emulates fp16, bf16 and mixed (the CUDA v2 roundings of the
  * StyleGAN2 synthesis layers, docs/precision.md); tf32 it cannot. */
+int cli_parse_noise(const char *s, fs_noise_mode *out)
+{
+    if (!strcmp(s, "const"))
+        *out = FS_NOISE_CONST;
+    else if (!strcmp(s, "random"))
+        *out = FS_NOISE_RANDOM;
+    else if (!strcmp(s, "none"))
+        *out = FS_NOISE_NONE;
+    else
+        return 0;
+    return 1;
+}
+
 int cli_batch_option(const char *cmd, const char *arg, long *out)
 {
     if (!cli_parse_long(arg, 1, 4096, out))

@@ -517,13 +517,7 @@ int cmd_dataset(int argc, char **argv)
                 return cli_usage_error(CMD, "--trunc needs a number, not '%s'", optarg);
             break;
         case O_NOISE:
-            if (!strcmp(optarg, "const"))
-                a->noise = FS_NOISE_CONST;
-            else if (!strcmp(optarg, "random"))
-                a->noise = FS_NOISE_RANDOM;
-            else if (!strcmp(optarg, "none"))
-                a->noise = FS_NOISE_NONE;
-            else
+            if (!cli_parse_noise(optarg, &a->noise))
                 return cli_usage_error(CMD, "--noise-mode must be random, const or none, not "
                                        "'%s'", optarg);
             break;

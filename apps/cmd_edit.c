@@ -955,13 +955,7 @@ int cmd_edit(int argc, char **argv)
             a->has_class = 1;
             break;
         case O_NOISE:
-            if (!strcmp(optarg, "const"))
-                a->noise = FS_NOISE_CONST;
-            else if (!strcmp(optarg, "random"))
-                a->noise = FS_NOISE_RANDOM;
-            else if (!strcmp(optarg, "none"))
-                a->noise = FS_NOISE_NONE;
-            else
+            if (!cli_parse_noise(optarg, &a->noise))
                 return cli_usage_error(CMD, "--noise-mode must be const, random or none, not "
                                        "'%s'", optarg);
             break;
