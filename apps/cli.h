@@ -172,6 +172,9 @@ fs_status cli_make_dirs(const char *dir, cli_new_dirs *made);
 void cli_new_dirs_remove(cli_new_dirs *made);
 /* After success: keeps them, and takes them off the signal handler's list. */
 void cli_new_dirs_keep(cli_new_dirs *made);
+/* An output directory, before any work: cli_make_dirs, then cli_probe_dir;
+ * on failure the directories made are removed again (cli_new_dirs_remove). */
+fs_status cli_make_outdir(const char *dir, cli_new_dirs *made);
 /* Creates and removes a probe file: the only reliable writability test. */
 fs_status cli_probe_dir(const char *dir);
 /* Creates and removes path's temporary: fails now, not after the run, when

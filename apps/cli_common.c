@@ -504,6 +504,16 @@ void cli_new_dirs_keep(cli_new_dirs *made)
     new_dirs_release(made);
 }
 
+fs_status cli_make_outdir(const char *dir, cli_new_dirs *made)
+{
+    fs_status s = cli_make_dirs(dir, made);
+    if (s == FS_OK)
+        s = cli_probe_dir(dir);
+    if (s != FS_OK)
+        cli_new_dirs_remove(made);
+    return s;
+}
+
 fs_status cli_probe_dir(const char *dir)
 {
     /* Through fs_out_file: its temporary is registered for the signal

@@ -569,11 +569,7 @@ static fs_status prepare_outdir(aug_state *st)
             return fs_error(FS_ERR_ARG, "%s: --outdir is not empty: augment writes a new data set "
                             "(its dataset.json lists only this run's images)", dir);
     }
-    FS_TRY(cli_make_dirs(dir, &st->made));
-    fs_status s = cli_probe_dir(dir);
-    if (s != FS_OK)
-        cli_new_dirs_remove(&st->made);
-    return s;
+    return cli_make_outdir(dir, &st->made);
 }
 
 static void remove_written(aug_state *st)

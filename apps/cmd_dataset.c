@@ -377,13 +377,8 @@ static int prepare(ds_state *st, fs_ds_shard *shard, char *shard_src, size_t src
     if ((s = fs_ds_run_prepare(&ra, &st->run)) != FS_OK)
         return s == FS_ERR_ARG ? cli_usage_error(CMD, "%s", fs_error_message()) : cli_fail(s);
     /* OUT exists and can be written before the first image is computed */
-    s = cli_make_dirs(a->outdir, &st->made);
-    if (s == FS_OK)
-        s = cli_probe_dir(a->outdir);
-    if (s != FS_OK) {
-        cli_new_dirs_remove(&st->made);
+    if ((s = cli_make_outdir(a->outdir, &st->made)) != FS_OK)
         return cli_fail(s);
-    }
     if (!a->quiet)
         fprintf(stderr, "facesynth dataset: %s: shard %llu/%llu (%s): %llu images, %llu to do\n",
                 a->outdir, (unsigned long long)shard->k, (unsigned long long)shard->n,

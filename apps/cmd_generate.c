@@ -411,13 +411,8 @@ static int prepare(gen_state *st)
         rc = cli_check_image_names(CMD, a->outdir, &names);
     if (rc)
         return rc;
-    s = cli_make_dirs(a->outdir, &st->made);
-    if (s == FS_OK)
-        s = cli_probe_dir(a->outdir);
-    if (s != FS_OK) {
-        cli_new_dirs_remove(&st->made);
+    if ((s = cli_make_outdir(a->outdir, &st->made)) != FS_OK)
         return cli_fail(s);
-    }
     /* Everything checked: the temporaries dead runs left can go. */
     cli_clean_stale_images(a->outdir, &names);
     cli_clean_stale_output(a->raw_path);

@@ -389,12 +389,7 @@ static fs_status prepare(inv_state *st)
     st->batch = B;
     if (st->outdir) {
         FS_TRY(plan_outputs(st));
-        FS_TRY(cli_make_dirs(st->outdir, &st->made));
-        fs_status s = cli_probe_dir(st->outdir);
-        if (s != FS_OK) {
-            cli_new_dirs_remove(&st->made);
-            return s;
-        }
+        FS_TRY(cli_make_outdir(st->outdir, &st->made));
         /* everything checked: the temporaries dead runs left can go */
         fs_out_file_clean_stale(st->outdir, is_output_name, st);
     }

@@ -196,12 +196,7 @@ static fs_status prepare(refine_state *st)
         (!st->im.npy && !(st->x = malloc(B * largest * sizeof *st->x))))
         return fs_error(FS_ERR_NOMEM, "out of memory for a batch of %zu images", B);
     FS_TRY(plan_outputs(st));
-    FS_TRY(cli_make_dirs(st->outdir, &st->made));
-    fs_status s = cli_probe_dir(st->outdir);
-    if (s != FS_OK) {
-        cli_new_dirs_remove(&st->made);
-        return s;
-    }
+    FS_TRY(cli_make_outdir(st->outdir, &st->made));
     /* everything checked: the temporaries dead runs left can go */
     fs_out_file_clean_stale(st->outdir, is_output_name, st);
     cli_clean_stale_output(st->raw_path);
