@@ -178,7 +178,7 @@ fuzz: $(FUZZ_BINS)
 # encoder's and the FMA peak (bench/run_e4e_bench.sh runs them).
 .PHONY: bench
 bench: $(BUILD)/bench/bench_generator_cpu $(BUILD)/bench/bench_cvaegan $(BUILD)/bench/bench_e4e $(BUILD)/bench/bench_fma_peak
-$(BUILD)/bench/%: bench/%.c bench/bench_util.h $(LIB)
+$(BUILD)/bench/%: bench/%.c bench/bench_util.h bench/random_sg2.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
 

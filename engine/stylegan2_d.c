@@ -129,11 +129,7 @@ static fs_status ensure_buffers(fs_sg2_discriminator *d, int n)
 enum { NO_CLAMP = 0, CLAMP = 1 };
 
 /* In the plan walk, only the planned layers act. */
-#define RUN(call)                                                                          \
-    do {                                                                                   \
-        if (!d->plans.planning)                                                            \
-            FS_TRY(call);                                                                  \
-    } while (0)
+#define RUN(call) FS_PLAN_RUN(&d->plans, call)
 
 static fs_status conv_layer(fs_sg2_discriminator *d, const char *name, const float *x, float *y,
                             int n, int cin, int cout, int h, int k, int down, int bias, fs_act act,
